@@ -1,0 +1,237 @@
+// Package derive owns match-key derivation: it turns a normalised person
+// (package agency/normalize) into the match keys of the kinds registered in
+// package matchkey. A key is a kind and an ordered list of canonical field
+// values; the agency node encodes the fields length-prefixed and HMACs them
+// with the kind's key (package keys), so derive never joins fields into one
+// string and never sees a token.
+//
+// # Field layout per kind
+//
+// The layout is part of the token construction: changing it changes every
+// token of the kind, so it is frozen like the kind names. Dates are
+// YYYY-MM-DD, years four digits, days and months two digits; names are
+// folded as by normalize.Name; postcodes canonical ("LS1 1AB").
+//
+//	nino                          [nino]
+//	nhs                           [nhs number]
+//	upn                           [upn]
+//	name_dob                      [given, family, dob]
+//	name_dob_daymonth             [given, family, year, min(dd, mm), max(dd, mm)]
+//	name_swapped_dob              [min(given, family), max(given, family), dob]
+//	initial_surname_dob_postcode  [initial, family, dob, postcode]
+//	phonetic_dob                  [soundex(given), soundex(family), dob]
+//	name_yob_postcode             [given, family, year, postcode]
+//	uprn                          [uprn]
+//	address                       [postcode, number or house name, flat]
+//
+// The unordered pairs are written smaller first (byte order), so a day and
+// month swapped, or given and family names swapped, give the same key.
+//
+// # Which keys a person gets
+//
+//   - One key per identifier present.
+//   - Name kinds need a given name of at least two letters (an initial
+//     alone only feeds initial_surname_dob_postcode) and a family name of
+//     at least two letters; dob kinds need a date of birth; postcode kinds
+//     need a valid postcode. A kind whose inputs are missing is skipped;
+//     no key has an empty field.
+//   - Every name kind is emitted once per given-name variant (the name as
+//     recorded and each formal name it may stand for: bill → bill, william),
+//     so a nickname in one agency meets the formal name in another.
+//   - A multi-part family name (Smith-Jones) also gives name_dob and
+//     initial_surname_dob_postcode keys for each part, because agencies
+//     often record only one part. Only these two kinds get part keys: they
+//     carry the full date of birth (and the second a postcode as well), so
+//     "Mary Smith-Jones" meets "Mary Jones" born the same day but not every
+//     Mary Jones born that year; the weaker kinds stay on the full name.
+//   - name_dob also gets a key with the first middle name as given name,
+//     for people known by their middle name.
+//   - Identical keys are emitted once. Keys come strongest kind first.
+//
+// Known limitation: twins who share a surname, a postcode and a given-name
+// initial (Jack and James) share their initial_surname_dob_postcode key;
+// the matcher must treat that kind as weak (it does: it is below the full
+// name kinds in matchkey's strength order).
+//
+// # Address keys
+//
+// uprn when present; address from postcode + number (or house name) +
+// flat, the flat field empty when there is none. A key without the flat
+// would merge every flat of a building into one household, so none is
+// emitted; nor is one without a postcode (street names are too variable to
+// stand in for it). A person of no fixed abode has no address keys.
+package derive
+
+import (
+	"slices"
+	"unicode/utf8"
+
+	"tfmatch/agency/normalize"
+	"tfmatch/matchkey"
+)
+
+// Key is one match key: its kind and the canonical field values that the
+// keys package length-prefixes and HMACs. Keys of one kind always have the
+// same number of fields, in the order documented in the package comment.
+type Key struct {
+	Kind   matchkey.Kind
+	Fields []string
+}
+
+// Equal reports whether k and o are the same key.
+func (k Key) Equal(o Key) bool {
+	return k.Kind == o.Kind && slices.Equal(k.Fields, o.Fields)
+}
+
+// keySet accumulates keys, dropping duplicates and keys with an empty
+// field.
+type keySet []Key
+
+func (s *keySet) add(kind matchkey.Kind, fields ...string) {
+	for _, f := range fields {
+		if f == "" {
+			return
+		}
+	}
+	k := Key{Kind: kind, Fields: fields}
+	for _, x := range *s {
+		if x.Equal(k) {
+			return
+		}
+	}
+	*s = append(*s, k)
+}
+
+// minNameLen is the shortest given or family name used in a name kind; a
+// single letter is an initial.
+const minNameLen = 2
+
+func nameOK(s string) bool { return utf8.RuneCountInString(s) >= minNameLen }
+
+// two formats n as two decimal digits.
+func two(n int) string {
+	return string([]byte{byte('0' + n/10%10), byte('0' + n%10)})
+}
+
+// four formats n as four decimal digits.
+func four(n int) string {
+	return string([]byte{byte('0' + n/1000%10), byte('0' + n/100%10), byte('0' + n/10%10), byte('0' + n%10)})
+}
+
+// ordered returns a and b smaller first.
+func ordered(a, b string) (string, string) {
+	if b < a {
+		return b, a
+	}
+	return a, b
+}
+
+// initial returns the first letter of a folded name.
+func initial(s string) string {
+	_, n := utf8.DecodeRuneInString(s)
+	return s[:n]
+}
+
+// PersonKeys returns the identifier and person keys of p, strongest kind
+// first, without duplicates. See the package comment for the rules.
+func PersonKeys(p normalize.Person) []Key {
+	var ks keySet
+	ks.add(matchkey.NINO, p.NINO)
+	ks.add(matchkey.NHS, p.NHS)
+	ks.add(matchkey.UPN, p.UPN)
+
+	given := p.GivenVariants
+	if len(given) == 0 && p.Given != "" {
+		given = []string{p.Given}
+	}
+	family := p.Family
+	if !nameOK(family) {
+		family = ""
+	}
+	var parts []string
+	if len(p.FamilyParts) > 1 && family != "" {
+		for _, fp := range p.FamilyParts {
+			if nameOK(fp) && fp != family {
+				parts = append(parts, fp)
+			}
+		}
+	}
+	hasDOB := !p.DOB.IsZero()
+	var dob, year, lo, hi string
+	if hasDOB {
+		dob = p.DOB.String()
+		year = four(p.DOB.Year)
+		lo, hi = ordered(two(p.DOB.Day), two(p.DOB.Month))
+	}
+	postcode := p.Address.Postcode
+	if p.Address.NoFixedAbode {
+		postcode = ""
+	}
+
+	if hasDOB && family != "" {
+		for _, g := range given {
+			if nameOK(g) {
+				ks.add(matchkey.NameDOB, g, family, dob)
+			}
+		}
+		if len(p.Middle) > 0 && nameOK(p.Middle[0]) {
+			ks.add(matchkey.NameDOB, p.Middle[0], family, dob)
+		}
+		for _, part := range parts {
+			for _, g := range given {
+				if nameOK(g) {
+					ks.add(matchkey.NameDOB, g, part, dob)
+				}
+			}
+		}
+		for _, g := range given {
+			if nameOK(g) {
+				ks.add(matchkey.NameDOBDayMonth, g, family, year, lo, hi)
+			}
+		}
+		for _, g := range given {
+			if nameOK(g) {
+				a, b := ordered(g, family)
+				ks.add(matchkey.NameSwappedDOB, a, b, dob)
+			}
+		}
+		if postcode != "" {
+			for _, f := range append([]string{family}, parts...) {
+				for _, g := range given {
+					ks.add(matchkey.InitialSurnameDOBPost, initial(g), f, dob, postcode)
+				}
+			}
+		}
+		if sf := Soundex(family); sf != "" {
+			for _, g := range given {
+				if nameOK(g) {
+					ks.add(matchkey.PhoneticDOB, Soundex(g), sf, dob)
+				}
+			}
+		}
+	}
+	if hasDOB && family != "" && postcode != "" {
+		for _, g := range given {
+			if nameOK(g) {
+				ks.add(matchkey.NameYOBPostcode, g, family, year, postcode)
+			}
+		}
+	}
+	return ks
+}
+
+// AddressKeys returns the address keys of p (uprn, then address), none for
+// a person of no fixed abode.
+func AddressKeys(p normalize.Person) []Key {
+	a := p.Address
+	if a.NoFixedAbode {
+		return nil
+	}
+	var ks keySet
+	ks.add(matchkey.UPRN, a.UPRN)
+	if a.Postcode != "" && a.Number != "" {
+		// The flat is a field even when empty: add would drop the key.
+		ks = append(ks, Key{Kind: matchkey.AddressLine, Fields: []string{a.Postcode, a.Number, a.Flat}})
+	}
+	return ks
+}

@@ -1,0 +1,434 @@
+package normalize
+
+import (
+	"strings"
+)
+
+// Address is a normalised postal address. Text parts are folded (lower
+// case, no accents or punctuation, single spaces), street-type
+// abbreviations are expanded, and the postcode is canonical (see
+// Postcode). Number holds the house number ("14", "14a", "14-16") or, for
+// a named house, its name ("rose cottage").
+type Address struct {
+	UPRN     string
+	Postcode string
+	Flat     string
+	Number   string
+	Street   string
+	Town     string
+	// NoFixedAbode is set for "no fixed abode" and its variants; the other
+	// fields are then empty.
+	NoFixedAbode bool
+}
+
+// streetWords expands street-type and other address abbreviations.
+var streetWords = map[string]string{
+	"rd": "road", "st": "street", "str": "street", "ave": "avenue",
+	"av": "avenue", "avn": "avenue", "cl": "close", "clo": "close",
+	"dr": "drive", "drv": "drive", "cres": "crescent", "cresc": "crescent",
+	"ln": "lane", "gdns": "gardens", "gdn": "garden", "pl": "place",
+	"sq": "square", "ct": "court", "crt": "court", "terr": "terrace",
+	"ter": "terrace", "tce": "terrace", "gr": "grove", "grv": "grove",
+	"gro": "grove", "pk": "park", "wy": "way", "wk": "walk", "hts": "heights",
+	"pde": "parade", "mt": "mount", "blvd": "boulevard", "bldgs": "buildings",
+	"bldg": "building", "cott": "cottage", "cotts": "cottages",
+	"est": "estate", "hse": "house", "mws": "mews", "apts": "apartments",
+	"lwr": "lower", "upr": "upper", "gt": "great", "nth": "north",
+	"sth": "south", "app": "approach", "cir": "circus",
+	"clse": "close", "cnr": "corner", "fm": "farm", "grn": "green",
+	"hl": "hill", "rw": "row", "vw": "view", "yd": "yard",
+}
+
+// streetTypes are words that end a street name.
+var streetTypes = map[string]bool{
+	"road": true, "street": true, "lane": true, "avenue": true, "close": true,
+	"drive": true, "crescent": true, "gardens": true, "garden": true,
+	"place": true, "square": true, "court": true, "terrace": true,
+	"grove": true, "park": true, "way": true, "walk": true, "row": true,
+	"hill": true, "rise": true, "mews": true, "view": true, "green": true,
+	"parade": true, "mount": true, "vale": true, "wharf": true, "yard": true,
+	"quay": true, "boulevard": true, "approach": true, "circus": true,
+	"croft": true, "gate": true, "heights": true, "meadow": true,
+	"meadows": true, "path": true, "promenade": true, "broadway": true,
+	"wynd": true, "brae": true, "loan": true, "fold": true, "chase": true,
+	"end": true, "side": true, "bank": true, "dale": true, "field": true,
+	"fields": true, "passage": true, "ride": true, "glade": true,
+}
+
+// flatMarkers introduce a flat or other sub-building identifier.
+var flatMarkers = map[string]bool{
+	"flat": true, "flt": true, "apartment": true, "apt": true,
+	"appartment": true, "unit": true, "room": true, "rm": true,
+	"maisonette": true, "suite": true, "bedsit": true,
+}
+
+// floors maps floor words to the flat identifier used for a flat known
+// only by its floor ("ground floor flat" → "gf").
+var floors = map[string]string{
+	"basement": "bf", "lower": "lg", "ground": "gf", "first": "1f",
+	"1st": "1f", "second": "2f", "2nd": "2f", "third": "3f", "3rd": "3f",
+	"fourth": "4f", "4th": "4f", "top": "tf", "upper": "uf",
+}
+
+// floorCodes are the compact floor-flat codes people also type.
+var floorCodes = map[string]string{
+	"gff": "gf", "gfl": "gf", "bsmt": "bf", "fff": "1f", "sff": "2f", "tff": "tf",
+}
+
+// isNFA reports whether folded text means "no fixed abode".
+func isNFA(t string) bool {
+	switch t {
+	case "nfa", "n f a", "nfa nfa", "no fixed abode", "of no fixed abode",
+		"no fixed address", "no fixed residence", "homeless", "no abode", "no fixed":
+		return true
+	}
+	return strings.HasPrefix(t, "nfa ") || strings.HasSuffix(t, " nfa") ||
+		strings.Contains(t, "no fixed abode") || strings.Contains(t, "no fixed address") ||
+		strings.Contains(t, "zz99 3vz") || strings.Contains(t, "zz993vz")
+}
+
+// nhsNFAPostcode is the pseudo-postcode the NHS records for a person of no
+// fixed abode; other ZZ99 pseudo-postcodes mean "not known".
+const nhsNFAPostcode = "ZZ993VZ"
+
+// Street folds a street name and expands abbreviations (High St → high
+// street, Church Rd → church road). "St" at the start of a street of more
+// than one word is Saint (St Mary's Rd → saint marys road). Street is
+// idempotent.
+func Street(s string) string { return expandWords(strings.Fields(fold(s, foldAddress))) }
+
+// Town folds a town or locality name, reading a leading "St" as Saint
+// (St Albans → saint albans). Town is idempotent.
+func Town(s string) string {
+	w := strings.Fields(fold(s, foldAddress))
+	if len(w) > 1 && w[0] == "st" {
+		w[0] = "saint"
+	}
+	return strings.Join(w, " ")
+}
+
+// expandWords expands abbreviations in folded words and joins them.
+func expandWords(w []string) string {
+	for i, x := range w {
+		if x == "st" && i == 0 && len(w) > 1 {
+			w[i] = "saint"
+			continue
+		}
+		if e, ok := streetWords[x]; ok {
+			w[i] = e
+		}
+	}
+	return strings.Join(w, " ")
+}
+
+// houseName folds and expands a house or building name, dropping a
+// leading "the" (The Old Rectory → old rectory).
+func houseName(w []string) string {
+	if len(w) > 1 && w[0] == "the" {
+		w = w[1:]
+	}
+	return expandWords(w)
+}
+
+// Flat normalises a flat or sub-building identifier: marker words (Flat,
+// Apartment, Unit...) are removed, a floor description becomes a short code
+// ("Ground Floor Flat" → "gf") and leading zeros of a number are dropped
+// ("Flat 02" → "2"). Flat is idempotent.
+func Flat(s string) string {
+	w := strings.Fields(fold(s, foldAddress))
+	out := w[:0]
+	for i := 0; i < len(w); i++ {
+		x := w[i]
+		if flatMarkers[x] || x == "no" || x == "number" {
+			continue
+		}
+		if c, ok := floorCodes[x]; ok {
+			out = append(out, c)
+			continue
+		}
+		if c, ok := floors[x]; ok && i+1 < len(w) && w[i+1] == "floor" {
+			out = append(out, c)
+			i++
+			continue
+		}
+		out = append(out, trimZeros(x))
+	}
+	return strings.Join(out, " ")
+}
+
+// HouseNumber normalises a house number or name: a number keeps an
+// attached letter ("14 A" → "14a"), leading zeros go, a name is folded and
+// expanded with a leading "the" dropped. HouseNumber is idempotent.
+func HouseNumber(s string) string {
+	w := strings.Fields(fold(s, foldAddress))
+	if len(w) == 0 {
+		return ""
+	}
+	if w[0] == "no" && len(w) > 1 && isHouseNumber(w[1]) {
+		w = w[1:]
+	}
+	if isHouseNumber(w[0]) {
+		n := trimZeros(w[0])
+		if len(w) == 2 && len(w[1]) == 1 && isAlpha(w[1]) && isDigit(n[len(n)-1]) {
+			return n + w[1]
+		}
+		if len(w) == 1 {
+			return n
+		}
+		w[0] = n
+		return strings.Join(w, " ")
+	}
+	return houseName(w)
+}
+
+// isHouseNumber reports whether a folded word is a house number: digits,
+// optionally one trailing letter ("14a"), or a range ("14-16").
+func isHouseNumber(w string) bool {
+	if w == "" || !isDigit(w[0]) {
+		return false
+	}
+	i := 0
+	for i < len(w) && isDigit(w[i]) {
+		i++
+	}
+	rest := w[i:]
+	switch {
+	case rest == "":
+		return true
+	case len(rest) == 1 && rest[0] >= 'a' && rest[0] <= 'z':
+		return true
+	case rest[0] == '-':
+		return isHouseNumber(rest[1:]) && !strings.Contains(rest[1:], "-")
+	}
+	return false
+}
+
+// isFlatID reports whether a folded word can be a flat identifier: a
+// house-number-like word, one letter, or a letter followed by digits (b2).
+func isFlatID(w string) bool {
+	if isHouseNumber(w) {
+		return true
+	}
+	if len(w) == 1 && w[0] >= 'a' && w[0] <= 'z' {
+		return true
+	}
+	if len(w) >= 2 && w[0] >= 'a' && w[0] <= 'z' {
+		for i := 1; i < len(w); i++ {
+			if !isDigit(w[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func isAlpha(w string) bool {
+	for i := 0; i < len(w); i++ {
+		if w[i] < 'a' || w[i] > 'z' {
+			return false
+		}
+	}
+	return w != ""
+}
+
+// trimZeros drops leading zeros from a word that starts with a digit,
+// keeping one digit ("007" → "7", "0" → "0", "02a" → "2a").
+func trimZeros(w string) string {
+	i := 0
+	for i < len(w)-1 && w[i] == '0' && isDigit(w[i+1]) {
+		i++
+	}
+	return w[i:]
+}
+
+// ParseAddress parses a free-text address such as
+//
+//	FLAT 2, 14 HIGH ST, LEEDS LS1 1AB
+//	2/14 High Street
+//	Flat B 3 Cross Road
+//	Rose Cottage, Mill Lane, Bramley
+//
+// into flat, house number (or house name), street, town and postcode.
+// Commas (or semicolons, newlines) separate the parts; a postcode anywhere
+// in the text is recognised and removed; a "no fixed abode" text (NFA, No
+// fixed address...) gives an Address with only NoFixedAbode set. Fields it
+// cannot find are left empty. UPRN is never set by ParseAddress.
+func ParseAddress(s string) Address {
+	var a Address
+	raw := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' || r == '\n' || r == '\r' || r == '|' })
+	segs := make([][]string, 0, len(raw))
+	for _, r := range raw {
+		if w := strings.Fields(fold(r, foldAddress)); len(w) > 0 {
+			segs = append(segs, w)
+		}
+	}
+	if len(segs) == 0 {
+		return a
+	}
+	if isNFA(joinSegs(segs)) {
+		return Address{NoFixedAbode: true}
+	}
+	// Postcode: last segment first.
+	for k := len(segs) - 1; k >= 0 && a.Postcode == ""; k-- {
+		if pc, i, j := findPostcode(segs[k]); pc != "" {
+			a.Postcode = pc
+			segs[k] = append(segs[k][:i:i], segs[k][j:]...)
+		}
+	}
+	// Flat markers, floor flats and "2/14" forms.
+	for k, seg := range segs {
+		out := seg[:0:0]
+		for i := 0; i < len(seg); i++ {
+			w := seg[i]
+			switch {
+			case a.Flat == "" && flatMarkers[w]:
+				j := i + 1
+				for j < len(seg) && (seg[j] == "no" || seg[j] == "number") {
+					j++
+				}
+				if j < len(seg) && isFlatID(seg[j]) {
+					a.Flat = trimZeros(seg[j])
+					i = j
+					continue
+				}
+				if j == len(seg) && k+1 < len(segs) && len(segs[k+1]) == 1 && isFlatID(segs[k+1][0]) {
+					// "Flat, 2, 14 High St": id in the next part.
+					a.Flat = trimZeros(segs[k+1][0])
+					segs[k+1] = nil
+					continue
+				}
+				out = append(out, w)
+			case a.Flat == "" && floorCodes[w] != "":
+				a.Flat = floorCodes[w]
+				if i+1 < len(seg) && flatMarkers[seg[i+1]] {
+					i++
+				}
+			case a.Flat == "" && floors[w] != "" && i+1 < len(seg) && seg[i+1] == "floor" &&
+				(i+2 < len(seg) && flatMarkers[seg[i+2]] || i+2 == len(seg)):
+				a.Flat = floors[w]
+				i++
+				if i+1 < len(seg) {
+					i++
+				}
+			case a.Flat == "" && strings.Count(w, "/") == 1:
+				f, n, _ := strings.Cut(w, "/")
+				if isFlatID(f) && isHouseNumber(n) {
+					a.Flat = trimZeros(f)
+					out = append(out, n)
+				} else {
+					out = append(out, f, n)
+				}
+			case strings.Contains(w, "/"):
+				out = append(out, strings.Split(w, "/")...)
+			default:
+				out = append(out, w)
+			}
+		}
+		segs[k] = out
+	}
+	segs = dropEmpty(segs)
+	if len(segs) == 0 {
+		return a
+	}
+	// "2, 14 High St": a lone identifier before a numbered part is the flat.
+	if a.Flat == "" && len(segs) > 1 && len(segs[0]) == 1 && isFlatID(segs[0][0]) && isHouseNumber(segs[1][0]) {
+		a.Flat = trimZeros(segs[0][0])
+		segs = segs[1:]
+	}
+	street := -1 // index of the segment holding the street
+	for k, seg := range segs {
+		i := 0
+		if seg[0] == "no" && len(seg) > 1 && isHouseNumber(seg[1]) {
+			i = 1
+		}
+		if !isHouseNumber(seg[i]) {
+			continue
+		}
+		// A single letter after the number belongs to it when a street
+		// follows ("14 a High St" → 14a).
+		num := trimZeros(seg[i])
+		rest := seg[i+1:]
+		if len(rest) > 1 && len(rest[0]) == 1 && isAlpha(rest[0]) && isDigit(num[len(num)-1]) {
+			num += rest[0]
+			rest = rest[1:]
+		}
+		a.Number = num
+		if len(rest) > 0 {
+			a.Street = expandWords(append([]string(nil), rest...))
+			street = k
+		} else if k+1 < len(segs) {
+			a.Street = expandWords(append([]string(nil), segs[k+1]...))
+			street = k + 1
+		} else {
+			street = k
+		}
+		// A named building before the numbered part is not kept: the
+		// number identifies the dwelling.
+		break
+	}
+	if a.Number == "" {
+		street = -1
+		for k, seg := range segs {
+			if streetTypes[expandLast(seg)] {
+				street = k
+				break
+			}
+		}
+		switch {
+		case street >= 0 && street+1 < len(segs) && streetTypes[expandLast(segs[street+1])]:
+			// "Rose Court, High Street": building then street.
+			a.Number = houseName(segs[street])
+			street++
+			a.Street = expandWords(segs[street])
+		case street > 0:
+			a.Number = houseName(segs[street-1])
+			a.Street = expandWords(segs[street])
+		case street == 0:
+			a.Street = expandWords(segs[0])
+		case len(segs) == 1:
+			a.Number = houseName(segs[0])
+			street = 0
+		default:
+			a.Number = houseName(segs[0])
+			a.Street = expandWords(segs[1])
+			street = 1
+		}
+	}
+	if street >= 0 && street+1 < len(segs) {
+		a.Town = Town(strings.Join(segs[len(segs)-1], " "))
+	}
+	return a
+}
+
+// expandLast returns the expanded last word of a segment.
+func expandLast(seg []string) string {
+	w := seg[len(seg)-1]
+	if e, ok := streetWords[w]; ok {
+		return e
+	}
+	return w
+}
+
+func joinSegs(segs [][]string) string {
+	var b strings.Builder
+	for _, s := range segs {
+		for _, w := range s {
+			if b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(w)
+		}
+	}
+	return b.String()
+}
+
+func dropEmpty(segs [][]string) [][]string {
+	out := segs[:0]
+	for _, s := range segs {
+		if len(s) > 0 {
+			out = append(out, s)
+		}
+	}
+	return out
+}

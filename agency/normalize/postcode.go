@@ -1,0 +1,120 @@
+package normalize
+
+import "strings"
+
+// Postcode validates a UK postcode and returns it in canonical form: upper
+// case, one space before the three-character inward code ("ls1 1ab",
+// "LS11AB" and " LS1  1AB " all give "LS1 1AB"). It accepts the six
+// outward/inward patterns
+//
+//	A9 9AA   A99 9AA   AA9 9AA   AA99 9AA   A9A 9AA   AA9A 9AA
+//
+// with the Royal Mail letter restrictions (first letter not Q, V, X; second
+// not I, J, Z; third in A9A one of ABCDEFGHJKPSTUW; fourth in AA9A one of
+// ABEHMNPRVWXY; inward letters not C, I, K, M, O, V), plus the special
+// GIR 0AA. A letter O typed for the zero that must open the inward code is
+// repaired. ok is false when s is not a postcode; then the result is "".
+// Postcode is idempotent.
+func Postcode(s string) (string, bool) {
+	var buf [8]byte
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '-' || c == '.':
+			continue
+		case 'a' <= c && c <= 'z':
+			c -= 'a' - 'A'
+		case 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		default:
+			return "", false
+		}
+		if n == 7 {
+			return "", false
+		}
+		buf[n] = c
+		n++
+	}
+	return compactPostcode(buf[:n])
+}
+
+// compactPostcode validates an upper-case postcode without spaces.
+func compactPostcode(b []byte) (string, bool) {
+	n := len(b)
+	if n < 5 || n > 7 {
+		return "", false
+	}
+	if b[n-3] == 'O' {
+		b[n-3] = '0'
+	}
+	out, in := b[:n-3], b[n-3:]
+	if string(out) == "GIR" && string(in) == "0AA" {
+		return "GIR 0AA", true
+	}
+	if !isDigit(in[0]) || !inwardLetter(in[1]) || !inwardLetter(in[2]) {
+		return "", false
+	}
+	if !validOutward(out) {
+		return "", false
+	}
+	var res [8]byte
+	copy(res[:], out)
+	res[len(out)] = ' '
+	copy(res[len(out)+1:], in)
+	return string(res[:n+1]), true
+}
+
+func isDigit(c byte) bool  { return '0' <= c && c <= '9' }
+func isLetter(c byte) bool { return 'A' <= c && c <= 'Z' }
+
+func inwardLetter(c byte) bool {
+	return isLetter(c) && !strings.ContainsRune("CIKMOV", rune(c))
+}
+
+func validOutward(o []byte) bool {
+	first := func(c byte) bool { return isLetter(c) && !strings.ContainsRune("QVX", rune(c)) }
+	second := func(c byte) bool { return isLetter(c) && !strings.ContainsRune("IJZ", rune(c)) }
+	switch len(o) {
+	case 2: // A9
+		return first(o[0]) && isDigit(o[1])
+	case 3: // A99, AA9, A9A
+		if !first(o[0]) {
+			return false
+		}
+		switch {
+		case isDigit(o[1]) && isDigit(o[2]):
+			return true
+		case second(o[1]) && isDigit(o[2]):
+			return true
+		case isDigit(o[1]) && strings.ContainsRune("ABCDEFGHJKPSTUW", rune(o[2])):
+			return true
+		}
+	case 4: // AA99, AA9A
+		if !first(o[0]) || !second(o[1]) || !isDigit(o[2]) {
+			return false
+		}
+		return isDigit(o[3]) || strings.ContainsRune("ABEHMNPRVWXY", rune(o[3]))
+	}
+	return false
+}
+
+// findPostcode looks for a postcode among folded address words (lower
+// case, space separated), trying a word pair ("ls1 1ab") before a single
+// word ("ls11ab"), from the end of the text. It returns the canonical
+// postcode and the index range [i, j) of the words it occupied.
+func findPostcode(words []string) (pc string, i, j int) {
+	for k := len(words) - 1; k >= 0; k-- {
+		w := words[k]
+		if len(w) == 3 && k > 0 && len(words[k-1]) >= 2 && len(words[k-1]) <= 4 {
+			if p, ok := Postcode(words[k-1] + w); ok {
+				return p, k - 1, k + 1
+			}
+		}
+		if len(w) >= 5 && len(w) <= 7 {
+			if p, ok := Postcode(w); ok {
+				return p, k, k + 1
+			}
+		}
+	}
+	return "", 0, 0
+}

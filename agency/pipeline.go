@@ -1,0 +1,359 @@
+package agency
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/csv"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"tfmatch/agency/mapping"
+)
+
+// Sink receives batches. Send may return before the matcher has
+// acknowledged the batch; Close waits for every acknowledgement and reports
+// how many records were acknowledged.
+type Sink interface {
+	Send(ctx context.Context, b Batch) error
+	Close(ctx context.Context) (acknowledged int, err error)
+}
+
+// Reject is a row that was not accepted.
+type Reject struct {
+	Line   int
+	Field  string
+	Column string
+	Reason string
+}
+
+// Summary reports a run.
+type Summary struct {
+	Read     int
+	Accepted int
+	Rejected int
+	Sent     int
+	Issues   int // non-fatal problems, such as an invalid identifier dropped
+	Elapsed  time.Duration
+}
+
+// String is the run's one-line summary.
+func (s Summary) String() string {
+	return fmt.Sprintf("read %d, accepted %d, rejected %d, sent %d, warnings %d, elapsed %s",
+		s.Read, s.Accepted, s.Rejected, s.Sent, s.Issues, s.Elapsed.Round(time.Millisecond))
+}
+
+// Config configures Run. Zero values of optional fields mean defaults.
+type Config struct {
+	// Source is the agency's party id, used in logs.
+	Source string
+	// Mapping reads the extract.
+	Mapping *mapping.Mapping
+	// Extract is the path of the CSV extract.
+	Extract string
+	// AsOf is the reference date for indicators (default: today).
+	AsOf time.Time
+	// Keys pseudonymise the records.
+	Keys Keys
+	// RejectsPath receives rejected rows as CSV (default: none written).
+	RejectsPath string
+	// BatchSize is the number of records per batch (default 2000).
+	BatchSize int
+	// Workers is the number of pseudonymising goroutines (default GOMAXPROCS).
+	Workers int
+	// Logger receives progress logs (default: discard).
+	Logger *slog.Logger
+	// Progress, when set, receives a live progress line (for a terminal).
+	Progress io.Writer
+}
+
+func (c *Config) defaults() error {
+	if c.Mapping == nil {
+		return errors.New("agency run: no mapping")
+	}
+	if c.Extract == "" {
+		return errors.New("agency run: no extract file")
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 2000
+	}
+	if c.Workers <= 0 {
+		c.Workers = runtime.GOMAXPROCS(0)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.AsOf.IsZero() {
+		c.AsOf = time.Now().UTC().Truncate(24 * time.Hour)
+	}
+	return nil
+}
+
+// chunk is a run of consecutive accepted rows, pseudonymised together.
+type chunk struct {
+	seq     int
+	rows    []mapping.Row
+	results []result
+}
+
+// Run reads the extract, pseudonymises every accepted row, stores the
+// agency's own copy in the vault and sends the tokens to sink. Rows the
+// mapping or the normaliser reject are written to cfg.RejectsPath with
+// their line, field and reason. A record is written to the vault before its
+// batch is sent, so every reference the matcher holds can be resolved.
+func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, error) {
+	start := time.Now()
+	if err := cfg.defaults(); err != nil {
+		return Summary{}, err
+	}
+	ps, err := NewPseudonymiser(cfg.Keys)
+	if err != nil {
+		return Summary{}, err
+	}
+	f, err := os.Open(cfg.Extract)
+	if err != nil {
+		return Summary{}, fmt.Errorf("opening extract: %w", err)
+	}
+	defer f.Close()
+	rd, err := cfg.Mapping.NewReader(f, filepath.Base(cfg.Extract), mapping.ReaderOptions{AsOf: cfg.AsOf})
+	if err != nil {
+		return Summary{}, err
+	}
+	runID := newRunID(start)
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	var (
+		read, accepted, sent atomic.Int64
+		rejMu                sync.Mutex
+		rejects              []Reject
+	)
+	addReject := func(r Reject) {
+		rejMu.Lock()
+		rejects = append(rejects, r)
+		rejMu.Unlock()
+	}
+
+	todo := make(chan *chunk, cfg.Workers)
+	done := make(chan *chunk, cfg.Workers)
+
+	// Reader: cuts the extract into chunks of accepted rows.
+	go func() {
+		defer close(todo)
+		seq := 0
+		cur := &chunk{seq: seq}
+		for {
+			row, err := rd.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			var re *mapping.RowError
+			if errors.As(err, &re) {
+				read.Add(1)
+				addReject(Reject{Line: re.Line, Field: re.Field, Column: re.Column, Reason: re.Reason})
+				continue
+			}
+			if err != nil {
+				cancel(fmt.Errorf("reading %s: %w", cfg.Extract, err))
+				return
+			}
+			read.Add(1)
+			cur.rows = append(cur.rows, row)
+			if len(cur.rows) == cfg.BatchSize {
+				select {
+				case todo <- cur:
+				case <-ctx.Done():
+					return
+				}
+				seq++
+				cur = &chunk{seq: seq}
+			}
+		}
+		if len(cur.rows) > 0 {
+			select {
+			case todo <- cur:
+			case <-ctx.Done():
+			}
+		}
+	}()
+
+	// Workers: pseudonymise whole chunks.
+	var wg sync.WaitGroup
+	for range cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := ps.newWorker()
+			for c := range todo {
+				c.results = make([]result, len(c.rows))
+				for i, row := range c.rows {
+					c.results[i] = w.row(row)
+				}
+				select {
+				case done <- c:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(done) }()
+
+	stopProgress := startProgress(cfg.Progress, cfg.Source, &read, &accepted, &sent)
+
+	// Collector: in chunk order, vault then send.
+	var issues int
+	pending := map[int]*chunk{}
+	next := 0
+	emit := func(c *chunk) error {
+		b := Batch{
+			ID:      fmt.Sprintf("%s-%06d", runID, c.seq),
+			ISAHash: cfg.Keys.Context.ISAHash,
+			Epoch:   cfg.Keys.Context.Epoch,
+		}
+		entries := make([]vaultEntry, 0, len(c.results))
+		for _, r := range c.results {
+			if r.reject != nil {
+				addReject(*r.reject)
+				continue
+			}
+			issues += len(r.issues)
+			b.Records = append(b.Records, r.rec)
+			entries = append(entries, vaultEntry{ref: r.rec.Ref, person: r.person})
+		}
+		if len(b.Records) == 0 {
+			return nil
+		}
+		if err := vault.put(entries); err != nil {
+			return err
+		}
+		if err := sink.Send(ctx, b); err != nil {
+			return fmt.Errorf("sending batch %s: %w", b.ID, err)
+		}
+		accepted.Add(int64(len(b.Records)))
+		return nil
+	}
+	var runErr error
+	for c := range done {
+		if runErr != nil {
+			continue
+		}
+		pending[c.seq] = c
+		for {
+			c, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			if err := emit(c); err != nil {
+				runErr = err
+				cancel(err)
+				break
+			}
+		}
+	}
+	if runErr == nil {
+		runErr = context.Cause(ctx)
+		if runErr == context.Canceled {
+			runErr = ctx.Err()
+		}
+	}
+	acked, closeErr := sink.Close(context.WithoutCancel(ctx))
+	sent.Store(int64(acked))
+	stopProgress()
+
+	sum := Summary{
+		Read:     int(read.Load()),
+		Accepted: int(accepted.Load()),
+		Rejected: len(rejects),
+		Sent:     acked,
+		Issues:   issues,
+		Elapsed:  time.Since(start),
+	}
+	if cfg.RejectsPath != "" {
+		if err := writeRejects(cfg.RejectsPath, filepath.Base(cfg.Extract), rejects); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+	if runErr == nil && closeErr != nil {
+		runErr = closeErr
+	}
+	if runErr == nil && acked != sum.Accepted {
+		runErr = fmt.Errorf("matcher acknowledged %d of %d records", acked, sum.Accepted)
+	}
+	cfg.Logger.Info("agency run finished", "source", cfg.Source, "read", sum.Read, "accepted", sum.Accepted,
+		"rejected", sum.Rejected, "sent", sum.Sent, "elapsed", sum.Elapsed)
+	return sum, runErr
+}
+
+func newRunID(t time.Time) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// writeRejects writes the rejects file atomically: a reader never sees a
+// half-written file.
+func writeRejects(path, file string, rejects []Reject) error {
+	sort.SliceStable(rejects, func(i, j int) bool { return rejects[i].Line < rejects[j].Line })
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("writing rejects: %w", err)
+	}
+	w := csv.NewWriter(f)
+	_ = w.Write([]string{"file", "line", "field", "column", "reason"})
+	for _, r := range rejects {
+		_ = w.Write([]string{file, strconv.Itoa(r.Line), r.Field, r.Column, r.Reason})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		f.Close()
+		return fmt.Errorf("writing rejects: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing rejects: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("writing rejects: %w", err)
+	}
+	return nil
+}
+
+// startProgress prints a live progress line to w every quarter second until
+// the returned function is called.
+func startProgress(w io.Writer, source string, read, accepted, sent *atomic.Int64) func() {
+	if w == nil {
+		return func() {}
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				fmt.Fprint(w, "\r\033[K")
+				return
+			case <-t.C:
+				fmt.Fprintf(w, "\r\033[K%s: read %d, accepted %d", source, read.Load(), accepted.Load())
+			}
+		}
+	}()
+	return func() { close(stop); wg.Wait() }
+}

@@ -1,0 +1,74 @@
+package agency
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"tfmatch/keys"
+	pb "tfmatch/proto/tfmatch/v1"
+)
+
+// maxResolve bounds one Resolve request.
+const maxResolve = 10000
+
+// VaultServer serves the vault to the parties allowed to re-identify the
+// agency's own records (the programme lead).
+type VaultServer struct {
+	pb.UnimplementedVaultServer
+	Vault *Vault
+	// Allowed lists the party ids that may resolve references.
+	Allowed []string
+	// Party returns the authenticated caller of ctx.
+	Party  func(ctx context.Context) (string, error)
+	Logger *slog.Logger
+}
+
+// Resolve returns the agency's own records for the given references.
+func (s *VaultServer) Resolve(ctx context.Context, req *pb.ResolveRequest) (*pb.ResolveResponse, error) {
+	party, err := s.Party(ctx)
+	if err != nil {
+		return nil, status.Error(codes.Unauthenticated, "no verified client certificate")
+	}
+	if !slices.Contains(s.Allowed, party) {
+		s.Logger.Warn("refused resolve", "party", party, "reason", "role")
+		return nil, status.Errorf(codes.PermissionDenied, "party %q may not resolve references on this node", party)
+	}
+	if req.GetPurpose() == "" {
+		return nil, status.Error(codes.InvalidArgument, "purpose is required: say why these people are being re-identified")
+	}
+	if n := len(req.GetRefs()); n > maxResolve {
+		return nil, status.Errorf(codes.InvalidArgument, "%d references in one request; at most %d", n, maxResolve)
+	}
+	refs := make([]keys.Ref, len(req.GetRefs()))
+	for i, b := range req.GetRefs() {
+		if len(b) != len(keys.Ref{}) {
+			return nil, status.Errorf(codes.InvalidArgument, "reference %d is %d bytes, want %d", i, len(b), len(keys.Ref{}))
+		}
+		copy(refs[i][:], b)
+	}
+	found, unknown, err := s.Vault.Resolve(ctx, refs)
+	if err != nil {
+		s.Logger.Error("resolve failed", "err", err)
+		return nil, status.Error(codes.Internal, "vault read failed; see the agency node's log")
+	}
+	resp := &pb.ResolveResponse{}
+	for _, ref := range refs {
+		p, ok := found[ref]
+		if !ok {
+			continue
+		}
+		resp.People = append(resp.People, &pb.Person{
+			Ref: append([]byte(nil), ref[:]...), RecordId: p.RecordID, GivenName: p.GivenName,
+			FamilyName: p.FamilyName, Dob: p.DOB, Address: p.Address, Postcode: p.Postcode,
+		})
+	}
+	for _, ref := range unknown {
+		resp.Unknown = append(resp.Unknown, append([]byte(nil), ref[:]...))
+	}
+	s.Logger.Info("resolved references", "party", party, "requested", len(refs), "found", len(found), "purpose_len", len(req.GetPurpose()))
+	return resp, nil
+}

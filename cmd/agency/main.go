@@ -1,0 +1,218 @@
+// Command agency is an agency node. It reads the agency's CSV extract
+// through a mapping file, pseudonymises every accepted row and streams the
+// tokens to the matcher; with -serve it then stays up to let the programme
+// lead resolve the agency's own record references.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/term"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"tfmatch/agency"
+	"tfmatch/agency/mapping"
+	"tfmatch/internal/grpcserve"
+	"tfmatch/keys"
+	"tfmatch/pki"
+	pb "tfmatch/proto/tfmatch/v1"
+)
+
+type config struct {
+	source, extract, mappingFile string
+	matcherAddr                  string
+	cert, key, ca                string
+	secret, isa                  string
+	epoch                        uint
+	state                        string
+	asof                         string
+	rejects                      string
+	serve, addrFile, leads       string
+	logLevel                     string
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.source, "source", "", "this agency's party id, as in its certificate (required)")
+	flag.StringVar(&c.extract, "extract", "", "CSV extract to submit (omit to only serve)")
+	flag.StringVar(&c.mappingFile, "mapping", "", "mapping file for the extract")
+	flag.StringVar(&c.matcherAddr, "matcher", "127.0.0.1:7443", "matcher address (host:port)")
+	flag.StringVar(&c.cert, "cert", "", "this node's certificate (PEM)")
+	flag.StringVar(&c.key, "key", "", "this node's private key (PEM)")
+	flag.StringVar(&c.ca, "ca", "", "CA certificate of the programme (PEM)")
+	flag.StringVar(&c.secret, "secret", "", "programme secret file")
+	flag.StringVar(&c.isa, "isa", "", "the information-sharing agreement in force")
+	flag.UintVar(&c.epoch, "epoch", 1, "key epoch")
+	flag.StringVar(&c.state, "state", "", "state directory: vault, local key, rejects (required)")
+	flag.StringVar(&c.asof, "asof", "", "reference date for indicators, YYYY-MM-DD (default today)")
+	flag.StringVar(&c.rejects, "rejects", "", "rejects file (default STATE/rejects.csv)")
+	flag.StringVar(&c.serve, "serve", "", "after submitting, serve the vault to the lead on this address")
+	flag.StringVar(&c.addrFile, "addr-file", "", "with -serve: write the address listened on to this file")
+	flag.StringVar(&c.leads, "leads", "lead", "with -serve: comma-separated party ids allowed to resolve references")
+	flag.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	flag.Parse()
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		fmt.Fprintf(os.Stderr, "agency: -log-level: %v\n", err)
+		os.Exit(2)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", c.source)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, c, logger, os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "agency: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, c config, logger *slog.Logger, stdout io.Writer) error {
+	for _, req := range []struct{ name, val string }{{"source", c.source}, {"state", c.state}, {"cert", c.cert}, {"key", c.key}, {"ca", c.ca}} {
+		if req.val == "" {
+			return fmt.Errorf("-%s is required", req.name)
+		}
+	}
+	if c.extract == "" && c.serve == "" {
+		return errors.New("nothing to do: give -extract to submit, -serve to serve, or both")
+	}
+	if err := os.MkdirAll(c.state, 0o700); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	local, err := loadOrCreateLocalKey(filepath.Join(c.state, "local.key"), logger)
+	if err != nil {
+		return err
+	}
+	vault, err := agency.OpenVault(filepath.Join(c.state, "vault"), agency.VaultOptions{Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer vault.Close()
+
+	if c.extract != "" {
+		if err := submit(ctx, c, local, vault, logger, stdout); err != nil {
+			return err
+		}
+	}
+	if c.serve == "" {
+		return nil
+	}
+	tlsCfg, err := pki.ServerConfig(c.cert, c.key, c.ca)
+	if err != nil {
+		return err
+	}
+	vs := &agency.VaultServer{
+		Vault:   vault,
+		Allowed: strings.Split(c.leads, ","),
+		Party:   pki.PartyFromContext,
+		Logger:  logger,
+	}
+	return grpcserve.Serve(ctx, grpcserve.Config{
+		Listen:   c.serve,
+		TLS:      tlsCfg,
+		AddrFile: c.addrFile,
+		Register: func(s *grpc.Server) { pb.RegisterVaultServer(s, vs) },
+		Services: []string{pb.Vault_ServiceDesc.ServiceName},
+		Logger:   logger,
+	})
+}
+
+func submit(ctx context.Context, c config, local keys.LocalKey, vault *agency.Vault, logger *slog.Logger, stdout io.Writer) error {
+	for _, req := range []struct{ name, val string }{{"mapping", c.mappingFile}, {"secret", c.secret}, {"isa", c.isa}} {
+		if req.val == "" {
+			return fmt.Errorf("-%s is required to submit", req.name)
+		}
+	}
+	m, err := mapping.Load(c.mappingFile)
+	if err != nil {
+		return err
+	}
+	var secret keys.ProgrammeSecret
+	if err := keys.ReadFile(c.secret, &secret); err != nil {
+		return err
+	}
+	isaDoc, err := os.ReadFile(c.isa)
+	if err != nil {
+		return fmt.Errorf("reading ISA: %w", err)
+	}
+	var asof time.Time
+	if c.asof != "" {
+		if asof, err = time.Parse(time.DateOnly, c.asof); err != nil {
+			return fmt.Errorf("-asof: want YYYY-MM-DD: %w", err)
+		}
+	}
+	tlsCfg, err := pki.ClientConfig(c.cert, c.key, c.ca)
+	if err != nil {
+		return err
+	}
+	conn, err := grpc.NewClient(c.matcherAddr, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)))
+	if err != nil {
+		return fmt.Errorf("connecting to matcher %s: %w", c.matcherAddr, err)
+	}
+	defer conn.Close()
+	sink, err := agency.NewMatcherSink(ctx, conn)
+	if err != nil {
+		return err
+	}
+	rejects := c.rejects
+	if rejects == "" {
+		rejects = filepath.Join(c.state, "rejects.csv")
+	}
+	var progress io.Writer
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		progress = os.Stderr
+	}
+	sum, err := agency.Run(ctx, agency.Config{
+		Source:      c.source,
+		Mapping:     m,
+		Extract:     c.extract,
+		AsOf:        asof,
+		Keys:        agency.Keys{Secret: secret, Context: keys.Context{ISAHash: keys.HashISA(isaDoc), Epoch: uint32(c.epoch)}, Local: local},
+		RejectsPath: rejects,
+		Logger:      logger,
+		Progress:    progress,
+	}, vault, sink)
+	fmt.Fprintf(stdout, "%s: %s\n", c.source, sum)
+	if err != nil {
+		return err
+	}
+	if sum.Rejected > 0 {
+		fmt.Fprintf(stdout, "%s: %d rejected rows listed in %s\n", c.source, sum.Rejected, rejects)
+	}
+	return nil
+}
+
+// loadOrCreateLocalKey reads the agency's local key, making one on first
+// run. It never leaves the agency: losing it makes every reference the
+// matcher holds unresolvable.
+func loadOrCreateLocalKey(path string, logger *slog.Logger) (keys.LocalKey, error) {
+	var k keys.LocalKey
+	err := keys.ReadFile(path, &k)
+	if err == nil {
+		return k, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return k, err
+	}
+	if k, err = keys.NewLocalKey(); err != nil {
+		return k, err
+	}
+	if err := keys.WriteFile(path, k); err != nil {
+		return k, err
+	}
+	logger.Info("created local key", "path", path)
+	return k, nil
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"tfmatch/lead"
+	"tfmatch/pki"
+	pb "tfmatch/proto/tfmatch/v1"
+)
+
+// leadFlags are the connection flags of the lead's commands.
+type leadFlags struct {
+	matcher, cert, key, ca, purpose string
+}
+
+func (f *leadFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.matcher, "matcher", "127.0.0.1:7443", "matcher address (host:port)")
+	fs.StringVar(&f.cert, "cert", "", "the lead's certificate (PEM)")
+	fs.StringVar(&f.key, "key", "", "the lead's private key (PEM)")
+	fs.StringVar(&f.ca, "ca", "", "CA certificate of the programme (PEM)")
+	fs.StringVar(&f.purpose, "purpose", "", "why you are doing this (recorded for audit; required)")
+}
+
+func (f *leadFlags) check() error {
+	for _, req := range []struct{ name, val string }{{"cert", f.cert}, {"key", f.key}, {"ca", f.ca}, {"purpose", f.purpose}} {
+		if req.val == "" {
+			return usageError{fmt.Sprintf("-%s is required", req.name)}
+		}
+	}
+	return nil
+}
+
+func dial(addr string, f *leadFlags) (*grpc.ClientConn, error) {
+	tlsCfg, err := pki.ClientConfig(f.cert, f.key, f.ca)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20)))
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", addr, err)
+	}
+	return conn, nil
+}
+
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func cmdStartRun(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("start-run", stderr)
+	var f leadFlags
+	f.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := f.check(); err != nil {
+		return err
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	conn, err := dial(f.matcher, &f)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	start := time.Now()
+	run, err := (&lead.Client{Matcher: pb.NewLeadClient(conn)}).StartRun(ctx, f.purpose)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "run %s (rules %s): %d records, %d persons, %d households, %d flagged, %d for review, %s\n",
+		run.ID, run.RuleSetVersion, run.Records, run.Persons, run.Households, run.Flagged, run.Review, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func cmdHouseholds(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("households", stderr)
+	var f leadFlags
+	f.register(fs)
+	runID := fs.String("run", "", "link run id (default: the latest)")
+	reidentify := fs.Bool("reidentify", false, "name the council's own members through the council node's vault")
+	council := fs.String("council", "127.0.0.1:7444", "with -reidentify: the council node's vault address")
+	councilParty := fs.String("council-party", "council", "with -reidentify: the council's party id")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := f.check(); err != nil {
+		return err
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	conn, err := dial(f.matcher, &f)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	run, hs, err := (&lead.Client{Matcher: pb.NewLeadClient(conn)}).Flagged(ctx, *runID, f.purpose)
+	if err != nil {
+		return err
+	}
+	var people map[string]lead.Person
+	if *reidentify {
+		var refs [][]byte
+		for _, h := range hs {
+			refs = append(refs, h.Members[*councilParty]...)
+		}
+		vconn, err := dial(*council, &f)
+		if err != nil {
+			return err
+		}
+		defer vconn.Close()
+		if people, err = lead.Reidentify(ctx, pb.NewVaultClient(vconn), refs, f.purpose); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "run %s (rules %s): %d households flagged of %d\n", run.ID, run.RuleSetVersion, len(hs), run.Households)
+	if len(hs) == 0 {
+		return nil
+	}
+	return lead.WriteTable(stdout, hs, people)
+}

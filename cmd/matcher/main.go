@@ -1,0 +1,157 @@
+// Command matcher is the central matcher: it accepts pseudonymised records
+// from agency nodes over mutual TLS, stores only blinded tokens and
+// indicators, links them into persons and households, applies the
+// programme's rules and serves the results to the programme lead.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"google.golang.org/grpc"
+
+	"tfmatch/internal/grpcserve"
+	"tfmatch/keys"
+	"tfmatch/matcher/ingest"
+	"tfmatch/matcher/rules"
+	"tfmatch/matcher/server"
+	"tfmatch/matcher/store"
+	"tfmatch/pki"
+	pb "tfmatch/proto/tfmatch/v1"
+)
+
+type config struct {
+	listen, addrFile, dataDir string
+	cert, key, ca             string
+	isa                       string
+	epoch                     uint
+	rulesFile                 string
+	agencies, leads           string
+	logLevel                  string
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.listen, "listen", "127.0.0.1:7443", "address to listen on (host:port)")
+	flag.StringVar(&c.addrFile, "addr-file", "", "write the address listened on to this file")
+	flag.StringVar(&c.dataDir, "data", "", "data directory: the token store and the blinding key (required)")
+	flag.StringVar(&c.cert, "cert", "", "server certificate (PEM)")
+	flag.StringVar(&c.key, "key", "", "server private key (PEM)")
+	flag.StringVar(&c.ca, "ca", "", "CA certificate that issues every party's certificate (PEM)")
+	flag.StringVar(&c.isa, "isa", "", "the information-sharing agreement in force (its hash binds every submission)")
+	flag.UintVar(&c.epoch, "epoch", 1, "key epoch in force")
+	flag.StringVar(&c.rulesFile, "rules", "", "rule set file (default: the embedded phase-1 rules)")
+	flag.StringVar(&c.agencies, "agencies", "council,education,police,dwp", "comma-separated party ids allowed to submit")
+	flag.StringVar(&c.leads, "leads", "lead", "comma-separated party ids allowed to run links and read results")
+	flag.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	flag.Parse()
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		fmt.Fprintf(os.Stderr, "matcher: -log-level: %v\n", err)
+		os.Exit(2)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", "matcher")
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, c, logger); err != nil {
+		fmt.Fprintf(os.Stderr, "matcher: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func run(ctx context.Context, c config, logger *slog.Logger) error {
+	for _, req := range []struct{ name, val string }{{"data", c.dataDir}, {"cert", c.cert}, {"key", c.key}, {"ca", c.ca}, {"isa", c.isa}} {
+		if req.val == "" {
+			return fmt.Errorf("-%s is required", req.name)
+		}
+	}
+	tlsCfg, err := pki.ServerConfig(c.cert, c.key, c.ca)
+	if err != nil {
+		return err
+	}
+	isaDoc, err := os.ReadFile(c.isa)
+	if err != nil {
+		return fmt.Errorf("reading ISA: %w", err)
+	}
+	rs := rules.Phase1()
+	if c.rulesFile != "" {
+		if rs, err = rules.Load(c.rulesFile); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(c.dataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	blinding, err := loadOrCreateBlindingKey(filepath.Join(c.dataDir, "blinding.key"), logger)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(filepath.Join(c.dataDir, "store"), store.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	srv := server.New(server.Config{
+		Store: st,
+		Ingester: &ingest.Ingester{
+			Store: st, Blinding: blinding, ISAHash: keys.HashISA(isaDoc), Epoch: uint32(c.epoch),
+		},
+		Rules:  rs,
+		Roles:  server.Roles{Agencies: splitList(c.agencies), Leads: splitList(c.leads)},
+		Party:  pki.PartyFromContext,
+		Logger: logger,
+	})
+	return grpcserve.Serve(ctx, grpcserve.Config{
+		Listen:   c.listen,
+		TLS:      tlsCfg,
+		AddrFile: c.addrFile,
+		Register: func(s *grpc.Server) {
+			pb.RegisterSubmissionServer(s, srv)
+			pb.RegisterLeadServer(s, srv)
+		},
+		Services: []string{pb.Submission_ServiceDesc.ServiceName, pb.Lead_ServiceDesc.ServiceName},
+		Logger:   logger,
+	})
+}
+
+// loadOrCreateBlindingKey reads the matcher's blinding key, making one on
+// first start. The key never leaves the matcher.
+func loadOrCreateBlindingKey(path string, logger *slog.Logger) (keys.BlindingKey, error) {
+	var k keys.BlindingKey
+	err := keys.ReadFile(path, &k)
+	if err == nil {
+		return k, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return k, err
+	}
+	if k, err = keys.NewBlindingKey(); err != nil {
+		return k, err
+	}
+	if err := keys.WriteFile(path, k); err != nil {
+		return k, err
+	}
+	logger.Info("created blinding key", "path", path)
+	return k, nil
+}

@@ -1,0 +1,402 @@
+// Package devnet stands up a whole tfmatch programme on one machine: a
+// synthetic district, development certificates and keys, the matcher and
+// one node per agency as separate processes on loopback, and the lead's
+// queries. The demonstration and the end-to-end tests both use it, so what
+// the demonstration shows is what the tests check.
+package devnet
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"tfmatch/keys"
+	"tfmatch/lead"
+	"tfmatch/pki"
+	pb "tfmatch/proto/tfmatch/v1"
+	"tfmatch/synth"
+)
+
+// Parties of the development programme.
+const (
+	MatcherParty = "matcher"
+	LeadParty    = "lead"
+	CouncilParty = "council"
+)
+
+// Config configures a Net. Zero values mean defaults.
+type Config struct {
+	// Dir holds everything the net writes; it is emptied first.
+	Dir string
+	// Bin holds the matcher and agency binaries.
+	Bin string
+	// Households is the size of the synthetic district (default 10000).
+	Households int
+	// Seed seeds the district (default 1).
+	Seed int64
+	// Purpose is the lead's stated purpose for its queries.
+	Purpose string
+	// Log receives progress lines (default: discard).
+	Log io.Writer
+}
+
+// Stage is one timed step.
+type Stage struct {
+	Name    string
+	Elapsed time.Duration
+}
+
+// Result is what a run of the net produced.
+type Result struct {
+	Run        lead.Run
+	Households []lead.Household
+	// People are the council's own members of flagged households, by
+	// reference.
+	People map[string]lead.Person
+	// Agencies holds each agency node's one-line summary.
+	Agencies map[string]string
+	Stages   []Stage
+	// Paths of interest for tests.
+	DistrictDir, MatcherDir, PKIDir string
+	StateDirs                       map[string]string
+}
+
+// Net is a running development programme.
+type Net struct {
+	cfg     Config
+	procs   []*proc
+	matcher string // address
+	council string // vault address
+}
+
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	out  *bytes.Buffer
+	done chan error
+}
+
+// DevISA is the development information-sharing agreement the demo runs
+// under. Keys and submissions are bound to its hash.
+const DevISA = `# Development information-sharing agreement (not for real data).
+id: tfmatch-dev
+version: 1
+purpose: >-
+  Identify households that meet the Troubled Families phase-1 criteria so
+  that the council can offer each one a key worker.
+parties: [council, education, police, dwp, lead, matcher]
+`
+
+func (c *Config) defaults() error {
+	if c.Dir == "" || c.Bin == "" {
+		return errors.New("devnet: Dir and Bin are required")
+	}
+	if c.Households <= 0 {
+		c.Households = 10000
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	if c.Purpose == "" {
+		c.Purpose = "identify households for the troubled families programme (development)"
+	}
+	if c.Log == nil {
+		c.Log = io.Discard
+	}
+	return nil
+}
+
+// Run generates the district, starts every node, ingests, links, queries
+// and re-identifies, then stops the nodes.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	n := &Net{cfg: cfg}
+	defer n.stop()
+	return n.run(ctx)
+}
+
+func (n *Net) timed(res *Result, name string, fn func() error) error {
+	start := time.Now()
+	err := fn()
+	el := time.Since(start)
+	res.Stages = append(res.Stages, Stage{name, el})
+	if err == nil {
+		fmt.Fprintf(n.cfg.Log, "  %-28s %8s\n", name, el.Round(time.Millisecond))
+	}
+	return err
+}
+
+func (n *Net) run(ctx context.Context) (*Result, error) {
+	cfg := n.cfg
+	if err := os.RemoveAll(cfg.Dir); err != nil {
+		return nil, fmt.Errorf("cleaning %s: %w", cfg.Dir, err)
+	}
+	res := &Result{
+		DistrictDir: filepath.Join(cfg.Dir, "district"),
+		MatcherDir:  filepath.Join(cfg.Dir, "matcher"),
+		PKIDir:      filepath.Join(cfg.Dir, "pki"),
+		StateDirs:   map[string]string{},
+		Agencies:    map[string]string{},
+	}
+	for _, d := range []string{res.DistrictDir, res.PKIDir, filepath.Join(cfg.Dir, "logs")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	agencies := synth.Agencies()
+
+	err := n.timed(res, "generate district", func() error {
+		d, err := synth.Generate(synth.Config{Seed: cfg.Seed, Households: cfg.Households})
+		if err != nil {
+			return err
+		}
+		return d.WriteDir(res.DistrictDir)
+	})
+	if err != nil {
+		return nil, err
+	}
+	isaPath := filepath.Join(cfg.Dir, "isa.yaml")
+	secretPath := filepath.Join(cfg.Dir, "programme.key")
+	err = n.timed(res, "certificates and keys", func() error {
+		parties := append(append([]string(nil), agencies...), LeadParty)
+		servers := map[string][]string{MatcherParty: {"localhost", "127.0.0.1"}, CouncilParty: {"localhost", "127.0.0.1"}}
+		if _, err := pki.WriteDevPKI(res.PKIDir, parties, servers, pki.DevOptions{}); err != nil {
+			return err
+		}
+		p, err := keys.NewProgrammeSecret()
+		if err != nil {
+			return err
+		}
+		if err := keys.WriteFile(secretPath, p); err != nil {
+			return err
+		}
+		return os.WriteFile(isaPath, []byte(DevISA), 0o644)
+	})
+	if err != nil {
+		return nil, err
+	}
+	tlsArgs := func(party string) []string {
+		return []string{
+			"-cert", filepath.Join(res.PKIDir, party+".crt"),
+			"-key", filepath.Join(res.PKIDir, party+".key"),
+			"-ca", filepath.Join(res.PKIDir, "ca.crt"),
+		}
+	}
+	err = n.timed(res, "start matcher", func() error {
+		addrFile := filepath.Join(cfg.Dir, "matcher.addr")
+		args := append([]string{"-listen", "127.0.0.1:0", "-addr-file", addrFile, "-data", res.MatcherDir, "-isa", isaPath}, tlsArgs(MatcherParty)...)
+		if err := n.start(MatcherParty, filepath.Join(cfg.Bin, "matcher"), args); err != nil {
+			return err
+		}
+		addr, err := n.waitAddr(ctx, MatcherParty, addrFile)
+		n.matcher = addr
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	asof, err := synth.AsOf(res.DistrictDir)
+	if err != nil {
+		return nil, err
+	}
+	err = n.timed(res, "ingest (4 agencies, parallel)", func() error {
+		var batch []*proc
+		councilAddr := filepath.Join(cfg.Dir, "council.addr")
+		for _, a := range agencies {
+			state := filepath.Join(cfg.Dir, "agency-"+a)
+			res.StateDirs[a] = state
+			args := append([]string{
+				"-source", a,
+				"-extract", filepath.Join(res.DistrictDir, a+".csv"),
+				"-mapping", filepath.Join(res.DistrictDir, "mappings", a+".yaml"),
+				"-matcher", n.matcher,
+				"-secret", secretPath, "-isa", isaPath,
+				"-state", state, "-asof", asof.Format(time.DateOnly),
+			}, tlsArgs(a)...)
+			if a == CouncilParty {
+				args = append(args, "-serve", "127.0.0.1:0", "-addr-file", councilAddr, "-leads", LeadParty)
+			}
+			if err := n.start(a, filepath.Join(cfg.Bin, "agency"), args); err != nil {
+				return err
+			}
+			if a != CouncilParty {
+				batch = append(batch, n.procs[len(n.procs)-1])
+			}
+		}
+		for _, p := range batch {
+			if err := p.wait(ctx); err != nil {
+				return err
+			}
+		}
+		addr, err := n.waitAddr(ctx, CouncilParty, councilAddr)
+		n.council = addr
+		for _, p := range n.procs {
+			if line := summaryLine(p.out.String()); line != "" {
+				res.Agencies[p.name] = line
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	conn, err := n.dial(n.matcher, res.PKIDir)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	lc := &lead.Client{Matcher: pb.NewLeadClient(conn)}
+	err = n.timed(res, "link run (persons, households, rules)", func() error {
+		_, err := lc.StartRun(ctx, cfg.Purpose)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = n.timed(res, "query flagged households", func() error {
+		res.Run, res.Households, err = lc.Flagged(ctx, "", cfg.Purpose)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = n.timed(res, "re-identify council members", func() error {
+		vconn, err := n.dial(n.council, res.PKIDir)
+		if err != nil {
+			return err
+		}
+		defer vconn.Close()
+		var refs [][]byte
+		for _, h := range res.Households {
+			refs = append(refs, h.Members[CouncilParty]...)
+		}
+		res.People, err = lead.Reidentify(ctx, pb.NewVaultClient(vconn), refs, cfg.Purpose)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// summaryLine finds the agency's one-line summary in its output.
+func summaryLine(out string) string {
+	sc := bufio.NewScanner(strings.NewReader(out))
+	var last string
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "read ") && strings.Contains(sc.Text(), "accepted ") {
+			last = sc.Text()
+		}
+	}
+	return last
+}
+
+func (n *Net) dial(addr, pkiDir string) (*grpc.ClientConn, error) {
+	tlsCfg, err := pki.ClientConfig(filepath.Join(pkiDir, LeadParty+".crt"), filepath.Join(pkiDir, LeadParty+".key"), filepath.Join(pkiDir, "ca.crt"))
+	if err != nil {
+		return nil, err
+	}
+	return grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20)))
+}
+
+// start launches a node; its stderr goes to DIR/logs/NAME.log.
+func (n *Net) start(name, bin string, args []string) error {
+	logf, err := os.Create(filepath.Join(n.cfg.Dir, "logs", name+".log"))
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(bin, args...)
+	out := &bytes.Buffer{}
+	cmd.Stdout = io.MultiWriter(out, logf)
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("starting %s: %w", name, err)
+	}
+	p := &proc{name: name, cmd: cmd, out: out, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait(); logf.Close() }()
+	n.procs = append(n.procs, p)
+	return nil
+}
+
+func (p *proc) wait(ctx context.Context) error {
+	select {
+	case err := <-p.done:
+		p.done <- err
+		if err != nil {
+			return fmt.Errorf("%s failed: %w (see its log)", p.name, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// waitAddr waits for a node to write its listen address.
+func (n *Net) waitAddr(ctx context.Context, name, file string) (string, error) {
+	p := n.find(name)
+	for {
+		if b, err := os.ReadFile(file); err == nil {
+			return strings.TrimSpace(string(b)), nil
+		}
+		select {
+		case err := <-p.done:
+			p.done <- err
+			return "", fmt.Errorf("%s exited before serving: %v (see %s)", name, err, filepath.Join(n.cfg.Dir, "logs", name+".log"))
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func (n *Net) find(name string) *proc {
+	for _, p := range n.procs {
+		if p.name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// stop ends every node still running: SIGTERM, then SIGKILL after five
+// seconds.
+func (n *Net) stop() {
+	var wg sync.WaitGroup
+	for _, p := range n.procs {
+		wg.Add(1)
+		go func(p *proc) {
+			defer wg.Done()
+			select {
+			case err := <-p.done:
+				p.done <- err
+				return
+			default:
+			}
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case err := <-p.done:
+				p.done <- err
+			case <-time.After(5 * time.Second):
+				_ = p.cmd.Process.Kill()
+			}
+		}(p)
+	}
+	wg.Wait()
+}

@@ -1,0 +1,217 @@
+package matcher
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"reflect"
+	"regexp"
+	"sort"
+	"testing"
+	"time"
+
+	"tfmatch/matcher/linkage"
+	"tfmatch/matcher/rules"
+	"tfmatch/matcher/store"
+	"tfmatch/matchkey"
+)
+
+func tk(kind matchkey.Kind, label string) store.Token {
+	return store.Token{Kind: kind, Value: sha256.Sum256([]byte(label))}
+}
+
+func ref(label string) [16]byte {
+	var r [16]byte
+	h := sha256.Sum256([]byte("ref:" + label))
+	copy(r[:], h[:])
+	return r
+}
+
+type person struct {
+	name, addr string
+	seen       map[string][]string // source -> indicators true there
+}
+
+// district builds per-source records: each person has a name_dob token
+// and an address token in every source that knows them.
+func district(people []person) map[string][]store.Record {
+	out := map[string][]store.Record{}
+	for _, p := range people {
+		for src, inds := range p.seen {
+			r := store.Record{Source: src, Ref: ref(src + "/" + p.name),
+				Tokens:     []store.Token{tk(matchkey.NameDOB, p.name), tk(matchkey.AddressLine, p.addr)},
+				Indicators: map[string]bool{}}
+			for _, in := range inds {
+				r.Indicators[in] = true
+			}
+			out[src] = append(out[src], r)
+		}
+	}
+	return out
+}
+
+var people = []person{
+	// Household "a": all three.
+	{"mum-a", "1 a st", map[string][]string{"dwp": {"work"}, "council": nil}},
+	{"kid-a", "1 a st", map[string][]string{"school": {"education"}, "police": {"crime_asb"}}},
+	// Household "b": crime and work plus local concern.
+	{"dad-b", "2 b st", map[string][]string{"dwp": {"work"}, "police": {"crime_asb"}}},
+	{"mum-b", "2 b st", map[string][]string{"council": {"local_concern"}}},
+	// Household "c": two criteria, no local concern.
+	{"dad-c", "3 c st", map[string][]string{"dwp": {"work"}}},
+	{"kid-c", "3 c st", map[string][]string{"school": {"education"}}},
+	// Household "d": nothing.
+	{"gran-d", "4 d st", map[string][]string{"council": nil}},
+}
+
+func load(t *testing.T, st *store.Store) {
+	t.Helper()
+	recs := district(people)
+	srcs := make([]string, 0, len(recs))
+	for s := range recs {
+		srcs = append(srcs, s)
+	}
+	sort.Strings(srcs)
+	for _, s := range srcs {
+		if _, err := st.PutBatch(context.Background(), s, "batch-1", recs[s]); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func openStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open("", store.Options{InMemory: true, MemTableSize: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func TestLinkRun(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	load(t, st)
+	now := time.Date(2026, 10, 31, 9, 0, 0, 0, time.UTC)
+	run, err := LinkRun(ctx, st, rules.Phase1(), linkage.Config{}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.ID != "R-20261031T090000.000000000Z" || run.RuleSetVersion != "phase1-2012" {
+		t.Errorf("run id %q version %q", run.ID, run.RuleSetVersion)
+	}
+	if run.Records != 10 || run.Persons != 7 || run.Households != 4 {
+		t.Errorf("records %d persons %d households %d, want 10 7 4", run.Records, run.Persons, run.Households)
+	}
+	if run.LinksByKind[matchkey.NameDOB] != 3 || run.LinksByKind[matchkey.AddressLine] != 3 {
+		t.Errorf("LinksByKind = %v", run.LinksByKind)
+	}
+	got := map[string]store.FlaggedHousehold{}
+	for _, f := range run.Flagged {
+		got[f.Rule] = f
+		if !regexp.MustCompile(`^H-[0-9a-f]{16}$`).MatchString(f.ID) {
+			t.Errorf("household id %q", f.ID)
+		}
+	}
+	if len(run.Flagged) != 2 {
+		t.Fatalf("flagged %d households, want 2: %+v", len(run.Flagged), run.Flagged)
+	}
+	a := got["all_three"]
+	wantA := map[string][][16]byte{"dwp": {ref("dwp/mum-a")}, "council": {ref("council/mum-a")}, "school": {ref("school/kid-a")}, "police": {ref("police/kid-a")}}
+	if !reflect.DeepEqual(a.Members, wantA) {
+		t.Errorf("all_three members = %v, want %v", a.Members, wantA)
+	}
+	if want := map[string]bool{"crime_asb": true, "education": true, "work": true, "local_concern": false}; !reflect.DeepEqual(a.Criteria, want) {
+		t.Errorf("all_three criteria = %v", a.Criteria)
+	}
+	b := got["two_plus_local"]
+	if len(b.Members["council"]) != 1 || len(b.Members["dwp"]) != 1 || len(b.Members["police"]) != 1 {
+		t.Errorf("two_plus_local members = %v", b.Members)
+	}
+
+	latest, err := st.LatestRun(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if latest.ID != run.ID || len(latest.Flagged) != 2 {
+		t.Errorf("LatestRun = %+v", latest)
+	}
+
+	// A second run of the same data gives the same household ids.
+	run2, err := LinkRun(ctx, st, rules.Phase1(), linkage.Config{}, now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(run2.Flagged, run.Flagged) {
+		t.Error("household ids or members changed between runs of the same data")
+	}
+	// Same start time: the run id is taken.
+	if _, err := LinkRun(ctx, st, rules.Phase1(), linkage.Config{}, now); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("LinkRun with a used id: %v", err)
+	}
+}
+
+func TestCluster(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	load(t, st)
+	c, err := Cluster(ctx, st, rules.Phase1(), linkage.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mumA, ok := c.Lookup("dwp", ref("dwp/mum-a"))
+	if !ok {
+		t.Fatal("Lookup did not find dwp/mum-a")
+	}
+	mumA2, _ := c.Lookup("council", ref("council/mum-a"))
+	kidA, _ := c.Lookup("school", ref("school/kid-a"))
+	dadB, _ := c.Lookup("dwp", ref("dwp/dad-b"))
+	if mumA.PersonID != mumA2.PersonID || mumA.PersonID == kidA.PersonID {
+		t.Errorf("person ids: mum %s/%s kid %s", mumA.PersonID, mumA2.PersonID, kidA.PersonID)
+	}
+	if mumA.HouseholdID != kidA.HouseholdID || mumA.HouseholdID == dadB.HouseholdID {
+		t.Errorf("household ids: mum %s kid %s dad-b %s", mumA.HouseholdID, kidA.HouseholdID, dadB.HouseholdID)
+	}
+	if _, ok := c.Lookup("dwp", ref("nobody")); ok {
+		t.Error("Lookup found a record that does not exist")
+	}
+	h := c.Households[mumA.Household]
+	want := rules.Facts{Count: map[string]int{"work": 1, "education": 1, "crime_asb": 1}, Members: 2,
+		Sources: map[string]int{"dwp": 1, "council": 1, "school": 1, "police": 1}}
+	if !reflect.DeepEqual(h.Facts, want) {
+		t.Errorf("facts = %+v, want %+v", h.Facts, want)
+	}
+	if len(c.Flagged()) != 2 {
+		t.Errorf("Flagged() = %d households", len(c.Flagged()))
+	}
+}
+
+// TestIndicatorCountsPersons checks that a person with an indicator in two
+// records counts once.
+func TestIndicatorCountsPersons(t *testing.T) {
+	recs := []store.Record{
+		{Source: "police", Ref: ref("1"), Tokens: []store.Token{tk(matchkey.NINO, "n")}, Indicators: map[string]bool{"crime_asb": true}},
+		{Source: "dwp", Ref: ref("2"), Tokens: []store.Token{tk(matchkey.NINO, "n")}, Indicators: map[string]bool{"crime_asb": true, "work": false}},
+	}
+	c, err := ClusterRecords(context.Background(), recs, rules.Phase1(), linkage.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Households) != 1 || c.Households[0].Facts.Count["crime_asb"] != 1 || c.Households[0].Facts.Count["work"] != 0 {
+		t.Errorf("households = %+v", c.Households)
+	}
+}
+
+func TestCanceled(t *testing.T) {
+	st := openStore(t)
+	load(t, st)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := LinkRun(ctx, st, rules.Phase1(), linkage.Config{}, time.Now()); !errors.Is(err, context.Canceled) {
+		t.Errorf("LinkRun on a canceled context: %v", err)
+	}
+	if _, err := st.LatestRun(context.Background()); !errors.Is(err, store.ErrNoRun) {
+		t.Errorf("a canceled run was stored: %v", err)
+	}
+}

@@ -1,0 +1,157 @@
+// Package ingest accepts batches of pseudonymised records into the
+// matcher: it checks them against the agreement in force, re-keys every
+// token with the matcher's blinding key and stores the result. The gRPC
+// server and the one-process evaluation pipeline both go through it, so
+// what is stored is the same whichever way records arrive.
+package ingest
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+
+	"tfmatch/keys"
+	"tfmatch/matcher/store"
+	"tfmatch/matchkey"
+)
+
+// Limits on what one batch may hold.
+const (
+	DefaultMaxRecords = 20000
+	maxTokens         = 256
+	maxIndicators     = 64
+	maxNameLen        = 64
+	refLen            = 16
+	tokenLen          = 32
+)
+
+// ErrInvalid marks a batch that is malformed: the sender must fix it.
+var ErrInvalid = errors.New("invalid batch")
+
+// ErrWrongAgreement marks a batch made under another agreement or key
+// epoch than the one in force.
+var ErrWrongAgreement = errors.New("batch made under another agreement or key epoch")
+
+// Token is one token as received.
+type Token struct {
+	Kind  matchkey.Kind
+	Value []byte
+}
+
+// Record is one record as received.
+type Record struct {
+	Ref        []byte
+	Tokens     []Token
+	Indicators map[string]bool
+}
+
+// Batch is one batch as received from an agency.
+type Batch struct {
+	Source  string
+	ID      string
+	ISAHash []byte
+	Epoch   uint32
+	Records []Record
+}
+
+// Ingester validates, blinds and stores batches.
+type Ingester struct {
+	Store    *store.Store
+	Blinding keys.BlindingKey
+	// ISAHash and Epoch are the agreement and key epoch in force.
+	ISAHash [32]byte
+	Epoch   uint32
+	// MaxRecords bounds a batch (default DefaultMaxRecords).
+	MaxRecords int
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// validate checks b without storing anything. Messages never quote record
+// data: they point at the position of the problem.
+func (in *Ingester) validate(b Batch) error {
+	if b.ID == "" || len(b.ID) > 128 {
+		return invalid("batch_id must be 1 to 128 characters")
+	}
+	if subtle.ConstantTimeCompare(b.ISAHash, in.ISAHash[:]) != 1 || b.Epoch != in.Epoch {
+		return fmt.Errorf("%w: the matcher is running ISA %x epoch %d", ErrWrongAgreement, in.ISAHash[:6], in.Epoch)
+	}
+	max := in.MaxRecords
+	if max <= 0 {
+		max = DefaultMaxRecords
+	}
+	if len(b.Records) == 0 || len(b.Records) > max {
+		return invalid("batch %s has %d records; want 1 to %d", b.ID, len(b.Records), max)
+	}
+	seen := make(map[[refLen]byte]bool, len(b.Records))
+	for i, r := range b.Records {
+		if len(r.Ref) != refLen {
+			return invalid("record %d: ref is %d bytes, want %d", i, len(r.Ref), refLen)
+		}
+		ref := [refLen]byte(r.Ref)
+		if seen[ref] {
+			return invalid("record %d: ref repeats an earlier record in the batch", i)
+		}
+		seen[ref] = true
+		if len(r.Tokens) == 0 || len(r.Tokens) > maxTokens {
+			return invalid("record %d: %d tokens; want 1 to %d", i, len(r.Tokens), maxTokens)
+		}
+		person := false
+		for j, t := range r.Tokens {
+			info, ok := matchkey.Lookup(t.Kind)
+			if !ok {
+				return invalid("record %d token %d: unknown kind %q", i, j, truncate(string(t.Kind)))
+			}
+			if len(t.Value) != tokenLen {
+				return invalid("record %d token %d: value is %d bytes, want %d", i, j, len(t.Value), tokenLen)
+			}
+			if info.Class == matchkey.Identifier || info.Class == matchkey.Person {
+				person = true
+			}
+		}
+		if !person {
+			return invalid("record %d: no identifier or person token", i)
+		}
+		if len(r.Indicators) > maxIndicators {
+			return invalid("record %d: %d indicators; at most %d", i, len(r.Indicators), maxIndicators)
+		}
+		for name := range r.Indicators {
+			if name == "" || len(name) > maxNameLen {
+				return invalid("record %d: indicator name must be 1 to %d characters", i, maxNameLen)
+			}
+		}
+	}
+	return nil
+}
+
+func truncate(s string) string {
+	if len(s) > maxNameLen {
+		return s[:maxNameLen] + "..."
+	}
+	return s
+}
+
+// Accept validates b, blinds its tokens and stores it atomically. A batch
+// that fails validation leaves nothing stored.
+func (in *Ingester) Accept(ctx context.Context, b Batch) (store.BatchResult, error) {
+	if err := in.validate(b); err != nil {
+		return store.BatchResult{}, err
+	}
+	bl := in.Blinding.NewBlinder()
+	recs := make([]store.Record, len(b.Records))
+	for i, r := range b.Records {
+		sr := store.Record{Source: b.Source, Ref: [refLen]byte(r.Ref), Tokens: make([]store.Token, len(r.Tokens)), Indicators: r.Indicators}
+		for j, t := range r.Tokens {
+			sr.Tokens[j] = store.Token{Kind: t.Kind, Value: bl.Blind(keys.Token(t.Value))}
+		}
+		recs[i] = sr
+	}
+	res, err := in.Store.PutBatch(ctx, b.Source, b.ID, recs)
+	if err != nil {
+		return store.BatchResult{}, fmt.Errorf("storing batch %s: %w", b.ID, err)
+	}
+	return res, nil
+}

@@ -1,0 +1,559 @@
+// Package linkage links the matcher's pseudonymous records into persons
+// and persons into households. It is pure and in-memory: given the same
+// records in any order it returns the same clusters.
+//
+// # Persons
+//
+// Records are joined by union-find over shared tokens of the Identifier
+// and Person classes, one kind at a time, strongest kind first
+// (matchkey.Info.Strength). Every union is checked against three guards,
+// and a union a guard refuses is simply not made (it is counted in
+// Result.Blocked):
+//
+//   - identifier: two clusters that both hold a token of some identifier
+//     kind (NINO, NHS, UPN) but share no value of that kind are different
+//     people. Because identifiers are applied first, every later, weaker
+//     key is checked against the identifiers the clusters already hold.
+//   - size: a cluster never exceeds Config.MaxPersonRecords records, and
+//     a token carried by more records than that is not used at all and is
+//     reported for review (a placeholder date of birth, a shared
+//     identifier typed in by default).
+//   - same source: an agency that holds two records with different refs
+//     has, as far as it knows, two people. Two clusters that both hold a
+//     record of the same source merge only on an identifier or on one of
+//     Config.SameSourceKinds (by default the strongest person kind, full
+//     name + date of birth). Within-agency duplicates do exist, but
+//     look-alikes (twins sharing an initial, a surname and a date of
+//     birth; namesakes at one postcode) are more common than duplicates
+//     that differ in their full name, so the weaker keys may only join
+//     records across agencies.
+//
+// Disagreement on a person kind is not a contradiction: weaker keys exist
+// precisely to join records whose stronger keys differ (a typing error in
+// the date of birth, a day/month swap, a misspelt name).
+//
+// # Households
+//
+// Persons are joined into households by Address-class tokens (UPRN,
+// address line) and by Group-class tokens (an agency's own household
+// grouping), group tokens compared only within their source. A token held
+// by more than Config.MaxHouseholdPersons persons (a hostel, a care home,
+// an office address used as a placeholder) is not used and is reported.
+//
+// A person who has moved can carry two addresses: one agency still has the
+// old one. Joining on every address would weld the person's new household
+// to whoever lives at the old address now, so each person links through
+// one home only. The person's records are grouped into dwellings (records
+// whose address tokens overlap); the home is the dwelling reported by the
+// most distinct sources. On a tie the home is the dwelling where persons
+// sharing an agency household grouping with this person live, then the
+// dwelling where more other persons live, then the first in token order.
+// The other addresses are ignored. A merged household never exceeds
+// Config.MaxHouseholdPersons persons either.
+package linkage
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+
+	"tfmatch/matcher/store"
+	"tfmatch/matchkey"
+)
+
+// Config tunes linkage. The zero value means defaults.
+type Config struct {
+	// MaxPersonRecords caps the records in one person cluster; a
+	// person-level token carried by more records is skipped and
+	// reported. Zero means 12.
+	MaxPersonRecords int
+	// MaxHouseholdPersons caps the persons in one household; an address
+	// or group token held by more persons is skipped and reported. Zero
+	// means 12.
+	MaxHouseholdPersons int
+	// SameSourceKinds are the person kinds that may join two clusters
+	// which both hold records of one source (identifiers always may).
+	// Nil means the strongest person kind only; an empty non-nil slice
+	// means identifiers only.
+	SameSourceKinds []matchkey.Kind
+}
+
+// Defaults.
+const (
+	DefaultMaxPersonRecords    = 12
+	DefaultMaxHouseholdPersons = 12
+)
+
+// Validate reports whether c is usable.
+func (c Config) Validate() error {
+	if c.MaxPersonRecords < 0 || c.MaxHouseholdPersons < 0 {
+		return errors.New("linkage: negative cap")
+	}
+	for _, k := range c.SameSourceKinds {
+		in, ok := matchkey.Lookup(k)
+		if !ok {
+			return fmt.Errorf("linkage: same-source kind %q: unknown kind", k)
+		}
+		if in.Class != matchkey.Person && in.Class != matchkey.Identifier {
+			return fmt.Errorf("linkage: same-source kind %q: not a person or identifier kind", k)
+		}
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxPersonRecords == 0 {
+		c.MaxPersonRecords = DefaultMaxPersonRecords
+	}
+	if c.MaxHouseholdPersons == 0 {
+		c.MaxHouseholdPersons = DefaultMaxHouseholdPersons
+	}
+	return c
+}
+
+// Union says that a union was made because records (or persons) A and B
+// share a token of Kind.
+type Union struct {
+	A, B int
+	Kind matchkey.Kind
+}
+
+// ReviewItem is a token that too many records or persons share, left out
+// of linking. Value is the blinded token, for finding the records again.
+type ReviewItem struct {
+	Kind    matchkey.Kind
+	Source  string // group kinds only
+	Value   [32]byte
+	Records int // records carrying the token
+	Persons int // distinct persons carrying the token
+}
+
+// Guard names, the keys of Result.Blocked.
+const (
+	GuardIdentifier    = "identifier"
+	GuardPersonSize    = "person_size"
+	GuardSameSource    = "same_source"
+	GuardHouseholdSize = "household_size"
+)
+
+// Result is the outcome of Link. Record indices refer to the input slice.
+type Result struct {
+	// PersonOf[i] is the person id of input record i, dense in
+	// 0..Persons-1, numbered in order of each person's first record by
+	// (source, ref).
+	PersonOf []int
+	// HouseholdOf[p] is the household id of person p, dense in
+	// 0..Households-1, numbered in order of each household's first person.
+	HouseholdOf []int
+	Persons     int
+	Households  int
+	// Links lists the person-level unions (A, B input record indices).
+	Links []Union
+	// HouseholdLinks lists the household-level unions (A, B person ids).
+	HouseholdLinks []Union
+	// Review lists skipped tokens, strongest kind first.
+	Review []ReviewItem
+	// LinksByKind counts unions per kind, person and household level.
+	LinksByKind map[matchkey.Kind]int
+	// Blocked counts unions refused per guard.
+	Blocked map[string]int
+}
+
+// Link links recs into persons and households. It fails on a repeated
+// (source, ref), an empty source or an unknown token kind.
+func Link(recs []store.Record, cfg Config) (*Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	l, err := newLinker(recs, cfg.withDefaults())
+	if err != nil {
+		return nil, err
+	}
+	l.linkPersons()
+	l.linkHouseholds()
+	return l.result(), nil
+}
+
+// kindSlot is one kind in strength order.
+type kindSlot struct {
+	info    matchkey.Info
+	entries []entry
+}
+
+// entry is one token occurrence: the token value split for fast
+// comparison, the source (for group kinds; 0 otherwise) and the record in
+// canonical order.
+type entry struct {
+	h    uint64
+	rest [24]byte
+	src  int32
+	rec  int32
+}
+
+func cmpEntry(a, b entry) int {
+	switch {
+	case a.src != b.src:
+		return cmpInt(a.src, b.src)
+	case a.h != b.h:
+		if a.h < b.h {
+			return -1
+		}
+		return 1
+	}
+	if c := bytes.Compare(a.rest[:], b.rest[:]); c != 0 {
+		return c
+	}
+	return cmpInt(a.rec, b.rec)
+}
+
+func cmpInt(a, b int32) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func sameToken(a, b entry) bool { return a.src == b.src && a.h == b.h && a.rest == b.rest }
+
+func (e entry) value() [32]byte {
+	var v [32]byte
+	binary.BigEndian.PutUint64(v[:8], e.h)
+	copy(v[8:], e.rest[:])
+	return v
+}
+
+// forEachGroup sorts es and calls fn with each run of entries sharing a
+// token, records deduplicated.
+func forEachGroup(es []entry, fn func(g []entry)) {
+	slices.SortFunc(es, cmpEntry)
+	es = slices.CompactFunc(es, func(a, b entry) bool { return sameToken(a, b) && a.rec == b.rec })
+	for i := 0; i < len(es); {
+		j := i + 1
+		for j < len(es) && sameToken(es[i], es[j]) {
+			j++
+		}
+		fn(es[i:j])
+		i = j
+	}
+}
+
+type linker struct {
+	cfg     Config
+	recs    []store.Record
+	orig    []int32 // canonical index -> input index
+	src     []int32 // canonical index -> source id
+	sources []string
+	kinds   []kindSlot
+
+	sameSource map[matchkey.Kind]bool
+
+	// person union-find over canonical record indices
+	parent []int32
+	size   []int32
+	ids    [][]idval // at roots: identifier values held
+	srcs   [][]int32 // at roots: sources held, sorted
+
+	person []int32 // canonical index -> person id
+	npers  int
+
+	pendingReview [][]entry // skipped person-level posting lists
+
+	hparent []int32 // household union-find over persons
+	hsize   []int32
+
+	res *Result
+}
+
+type idval struct{ kind, val int32 }
+
+func newLinker(recs []store.Record, cfg Config) (*linker, error) {
+	n := len(recs)
+	if n > 1<<31-1 {
+		return nil, errors.New("linkage: too many records")
+	}
+	l := &linker{cfg: cfg, recs: recs, res: &Result{LinksByKind: map[matchkey.Kind]int{}, Blocked: map[string]int{}}}
+	l.orig = make([]int32, n)
+	for i := range l.orig {
+		l.orig[i] = int32(i)
+	}
+	sort.Slice(l.orig, func(a, b int) bool {
+		ra, rb := &recs[l.orig[a]], &recs[l.orig[b]]
+		if ra.Source != rb.Source {
+			return ra.Source < rb.Source
+		}
+		return bytes.Compare(ra.Ref[:], rb.Ref[:]) < 0
+	})
+	l.src = make([]int32, n)
+	for c, i := range l.orig {
+		r := &recs[i]
+		if r.Source == "" {
+			return nil, fmt.Errorf("linkage: record %d: empty source", i)
+		}
+		if c > 0 {
+			p := &recs[l.orig[c-1]]
+			if p.Source == r.Source && p.Ref == r.Ref {
+				return nil, fmt.Errorf("linkage: records %d and %d: same source and ref", l.orig[c-1], i)
+			}
+		}
+		if len(l.sources) == 0 || l.sources[len(l.sources)-1] != r.Source {
+			l.sources = append(l.sources, r.Source)
+		}
+		l.src[c] = int32(len(l.sources) - 1)
+	}
+
+	infos := matchkey.All()
+	sort.SliceStable(infos, func(a, b int) bool { return infos[a].Strength < infos[b].Strength })
+	slot := make(map[matchkey.Kind]int, len(infos))
+	for i, in := range infos {
+		slot[in.Kind] = i
+		l.kinds = append(l.kinds, kindSlot{info: in})
+	}
+	// Count first so each kind's entries are allocated once.
+	counts := make([]int, len(l.kinds))
+	for i := range recs {
+		for _, t := range recs[i].Tokens {
+			k, ok := slot[t.Kind]
+			if !ok {
+				return nil, fmt.Errorf("linkage: record %d: unknown token kind %q", i, t.Kind)
+			}
+			counts[k]++
+		}
+	}
+	for k := range l.kinds {
+		l.kinds[k].entries = make([]entry, 0, counts[k])
+	}
+	for c, i := range l.orig {
+		for _, t := range recs[i].Tokens {
+			k := slot[t.Kind]
+			e := entry{h: binary.BigEndian.Uint64(t.Value[:8]), rec: int32(c)}
+			copy(e.rest[:], t.Value[8:])
+			if l.kinds[k].info.Class == matchkey.Group {
+				e.src = l.src[c]
+			}
+			l.kinds[k].entries = append(l.kinds[k].entries, e)
+		}
+	}
+
+	l.sameSource = map[matchkey.Kind]bool{}
+	if cfg.SameSourceKinds == nil {
+		for _, in := range infos {
+			if in.Class == matchkey.Person {
+				l.sameSource[in.Kind] = true
+				break
+			}
+		}
+	}
+	for _, k := range cfg.SameSourceKinds {
+		l.sameSource[k] = true
+	}
+	return l, nil
+}
+
+func (l *linker) sourceName(e entry, class matchkey.Class) string {
+	if class == matchkey.Group {
+		return l.sources[e.src]
+	}
+	return ""
+}
+
+// ---- persons ----
+
+func (l *linker) find(x int32) int32 {
+	for l.parent[x] != x {
+		l.parent[x] = l.parent[l.parent[x]]
+		x = l.parent[x]
+	}
+	return x
+}
+
+func (l *linker) linkPersons() {
+	n := len(l.orig)
+	l.parent = make([]int32, n)
+	l.size = make([]int32, n)
+	l.ids = make([][]idval, n)
+	l.srcs = make([][]int32, n)
+	for i := range l.parent {
+		l.parent[i] = int32(i)
+		l.size[i] = 1
+		l.srcs[i] = []int32{l.src[i]}
+	}
+	// Identifier values, numbered per kind, known to each record before
+	// any union so the identifier guard sees them all.
+	for k := range l.kinds {
+		ks := &l.kinds[k]
+		if ks.info.Class != matchkey.Identifier {
+			continue
+		}
+		var vid int32
+		forEachGroup(ks.entries, func(g []entry) {
+			for _, e := range g {
+				l.ids[e.rec] = append(l.ids[e.rec], idval{int32(k), vid})
+			}
+			vid++
+		})
+	}
+	for i := range l.ids {
+		sortIDs(l.ids[i])
+	}
+	for k := range l.kinds {
+		ks := &l.kinds[k]
+		if ks.info.Class != matchkey.Identifier && ks.info.Class != matchkey.Person {
+			continue
+		}
+		forEachGroup(ks.entries, func(g []entry) {
+			if len(g) > l.cfg.MaxPersonRecords {
+				l.res.Review = append(l.res.Review, ReviewItem{Kind: ks.info.Kind, Value: g[0].value(), Records: len(g), Persons: -1})
+				l.pendingReview = append(l.pendingReview, slices.Clone(g))
+				return
+			}
+			l.unionGroup(g, func(a, b int32) bool { return l.unionPersons(a, b, ks.info) })
+		})
+		ks.entries = nil
+	}
+	// Dense person ids in canonical record order.
+	l.person = make([]int32, n)
+	idOf := make(map[int32]int32)
+	for c := 0; c < n; c++ {
+		r := l.find(int32(c))
+		id, ok := idOf[r]
+		if !ok {
+			id = int32(len(idOf))
+			idOf[r] = id
+		}
+		l.person[c] = id
+	}
+	l.npers = len(idOf)
+	for i, g := range l.pendingReview {
+		seen := map[int32]bool{}
+		for _, e := range g {
+			seen[l.person[e.rec]] = true
+		}
+		l.res.Review[i].Persons = len(seen)
+	}
+	l.ids, l.srcs, l.parent, l.size = nil, nil, nil, nil
+}
+
+// unionGroup joins the records of one posting list: each record is tried
+// against the earlier ones until a union succeeds (or they are already
+// one), so one refused pair does not stop the rest of the list joining.
+func (l *linker) unionGroup(g []entry, union func(a, b int32) bool) {
+	for i := 1; i < len(g); i++ {
+		for j := 0; j < i; j++ {
+			if union(g[j].rec, g[i].rec) {
+				break
+			}
+		}
+	}
+}
+
+// unionPersons tries to join the clusters of canonical records a and b on
+// a token of kind in; it reports whether they are now one cluster.
+func (l *linker) unionPersons(a, b int32, in matchkey.Info) bool {
+	ra, rb := l.find(a), l.find(b)
+	if ra == rb {
+		return true
+	}
+	if int(l.size[ra]+l.size[rb]) > l.cfg.MaxPersonRecords {
+		l.res.Blocked[GuardPersonSize]++
+		return false
+	}
+	if idConflict(l.ids[ra], l.ids[rb]) {
+		l.res.Blocked[GuardIdentifier]++
+		return false
+	}
+	if in.Class != matchkey.Identifier && !l.sameSource[in.Kind] && intersects(l.srcs[ra], l.srcs[rb]) {
+		l.res.Blocked[GuardSameSource]++
+		return false
+	}
+	if l.size[ra] < l.size[rb] || (l.size[ra] == l.size[rb] && rb < ra) {
+		ra, rb = rb, ra
+	}
+	l.parent[rb] = ra
+	l.size[ra] += l.size[rb]
+	l.ids[ra] = mergeIDs(l.ids[ra], l.ids[rb])
+	l.srcs[ra] = mergeInts(l.srcs[ra], l.srcs[rb])
+	l.ids[rb], l.srcs[rb] = nil, nil
+	l.res.Links = append(l.res.Links, Union{A: int(l.orig[a]), B: int(l.orig[b]), Kind: in.Kind})
+	l.res.LinksByKind[in.Kind]++
+	return true
+}
+
+func sortIDs(s []idval) {
+	slices.SortFunc(s, func(a, b idval) int {
+		if a.kind != b.kind {
+			return cmpInt(a.kind, b.kind)
+		}
+		return cmpInt(a.val, b.val)
+	})
+}
+
+// idConflict reports whether a and b (sorted) both hold some identifier
+// kind without sharing a value of it.
+func idConflict(a, b []idval) bool {
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		ka, kb := a[i].kind, b[j].kind
+		switch {
+		case ka < kb:
+			i++
+		case kb < ka:
+			j++
+		default:
+			// Both hold kind ka: look for a shared value.
+			ie, je := i, j
+			for ie < len(a) && a[ie].kind == ka {
+				ie++
+			}
+			for je < len(b) && b[je].kind == ka {
+				je++
+			}
+			shared := false
+			for x := i; x < ie && !shared; x++ {
+				for y := j; y < je; y++ {
+					if a[x].val == b[y].val {
+						shared = true
+						break
+					}
+				}
+			}
+			if !shared {
+				return true
+			}
+			i, j = ie, je
+		}
+	}
+	return false
+}
+
+func mergeIDs(a, b []idval) []idval {
+	out := append(append(make([]idval, 0, len(a)+len(b)), a...), b...)
+	sortIDs(out)
+	return slices.Compact(out)
+}
+
+func mergeInts(a, b []int32) []int32 {
+	out := append(append(make([]int32, 0, len(a)+len(b)), a...), b...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func intersects(a, b []int32) bool {
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i] < b[j]:
+			i++
+		case b[j] < a[i]:
+			j++
+		default:
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,292 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"unicode/utf8"
+
+	"tfmatch/matchkey"
+)
+
+// Limits on the variable-length parts of a record. They keep keys short and
+// stop a malformed submission from making huge keys.
+const (
+	MaxSourceLen    = 64  // bytes in a source (party id)
+	MaxKindLen      = 64  // bytes in a token kind name
+	MaxIndicatorLen = 64  // bytes in an indicator name
+	MaxBatchIDLen   = 128 // bytes in a batch id
+	MaxTokens       = 256 // tokens per record
+	MaxIndicators   = 64  // indicators per record
+)
+
+// recordVersion is the first byte of every encoded record.
+const recordVersion = 1
+
+// errCorrupt is wrapped by every decoding error.
+var errCorrupt = errors.New("corrupt record encoding")
+
+// EncodeRecord returns the canonical binary encoding of r, which is both
+// the stored value of a record and the input to a batch digest.
+//
+// The encoding (version 1) is frozen; a change needs a new version byte:
+//
+//	byte     version = 1
+//	uvarint  len(source), source bytes
+//	[16]byte ref
+//	uvarint  number of tokens, then per token:
+//	           uvarint len(kind), kind bytes, [32]byte value
+//	uvarint  number of indicators, then per indicator:
+//	           uvarint len(name), name bytes, byte 0 (false) or 1 (true)
+//
+// Tokens appear sorted by (kind, value) without duplicates and indicators
+// sorted by name, so one record has exactly one encoding: EncodeRecord
+// sorts a copy, and DecodeRecord rejects anything not in that order.
+func EncodeRecord(r Record) []byte {
+	toks := canonicalTokens(r.Tokens)
+	names := sortedIndicatorNames(r.Indicators)
+	n := 1 + binary.MaxVarintLen64 + len(r.Source) + 16 + binary.MaxVarintLen64*2
+	for _, t := range toks {
+		n += binary.MaxVarintLen64 + len(t.Kind) + 32
+	}
+	for _, name := range names {
+		n += binary.MaxVarintLen64 + len(name) + 1
+	}
+	b := make([]byte, 0, n)
+	b = append(b, recordVersion)
+	b = appendString(b, r.Source)
+	b = append(b, r.Ref[:]...)
+	b = binary.AppendUvarint(b, uint64(len(toks)))
+	for _, t := range toks {
+		b = appendString(b, string(t.Kind))
+		b = append(b, t.Value[:]...)
+	}
+	b = binary.AppendUvarint(b, uint64(len(names)))
+	for _, name := range names {
+		b = appendString(b, name)
+		if r.Indicators[name] {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
+	}
+	return b
+}
+
+// DecodeRecord parses an encoding made by EncodeRecord. It accepts only
+// canonical encodings: for every b it accepts, EncodeRecord of the result
+// equals b. It does not check that token kinds are known to matchkey, so
+// records stored before a kind was retired still decode.
+func DecodeRecord(b []byte) (Record, error) {
+	d := decoder{b: b}
+	var r Record
+	if v := d.byte(); d.err == nil && v != recordVersion {
+		return Record{}, fmt.Errorf("%w: unknown version %d", errCorrupt, v)
+	}
+	r.Source = d.string(MaxSourceLen, "source")
+	copy(r.Ref[:], d.bytes(16, "ref"))
+	nt := d.count(MaxTokens, "tokens")
+	if nt > 0 {
+		r.Tokens = make([]Token, 0, nt)
+	}
+	for i := 0; i < nt && d.err == nil; i++ {
+		var t Token
+		t.Kind = matchkey.Kind(d.string(MaxKindLen, "token kind"))
+		copy(t.Value[:], d.bytes(32, "token value"))
+		if d.err == nil && len(r.Tokens) > 0 && compareTokens(r.Tokens[len(r.Tokens)-1], t) >= 0 {
+			d.fail("tokens not in canonical order")
+		}
+		r.Tokens = append(r.Tokens, t)
+	}
+	ni := d.count(MaxIndicators, "indicators")
+	if ni > 0 {
+		r.Indicators = make(map[string]bool, ni)
+	}
+	prev := ""
+	for i := 0; i < ni && d.err == nil; i++ {
+		name := d.string(MaxIndicatorLen, "indicator name")
+		v := d.byte()
+		if d.err != nil {
+			break
+		}
+		if v > 1 {
+			d.fail("indicator value not 0 or 1")
+		}
+		if i > 0 && name <= prev {
+			d.fail("indicators not in canonical order")
+		}
+		prev = name
+		r.Indicators[name] = v == 1
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("trailing bytes")
+	}
+	if d.err != nil {
+		return Record{}, d.err
+	}
+	return r, nil
+}
+
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(msg string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: %s", errCorrupt, msg)
+	}
+}
+
+func (d *decoder) byte() byte {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) < 1 {
+		d.fail("truncated")
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *decoder) bytes(n int, what string) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if len(d.b) < n {
+		d.fail("truncated " + what)
+		return nil
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) count(max int, what string) int {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail("bad length of " + what)
+		return 0
+	}
+	// Reject non-minimal varints so the encoding stays canonical.
+	if n != len(binary.AppendUvarint(nil, v)) {
+		d.fail("non-minimal length of " + what)
+		return 0
+	}
+	if v > uint64(max) {
+		d.fail("too many " + what)
+		return 0
+	}
+	d.b = d.b[n:]
+	return int(v)
+}
+
+func (d *decoder) string(max int, what string) string {
+	n := d.count(max, what)
+	if d.err == nil && n == 0 {
+		d.fail("empty " + what)
+	}
+	return string(d.bytes(n, what))
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func compareTokens(a, b Token) int {
+	if a.Kind != b.Kind {
+		if a.Kind < b.Kind {
+			return -1
+		}
+		return 1
+	}
+	return bytes.Compare(a.Value[:], b.Value[:])
+}
+
+// canonicalTokens returns the tokens sorted by (kind, value) with exact
+// duplicates removed. The input is not modified.
+func canonicalTokens(in []Token) []Token {
+	out := slices.Clone(in)
+	slices.SortFunc(out, compareTokens)
+	return slices.CompactFunc(out, func(a, b Token) bool { return compareTokens(a, b) == 0 })
+}
+
+func sortedIndicatorNames(m map[string]bool) []string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// validateRecord checks r against the limits and the kinds registry. The
+// error names the problem, never a value.
+func validateRecord(r Record) error {
+	if err := validateSource(r.Source); err != nil {
+		return err
+	}
+	if len(r.Tokens) > MaxTokens {
+		return fmt.Errorf("%d tokens, more than %d", len(r.Tokens), MaxTokens)
+	}
+	for _, t := range r.Tokens {
+		if !matchkey.Valid(t.Kind) {
+			return fmt.Errorf("unknown token kind %q", truncate(string(t.Kind), MaxKindLen))
+		}
+	}
+	if len(r.Indicators) > MaxIndicators {
+		return fmt.Errorf("%d indicators, more than %d", len(r.Indicators), MaxIndicators)
+	}
+	for name := range r.Indicators {
+		if !validName(name, MaxIndicatorLen) {
+			return fmt.Errorf("indicator name %q: want 1-%d letters, digits or underscores, starting with a letter", truncate(name, MaxIndicatorLen), MaxIndicatorLen)
+		}
+	}
+	return nil
+}
+
+func validateSource(s string) error {
+	if s == "" || len(s) > MaxSourceLen || !utf8.ValidString(s) {
+		return fmt.Errorf("source must be 1-%d bytes of UTF-8", MaxSourceLen)
+	}
+	for _, c := range s {
+		if c < 0x21 || c == 0x7f {
+			return errors.New("source contains a space or control character")
+		}
+	}
+	return nil
+}
+
+// validName reports whether s is an identifier usable in rule expressions:
+// an ASCII letter followed by letters, digits or underscores.
+func validName(s string, max int) bool {
+	if s == "" || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		case i > 0 && (c >= '0' && c <= '9' || c == '_'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

@@ -1,0 +1,515 @@
+// Package store is the matcher's durable token store, kept in badger. It
+// owns the keyspace and the binary encodings of records, posting lists,
+// batch receipts and link-run results.
+//
+// A record is what an agency submitted for one of its records: the
+// agency's party id (Source), an opaque 16-byte reference, blinded tokens
+// and boolean indicators. The store holds nothing else about a person.
+// Every record is also indexed by posting keys (token kind, token value,
+// source, ref) so that records sharing a token sit next to each other.
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"tfmatch/matchkey"
+)
+
+// Token is one blinded match-key token.
+type Token struct {
+	Kind  matchkey.Kind
+	Value [32]byte
+}
+
+// Record is one agency record as the matcher knows it.
+type Record struct {
+	Source     string          // agency party id, e.g. "police"
+	Ref        [16]byte        // agency-local opaque record reference
+	Tokens     []Token         // blinded match-key tokens
+	Indicators map[string]bool // indicator name -> value
+}
+
+// Options configures a Store. The zero value means defaults.
+type Options struct {
+	// Logger receives badger's warnings and errors. Nil discards them.
+	Logger *slog.Logger
+	// InMemory keeps everything in memory (dir must be ""); for tests.
+	InMemory bool
+	// NoSync skips the fsync on every commit. Faster, and loses the last
+	// batches on a machine crash (they are acknowledged but not durable).
+	NoSync bool
+	// Retention, if positive, makes records, postings and batch receipts
+	// expire that long after they were written (badger TTL). A re-sent
+	// record gets a fresh expiry.
+	Retention time.Duration
+	// MemTableSize is badger's memtable size in bytes. A batch is one
+	// transaction and must fit in 15% of it (else ErrBatchTooLarge);
+	// each memtable is allocated up front. Zero means 128 MiB, enough for
+	// about 10,000 new records of a dozen tokens each, or 5,000 that all
+	// replace older ones.
+	MemTableSize int64
+}
+
+// Validate reports whether the options are usable.
+func (o Options) Validate() error {
+	if o.Retention < 0 {
+		return errors.New("store: negative retention")
+	}
+	if o.MemTableSize != 0 && o.MemTableSize < 1<<20 {
+		return errors.New("store: memtable size below 1 MiB")
+	}
+	return nil
+}
+
+// Errors returned by the store.
+var (
+	// ErrInvalid is wrapped by errors about a bad argument or record; the
+	// caller should fix its input, retrying will not help.
+	ErrInvalid = errors.New("invalid input")
+	// ErrBatchTooLarge means a batch does not fit in one transaction;
+	// split it into smaller batches.
+	ErrBatchTooLarge = errors.New("batch too large for one transaction")
+	// ErrNoRun means no link run has been stored (or none with that ID).
+	ErrNoRun = errors.New("no such link run")
+)
+
+// Store is the matcher's token store. It is safe for concurrent use.
+type Store struct {
+	db  *badger.DB
+	ttl time.Duration
+	// mu serialises batch writes: a record replacement reads the old
+	// record and deletes its postings, which must not interleave with
+	// another batch touching the same record.
+	mu sync.Mutex
+}
+
+// Open opens (creating if needed) the store in dir.
+func Open(dir string, opts Options) (*Store, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	mem := opts.MemTableSize
+	if mem == 0 {
+		mem = 128 << 20
+	}
+	bo := badger.DefaultOptions(dir).
+		WithLogger(badgerLogger{opts.Logger}).
+		WithInMemory(opts.InMemory).
+		WithSyncWrites(!opts.NoSync && !opts.InMemory).
+		WithMemTableSize(mem).
+		WithNumMemtables(3).
+		WithDetectConflicts(false) // writers are serialised by Store.mu
+	// Values above the threshold go to the value log; badger requires the
+	// threshold to fit in one batch.
+	if maxBatch := mem * 15 / 100; bo.ValueThreshold > maxBatch {
+		bo = bo.WithValueThreshold(maxBatch / 2)
+	}
+	if opts.InMemory {
+		bo = bo.WithDir("").WithValueDir("")
+	}
+	db, err := badger.Open(bo)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", dir, err)
+	}
+	s := &Store{db: db, ttl: opts.Retention}
+	if err := s.checkSchema(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) checkSchema() error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(keySchema)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return txn.Set(keySchema, []byte{schemaVersion})
+		}
+		if err != nil {
+			return fmt.Errorf("store: read schema version: %w", err)
+		}
+		v, err := item.ValueCopy(nil)
+		if err != nil {
+			return fmt.Errorf("store: read schema version: %w", err)
+		}
+		if len(v) != 1 || v[0] != schemaVersion {
+			return fmt.Errorf("store: schema version %v, this build reads %d", v, schemaVersion)
+		}
+		return nil
+	})
+}
+
+// Close flushes and closes the store.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
+}
+
+// BatchResult is the receipt for one submitted batch.
+type BatchResult struct {
+	BatchID string
+	Records int
+	// Duplicate is true when the batch had been stored before; the
+	// other fields are then those of the first submission and nothing
+	// was written.
+	Duplicate bool
+	// Digest is SHA-256 over the batch's records in submission order,
+	// each as uvarint(len(enc)) || enc with enc = EncodeRecord(record).
+	Digest [32]byte
+}
+
+const batchVersion = 1
+
+// encodeBatch: byte version, uvarint records, [32]byte digest. The batch
+// id is in the key.
+func encodeBatch(r BatchResult) []byte {
+	b := []byte{batchVersion}
+	b = binary.AppendUvarint(b, uint64(r.Records))
+	return append(b, r.Digest[:]...)
+}
+
+func decodeBatch(id string, b []byte) (BatchResult, error) {
+	if len(b) < 1 || b[0] != batchVersion {
+		return BatchResult{}, errors.New("store: bad batch receipt version")
+	}
+	n, l := binary.Uvarint(b[1:])
+	if l <= 0 || len(b) != 1+l+32 {
+		return BatchResult{}, errors.New("store: corrupt batch receipt")
+	}
+	r := BatchResult{BatchID: id, Records: int(n)}
+	copy(r.Digest[:], b[1+l:])
+	return r, nil
+}
+
+// Digest returns the digest PutBatch reports for recs (see BatchResult).
+// Records with an empty Source are digested as if Source were source.
+func Digest(source string, recs []Record) [32]byte {
+	h := sha256.New()
+	var lb [binary.MaxVarintLen64]byte
+	for _, r := range recs {
+		if r.Source == "" {
+			r.Source = source
+		}
+		enc := EncodeRecord(r)
+		h.Write(lb[:binary.PutUvarint(lb[:], uint64(len(enc)))])
+		h.Write(enc)
+	}
+	var d [32]byte
+	h.Sum(d[:0])
+	return d
+}
+
+// PutBatch stores one batch of records from source, atomically: either
+// every record (and its postings and the batch receipt) is written, or
+// nothing is. It is idempotent: a second call with the same (source,
+// batchID) writes nothing and returns the first result with Duplicate set.
+//
+// A record whose (source, ref) is already stored replaces the old one, and
+// postings of the old record that the new one lacks are deleted. Records
+// with an empty Source take source; a record naming another source, an
+// unknown token kind, a bad indicator name or a ref repeated within the
+// batch rejects the whole batch with an error wrapping ErrInvalid.
+func (s *Store) PutBatch(ctx context.Context, source, batchID string, recs []Record) (BatchResult, error) {
+	if err := validateSource(source); err != nil {
+		return BatchResult{}, fmt.Errorf("store: put batch: %w: %w", ErrInvalid, err)
+	}
+	if batchID == "" || len(batchID) > MaxBatchIDLen {
+		return BatchResult{}, fmt.Errorf("store: put batch: %w: batch id must be 1-%d bytes", ErrInvalid, MaxBatchIDLen)
+	}
+	// Validate and encode everything before touching the database.
+	type prepared struct {
+		key      []byte
+		value    []byte
+		postings [][]byte
+	}
+	prep := make([]prepared, len(recs))
+	seen := make(map[[16]byte]struct{}, len(recs))
+	h := sha256.New()
+	var lb [binary.MaxVarintLen64]byte
+	for i, r := range recs {
+		if r.Source == "" {
+			r.Source = source
+		}
+		if r.Source != source {
+			return BatchResult{}, fmt.Errorf("store: put batch: %w: record %d: source differs from the batch's", ErrInvalid, i)
+		}
+		if err := validateRecord(r); err != nil {
+			return BatchResult{}, fmt.Errorf("store: put batch: %w: record %d: %w", ErrInvalid, i, err)
+		}
+		if _, dup := seen[r.Ref]; dup {
+			return BatchResult{}, fmt.Errorf("store: put batch: %w: record %d: ref repeated within the batch", ErrInvalid, i)
+		}
+		seen[r.Ref] = struct{}{}
+		enc := EncodeRecord(r)
+		h.Write(lb[:binary.PutUvarint(lb[:], uint64(len(enc)))])
+		h.Write(enc)
+		toks := canonicalTokens(r.Tokens)
+		p := prepared{key: recordKey(source, r.Ref), value: enc, postings: make([][]byte, len(toks))}
+		for j, t := range toks {
+			p.postings[j] = postingKey(t, source, r.Ref)
+		}
+		prep[i] = p
+	}
+	res := BatchResult{BatchID: batchID, Records: len(recs)}
+	h.Sum(res.Digest[:0])
+	if err := ctx.Err(); err != nil {
+		return BatchResult{}, fmt.Errorf("store: put batch: %w", err)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	bkey := batchKey(source, batchID)
+	switch item, err := txn.Get(bkey); {
+	case err == nil:
+		v, err := item.ValueCopy(nil)
+		if err != nil {
+			return BatchResult{}, fmt.Errorf("store: put batch: read receipt: %w", err)
+		}
+		old, err := decodeBatch(batchID, v)
+		if err != nil {
+			return BatchResult{}, fmt.Errorf("store: put batch: %w", err)
+		}
+		old.Duplicate = true
+		return old, nil
+	case !errors.Is(err, badger.ErrKeyNotFound):
+		return BatchResult{}, fmt.Errorf("store: put batch: read receipt: %w", err)
+	}
+
+	set := func(k, v []byte) error {
+		e := badger.NewEntry(k, v)
+		if s.ttl > 0 {
+			e = e.WithTTL(s.ttl)
+		}
+		return txn.SetEntry(e)
+	}
+	for i, p := range prep {
+		if i%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return BatchResult{}, fmt.Errorf("store: put batch: %w", err)
+			}
+		}
+		// Replacement: delete the old record's postings the new one lacks.
+		keep := map[string]bool(nil)
+		item, err := txn.Get(p.key)
+		switch {
+		case err == nil:
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return BatchResult{}, fmt.Errorf("store: put batch: read old record %d: %w", i, err)
+			}
+			old, err := DecodeRecord(v)
+			if err != nil {
+				return BatchResult{}, fmt.Errorf("store: put batch: old record %d: %w", i, err)
+			}
+			if bytes.Equal(v, p.value) && s.ttl == 0 {
+				continue // unchanged
+			}
+			keep = make(map[string]bool, len(p.postings))
+			for _, pk := range p.postings {
+				keep[string(pk)] = true
+			}
+			for _, t := range old.Tokens {
+				pk := postingKey(t, source, old.Ref)
+				if !keep[string(pk)] {
+					if err := txn.Delete(pk); err != nil {
+						return BatchResult{}, wrapTxnErr("delete stale posting", err)
+					}
+				}
+			}
+		case !errors.Is(err, badger.ErrKeyNotFound):
+			return BatchResult{}, fmt.Errorf("store: put batch: read old record %d: %w", i, err)
+		}
+		if err := set(p.key, p.value); err != nil {
+			return BatchResult{}, wrapTxnErr("write record", err)
+		}
+		for _, pk := range p.postings {
+			if err := set(pk, nil); err != nil {
+				return BatchResult{}, wrapTxnErr("write posting", err)
+			}
+		}
+	}
+	if err := set(bkey, encodeBatch(res)); err != nil {
+		return BatchResult{}, wrapTxnErr("write receipt", err)
+	}
+	if err := txn.Commit(); err != nil {
+		return BatchResult{}, wrapTxnErr("commit", err)
+	}
+	return res, nil
+}
+
+func wrapTxnErr(what string, err error) error {
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		return fmt.Errorf("store: put batch: %s: %w: %w", what, ErrBatchTooLarge, err)
+	}
+	return fmt.Errorf("store: put batch: %s: %w", what, err)
+}
+
+// ForEachRecord calls fn for every stored record, in key order (by source,
+// then ref). It stops at the first error fn returns and returns it.
+func (s *Store) ForEachRecord(ctx context.Context, fn func(Record) error) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, Prefix: []byte{prefixRecord}})
+		defer it.Close()
+		n := 0
+		for it.Rewind(); it.Valid(); it.Next() {
+			if n++; n%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					return fmt.Errorf("store: records: %w", err)
+				}
+			}
+			var r Record
+			err := it.Item().Value(func(v []byte) error {
+				var err error
+				r, err = DecodeRecord(v)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("store: records: %w", err)
+			}
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		return ctx.Err()
+	})
+}
+
+// ForEachPosting calls fn for every posting of kind, in (value, source,
+// ref) order, so the records sharing one token arrive consecutively. An
+// empty kind streams every kind's postings, grouped by kind.
+func (s *Store) ForEachPosting(ctx context.Context, kind matchkey.Kind, fn func(Posting) error) error {
+	prefix := []byte{prefixPosting}
+	if kind != "" {
+		prefix = appendString(prefix, string(kind))
+	}
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		n := 0
+		for it.Rewind(); it.Valid(); it.Next() {
+			if n++; n%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					return fmt.Errorf("store: postings: %w", err)
+				}
+			}
+			p, err := parsePostingKey(it.Item().Key())
+			if err != nil {
+				return fmt.Errorf("store: postings: %w", err)
+			}
+			if err := fn(p); err != nil {
+				return err
+			}
+		}
+		return ctx.Err()
+	})
+}
+
+// Counts summarises the store's contents.
+type Counts struct {
+	Records      int
+	RecordsBySrc map[string]int        // records per source
+	TokensByKind map[matchkey.Kind]int // postings per token kind
+	Batches      int
+	Runs         int
+}
+
+// Counts counts records per source and tokens per kind by scanning keys.
+func (s *Store) Counts(ctx context.Context) (Counts, error) {
+	c := Counts{RecordsBySrc: map[string]int{}, TokensByKind: map[matchkey.Kind]int{}}
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{})
+		defer it.Close()
+		n := 0
+		for it.Rewind(); it.Valid(); it.Next() {
+			if n++; n%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			k := it.Item().Key()
+			switch k[0] {
+			case prefixRecord:
+				src, err := parseRecordKey(k)
+				if err != nil {
+					return err
+				}
+				c.Records++
+				c.RecordsBySrc[src]++
+			case prefixPosting:
+				d := decoder{b: k[1:]}
+				kind := d.string(MaxKindLen, "kind")
+				if d.err != nil {
+					return fmt.Errorf("posting key: %w", d.err)
+				}
+				c.TokensByKind[matchkey.Kind(kind)]++
+			case prefixBatch:
+				c.Batches++
+			case prefixRun:
+				c.Runs++
+			}
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return Counts{}, fmt.Errorf("store: counts: %w", err)
+	}
+	return c, nil
+}
+
+// Scan calls fn with every key and value in the store, including versions
+// of keys not yet compacted away, values fully read. It exists for audits
+// and privacy tests that must see everything the store holds; key and
+// value are only valid during the call.
+func (s *Store) Scan(fn func(key, value []byte) error) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{AllVersions: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			if item.IsDeletedOrExpired() {
+				continue
+			}
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return fmt.Errorf("store: scan: %w", err)
+			}
+			if err := fn(item.Key(), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// badgerLogger adapts badger's logger to slog, passing on warnings and
+// errors only.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, args ...any) {
+	if b.l != nil {
+		b.l.Error(fmt.Sprintf(f, args...), "component", "badger")
+	}
+}
+
+func (b badgerLogger) Warningf(f string, args ...any) {
+	if b.l != nil {
+		b.l.Warn(fmt.Sprintf(f, args...), "component", "badger")
+	}
+}
+
+func (badgerLogger) Infof(string, ...any)  {}
+func (badgerLogger) Debugf(string, ...any) {}

@@ -1,0 +1,115 @@
+// Package matchkey is the contract between agency nodes and the matcher
+// about match keys: the kinds that exist, what class each belongs to, and
+// their strength order. Agencies derive keys of these kinds (package
+// agency/derive) and the matcher links on the resulting tokens without
+// knowing what went into them.
+//
+// A kind's name is part of the token construction (it selects the HMAC key,
+// see package keys) and of the wire protocol, so names are frozen: a kind
+// may be added, never renamed or reused for other content.
+package matchkey
+
+import "fmt"
+
+// Class says what a kind of token identifies.
+type Class uint8
+
+const (
+	// Identifier kinds are issued identifiers (NINO, NHS number, UPN). One
+	// person has at most one value of each; two different values of the
+	// same identifier kind in one cluster are a contradiction.
+	Identifier Class = iota + 1
+	// Person kinds combine names and dates of birth (and sometimes a
+	// postcode) into keys that identify one person with high probability.
+	Person
+	// Address kinds identify a dwelling.
+	Address
+	// Group kinds identify an agency's own household grouping (a benefit
+	// unit, a family reference). They are keyed with the agency's local key
+	// and so only ever match within one agency.
+	Group
+)
+
+func (c Class) String() string {
+	switch c {
+	case Identifier:
+		return "identifier"
+	case Person:
+		return "person"
+	case Address:
+		return "address"
+	case Group:
+		return "group"
+	}
+	return fmt.Sprintf("Class(%d)", uint8(c))
+}
+
+// Kind names one kind of match key.
+type Kind string
+
+// The kinds, strongest first within each class.
+const (
+	NINO Kind = "nino" // National Insurance number
+	NHS  Kind = "nhs"  // NHS number
+	UPN  Kind = "upn"  // Unique Pupil Number
+
+	NameDOB               Kind = "name_dob"                     // given + family + date of birth
+	NameDOBDayMonth       Kind = "name_dob_daymonth"            // given + family + year + {day, month} unordered
+	NameSwappedDOB        Kind = "name_swapped_dob"             // {given, family} unordered + date of birth
+	InitialSurnameDOBPost Kind = "initial_surname_dob_postcode" // initial + family + dob + postcode
+	PhoneticDOB           Kind = "phonetic_dob"                 // phonetic given + phonetic family + dob
+	NameYOBPostcode       Kind = "name_yob_postcode"            // given + family + year of birth + postcode
+
+	UPRN        Kind = "uprn"    // Unique Property Reference Number
+	AddressLine Kind = "address" // postcode + house number/name + flat
+
+	HouseholdGroup Kind = "group" // agency-local household grouping
+)
+
+// Info describes one kind.
+type Info struct {
+	Kind  Kind
+	Class Class
+	// Strength orders kinds: lower is stronger. Linkage applies stronger
+	// kinds first and never lets a weaker kind override a contradiction
+	// found by a stronger one.
+	Strength int
+}
+
+var registry = []Info{
+	{NINO, Identifier, 0},
+	{NHS, Identifier, 1},
+	{UPN, Identifier, 2},
+	{NameDOB, Person, 10},
+	{NameDOBDayMonth, Person, 11},
+	{NameSwappedDOB, Person, 12},
+	{InitialSurnameDOBPost, Person, 13},
+	{PhoneticDOB, Person, 14},
+	{NameYOBPostcode, Person, 15},
+	{UPRN, Address, 20},
+	{AddressLine, Address, 21},
+	{HouseholdGroup, Group, 30},
+}
+
+// All returns every known kind, strongest first.
+func All() []Info {
+	out := make([]Info, len(registry))
+	copy(out, registry)
+	return out
+}
+
+// Lookup returns the description of k, and false if k is not a known kind.
+func Lookup(k Kind) (Info, bool) {
+	for _, in := range registry {
+		if in.Kind == k {
+			return in, true
+		}
+	}
+	return Info{}, false
+}
+
+// Valid reports whether k is a known kind.
+func Valid(k Kind) bool {
+	_, ok := Lookup(k)
+	return ok
+}
