@@ -97,14 +97,15 @@ func TestRefusals(t *testing.T) {
 	}
 	// A client that trusts the real CA for the server but presents a
 	// certificate from another CA.
-	rogueCfg, err := pki.ClientConfig(filepath.Join(rogueDir, "lead.crt"), filepath.Join(rogueDir, "lead.key"), filepath.Join(pkiDir, "ca.crt"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ca, err := pki.LoadCA(filepath.Join(pkiDir, "ca.crt"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	rogueCert, err := tls.LoadX509KeyPair(filepath.Join(rogueDir, "lead.crt"), filepath.Join(rogueDir, "lead.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rogueCfg := &tls.Config{RootCAs: ca, Certificates: []tls.Certificate{rogueCert}, MinVersion: tls.VersionTLS13}
 	noCert := &tls.Config{RootCAs: ca, MinVersion: tls.VersionTLS13}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -28,11 +28,18 @@ var identityFields = []string{
 
 // needles collects every identity string in the district's extracts, read
 // through their mappings, in the forms they could leak in: as given, folded
-// to lower case, without spaces, and names joined.
+// to lower case, without spaces, and names joined. Needles are indexed by
+// their first minNeedle bytes so a scan costs one map lookup per byte.
 type needles struct {
-	byLen map[int]map[string]string // length -> needle -> description
-	count int
+	byPrefix map[string][]needle
+	count    int
 }
+
+type needle struct {
+	s, what string
+}
+
+func newNeedles() *needles { return &needles{byPrefix: map[string][]needle{}} }
 
 func (n *needles) add(s, what string) {
 	s = strings.ToLower(strings.TrimSpace(s))
@@ -40,19 +47,21 @@ func (n *needles) add(s, what string) {
 		if len(v) < minNeedle {
 			continue
 		}
-		if n.byLen[len(v)] == nil {
-			n.byLen[len(v)] = map[string]string{}
+		p := v[:minNeedle]
+		dup := false
+		for _, e := range n.byPrefix[p] {
+			dup = dup || e.s == v
 		}
-		if _, dup := n.byLen[len(v)][v]; !dup {
+		if !dup {
+			n.byPrefix[p] = append(n.byPrefix[p], needle{v, what})
 			n.count++
 		}
-		n.byLen[len(v)][v] = what
 	}
 }
 
 func collectNeedles(t *testing.T, districtDir string, agencies []string) *needles {
 	t.Helper()
-	n := &needles{byLen: map[int]map[string]string{}}
+	n := newNeedles()
 	for _, a := range agencies {
 		m, err := mapping.Load(filepath.Join(districtDir, "mappings", a+".yaml"))
 		if err != nil {
@@ -99,12 +108,16 @@ func collectNeedles(t *testing.T, districtDir string, agencies []string) *needle
 }
 
 // find returns the first needle in hay (case-folded), or "".
-func (n *needles) find(hay []byte) (needle, what string) {
+func (n *needles) find(hay []byte) (found, what string) {
 	low := bytes.ToLower(hay)
-	for l, set := range n.byLen {
-		for i := 0; i+l <= len(low); i++ {
-			if w, ok := set[string(low[i:i+l])]; ok {
-				return string(low[i : i+l]), w
+	for i := 0; i+minNeedle <= len(low); i++ {
+		cands, ok := n.byPrefix[string(low[i:i+minNeedle])]
+		if !ok {
+			continue
+		}
+		for _, c := range cands {
+			if bytes.HasPrefix(low[i:], []byte(c.s)) {
+				return c.s, c.what
 			}
 		}
 	}
@@ -112,7 +125,7 @@ func (n *needles) find(hay []byte) (needle, what string) {
 }
 
 func TestNeedlesFind(t *testing.T) {
-	n := &needles{byLen: map[int]map[string]string{}}
+	n := newNeedles()
 	n.add("Zoë Smith-Jones", "name")
 	n.add("LS1 4AP", "postcode")
 	n.add("Bob", "short name is ignored")

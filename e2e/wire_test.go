@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -161,5 +160,5 @@ func TestWireHoldsNoIdentity(t *testing.T) {
 			t.Fatalf("message %d received by the matcher holds %s %q", i, what, n)
 		}
 	}
-	t.Log(fmt.Sprintf("%d messages, %d bytes received by the matcher; none holds any of %d identity strings", len(codec.received), total, nd.count))
+	t.Logf("%d messages, %d bytes received by the matcher; none holds any of %d identity strings", len(codec.received), total, nd.count)
 }

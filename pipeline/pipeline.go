@@ -170,7 +170,14 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
-	if err := writeClusters(ctx, filepath.Join(cfg.Out, "clusters.csv"), cl, vaults); err != nil {
+	ids, err := resolveAll(ctx, cl, vaults)
+	if err != nil {
+		return sum, err
+	}
+	if err := writeClusters(filepath.Join(cfg.Out, "clusters.csv"), cl, ids); err != nil {
+		return sum, err
+	}
+	if err := writeLinks(filepath.Join(cfg.Out, "links.csv"), cl, ids); err != nil {
 		return sum, err
 	}
 	flagged := cl.Flagged()
@@ -241,30 +248,41 @@ func writeFileAtomic(path string, write func(w *csv.Writer) error) error {
 	return os.Rename(tmp, path)
 }
 
-func writeClusters(ctx context.Context, path string, cl *matcher.Clustering, vaults map[string]*agency.Vault) error {
-	type row struct{ source, id, person, household string }
+// recordIDs maps each source's references to its local record ids.
+type recordIDs map[string]map[keys.Ref]agency.Person
+
+func (ids recordIDs) id(a matcher.Assignment) string { return ids[a.Source][keys.Ref(a.Ref)].RecordID }
+
+// resolveAll turns every stored reference back into its record id through
+// the source's vault.
+func resolveAll(ctx context.Context, cl *matcher.Clustering, vaults map[string]*agency.Vault) (recordIDs, error) {
 	refsBySource := map[string][]keys.Ref{}
 	for _, a := range cl.Records {
 		refsBySource[a.Source] = append(refsBySource[a.Source], keys.Ref(a.Ref))
 	}
-	ids := map[string]map[keys.Ref]agency.Person{}
+	ids := recordIDs{}
 	for src, refs := range refsBySource {
 		v, ok := vaults[src]
 		if !ok {
-			return fmt.Errorf("records of unknown source %q in the store", src)
+			return nil, fmt.Errorf("records of unknown source %q in the store", src)
 		}
 		found, unknown, err := v.Resolve(ctx, refs)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if len(unknown) > 0 {
-			return fmt.Errorf("source %s: %d stored references missing from its vault", src, len(unknown))
+			return nil, fmt.Errorf("source %s: %d stored references missing from its vault", src, len(unknown))
 		}
 		ids[src] = found
 	}
+	return ids, nil
+}
+
+func writeClusters(path string, cl *matcher.Clustering, ids recordIDs) error {
+	type row struct{ source, id, person, household string }
 	rows := make([]row, 0, len(cl.Records))
 	for _, a := range cl.Records {
-		rows = append(rows, row{a.Source, ids[a.Source][keys.Ref(a.Ref)].RecordID, a.PersonID, a.HouseholdID})
+		rows = append(rows, row{a.Source, ids.id(a), a.PersonID, a.HouseholdID})
 	}
 	sort.Slice(rows, func(i, j int) bool {
 		if rows[i].source != rows[j].source {
@@ -278,6 +296,38 @@ func writeClusters(ctx context.Context, path string, cl *matcher.Clustering, vau
 		}
 		for _, r := range rows {
 			if err := w.Write([]string{r.source, r.id, r.person, r.household}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// writeLinks writes every union linkage made: person-level unions join two
+// records, household-level unions two persons (each shown by its first
+// record).
+func writeLinks(path string, cl *matcher.Clustering, ids recordIDs) error {
+	first := map[int]int{}
+	for i, a := range cl.Records {
+		if _, ok := first[a.Person]; !ok {
+			first[a.Person] = i
+		}
+	}
+	return writeFileAtomic(path, func(w *csv.Writer) error {
+		if err := w.Write([]string{"level", "source_a", "record_id_a", "source_b", "record_id_b", "kind"}); err != nil {
+			return err
+		}
+		write := func(level string, a, b int, kind string) error {
+			ra, rb := cl.Records[a], cl.Records[b]
+			return w.Write([]string{level, ra.Source, ids.id(ra), rb.Source, ids.id(rb), kind})
+		}
+		for _, u := range cl.Link.Links {
+			if err := write("person", u.A, u.B, string(u.Kind)); err != nil {
+				return err
+			}
+		}
+		for _, u := range cl.Link.HouseholdLinks {
+			if err := write("household", first[u.A], first[u.B], string(u.Kind)); err != nil {
 				return err
 			}
 		}

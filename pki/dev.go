@@ -206,7 +206,11 @@ func refuseExisting(dir string, parties []string, force bool) error {
 	if slices.Contains(exist, CAKeyFile) {
 		msg = "replacing ca.key makes a new CA, and every certificate the old one issued stops being trusted; use -force (DevOptions.Force) if that is what you want"
 	}
-	return fmt.Errorf("%w in %s: %s; %s", ErrExists, dir, strings.Join(exist, ", "), msg)
+	list := strings.Join(exist, ", ")
+	if len(exist) > 4 {
+		list = fmt.Sprintf("%s and %d more", strings.Join(exist[:3], ", "), len(exist)-3)
+	}
+	return fmt.Errorf("%w in %s: %s; %s", ErrExists, dir, list, msg)
 }
 
 // ParseServerSpec parses a server list such as

@@ -93,15 +93,12 @@ func validNINO(s string) bool {
 	if len(s) != 9 {
 		return false
 	}
-	p := s[:2]
-	ok := false
-	for _, q := range ninoPrefixes() {
-		if p == q {
-			ok = true
-			break
-		}
+	a, b := rune(s[0]), rune(s[1])
+	if a < 'A' || a > 'Z' || b < 'A' || b > 'Z' || containsRune("DFIQUV", a) || containsRune("DFIOQUV", b) {
+		return false
 	}
-	if !ok {
+	switch s[:2] {
+	case "BG", "GB", "KN", "NK", "NT", "TN", "ZZ":
 		return false
 	}
 	for i := 2; i < 8; i++ {

@@ -203,3 +203,50 @@ indicators:
 		t.Errorf("got %v", got)
 	}
 }
+
+// One Mapping serves several Readers at once, each with its own as-of date.
+func TestConcurrentReaders(t *testing.T) {
+	m := mustParse(t, `version: 1
+fields: {record_id: ID}
+dates: {D: [YYYY-MM-DD]}
+indicators:
+  recent: "months_since(date.D) < 12"
+`)
+	data := "ID,D\n1,2025-01-15\n"
+	asofs := []time.Time{
+		time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC),  // 4 months: true
+		time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC),  // 16 months: false
+		time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC), // 10 months: true
+		time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC),  // 23 months: false
+	}
+	errs := make(chan error, len(asofs)*50)
+	done := make(chan struct{})
+	for i, at := range asofs {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for range 50 {
+				rd, err := m.NewReader(strings.NewReader(data), "x.csv", ReaderOptions{AsOf: at})
+				if err != nil {
+					errs <- err
+					return
+				}
+				row, err := rd.Next()
+				if err != nil {
+					errs <- err
+					return
+				}
+				if want := i%2 == 0; row.Indicators["recent"] != want {
+					errs <- errors.New("wrong result for as-of " + at.Format(time.DateOnly))
+					return
+				}
+			}
+		}()
+	}
+	for range asofs {
+		<-done
+	}
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}

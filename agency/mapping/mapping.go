@@ -105,6 +105,7 @@ type parser struct {
 	name  string
 	errs  []error
 	dates map[string]bool // every column under dates:, even ones with errors
+	hasID bool            // record_id appears under fields:, valid or not
 }
 
 func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
@@ -239,7 +240,7 @@ func Parse(data []byte, name string) (*Mapping, error) {
 	}
 	if fields == nil {
 		p.errorf(root, "fields is missing (at least %s is required)", normalize.FieldRecordID)
-	} else if !slices.ContainsFunc(m.fields, func(f fieldSpec) bool { return f.name == normalize.FieldRecordID }) {
+	} else if !p.hasID {
 		p.errorf(fields, "fields: %s is required", normalize.FieldRecordID)
 	}
 	if len(indicatorPairs) > 0 {
@@ -299,11 +300,16 @@ func (p *parser) parseFields(m *Mapping, n *yaml.Node) {
 		k, v := kv[0], kv[1]
 		if _, ok := canonical(k.Value); !ok {
 			hint := ""
-			if near := nearest(k.Value, normalize.Fields(), 3); len(near) > 0 {
+			if syn := synonym(k.Value); syn != "" {
+				hint = fmt.Sprintf(" (did you mean %q?)", syn)
+			} else if near := nearest(k.Value, normalize.Fields(), 3); len(near) > 0 {
 				hint = fmt.Sprintf(" (did you mean %s?)", strings.Join(near, " or "))
 			}
 			p.errorf(k, "fields: unknown canonical field %q%s", clip(k.Value, 40), hint)
 			continue
+		}
+		if k.Value == normalize.FieldRecordID {
+			p.hasID = true
 		}
 		spec, ok := p.parseFieldSpec(k, v)
 		if ok {
@@ -449,6 +455,33 @@ func (p *parser) parseDates(m *Mapping, n *yaml.Node) {
 	}
 }
 
+// synonym suggests the canonical field for a few common alternative names.
+func synonym(s string) string {
+	switch strings.ToLower(strings.NewReplacer(" ", "_", "-", "_").Replace(s)) {
+	case "surname", "last_name", "lastname":
+		return normalize.FieldFamilyName
+	case "forename", "first_name", "firstname", "forenames":
+		return normalize.FieldGivenName
+	case "name":
+		return normalize.FieldFullName
+	case "date_of_birth", "birth_date", "birthdate", "dateofbirth":
+		return normalize.FieldDOB
+	case "gender":
+		return normalize.FieldSex
+	case "ni_number", "nino_number", "national_insurance_number":
+		return normalize.FieldNINO
+	case "nhs", "nhsno", "nhs_no":
+		return normalize.FieldNHSNumber
+	case "post_code", "postal_code", "zip":
+		return normalize.FieldPostcode
+	case "id", "ref", "reference", "record_ref":
+		return normalize.FieldRecordID
+	case "family_ref", "household", "household_id", "benefit_unit":
+		return normalize.FieldHouseholdRef
+	}
+	return ""
+}
+
 // nearest returns up to max candidates within a small edit distance of s,
 // or equal ignoring case and punctuation, closest first.
 func nearest(s string, candidates []string, max int) []string {
@@ -472,7 +505,7 @@ func nearest(s string, candidates []string, max int) []string {
 	}
 	var cs []cand
 	for _, c := range candidates {
-		if c == s {
+		if c == s || c == "" {
 			continue
 		}
 		d := editDistance(ks, key(c))

@@ -93,6 +93,7 @@ func TestParseErrors(t *testing.T) {
 		{"no record_id", head + "fields:\n  given_name: A\n", []string{"test.yaml:2: fields: record_id is required"}},
 		{"unknown field", head + "fields:\n  record_id: A\n  surname: B\n", []string{`test.yaml:4: fields: unknown canonical field "surname"`}},
 		{"unknown field near", head + "fields:\n  record_id: A\n  given_nme: B\n", []string{`test.yaml:4: fields: unknown canonical field "given_nme" (did you mean "given_name"?)`}},
+		{"unknown field synonym", head + "fields:\n  record_id: A\n  surname: B\n", []string{`test.yaml:4: fields: unknown canonical field "surname" (did you mean "family_name"?)`}},
 		{"duplicate field", head + "fields:\n  record_id: A\n  record_id: B\n", []string{`test.yaml:4: fields: duplicate key "record_id"`}},
 		{"empty column", head + "fields:\n  record_id: ''\n", []string{"test.yaml:3: field record_id: empty column name"}},
 		{"empty column in list", head + "fields:\n  record_id: A\n  address: {columns: [A1, ' ']}\n", []string{"test.yaml:4: field address: empty column name"}},
@@ -138,6 +139,14 @@ func TestParseErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestParseExactError(t *testing.T) {
+	// A bad record_id is reported once, not also as missing.
+	_, err := Parse([]byte("version: 1\nfields:\n  record_id: ''\n"), "test.yaml")
+	if err == nil || err.Error() != "test.yaml:3: field record_id: empty column name" {
+		t.Fatalf("err = %v", err)
 	}
 }
 

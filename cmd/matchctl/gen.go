@@ -56,14 +56,14 @@ func cmdGen(args []string, stdout, stderr io.Writer) error {
 	}
 	s := d.Summary()
 	fmt.Fprintf(stdout, "wrote %s: %d households, %d persons, as of %s, errors %s; records %s; flagged %s; %s\n",
-		*out, s.Households, s.Persons, s.AsOf, s.Errors, counts(s.Records, synth.Agencies()),
-		counts(s.Flagged, nil), time.Since(start).Round(time.Millisecond))
+		*out, s.Households, s.Persons, s.AsOf, s.Errors, genCounts(s.Records, synth.Agencies()),
+		genCounts(s.Flagged, nil), time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
-// counts formats a map of counts as "k1 n1, k2 n2" in the given key order
+// genCounts formats a map of counts as "k1 n1, k2 n2" in the given key order
 // (sorted when order is nil).
-func counts(m map[string]int, order []string) string {
+func genCounts(m map[string]int, order []string) string {
 	if order == nil {
 		for k := range m {
 			order = append(order, k)

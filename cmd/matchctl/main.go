@@ -27,6 +27,7 @@ func commands() map[string]command {
 		"start-run":  {cmdStartRun, "as the lead: ask the matcher for a new link run"},
 		"households": {cmdHouseholds, "as the lead: list flagged households"},
 		"demo":       {cmdDemo, "run the demonstration: a district, four agencies, the matcher, the lead"},
+		"eval":       {cmdEval, "measure the output of link against ground truth"},
 	}
 }
 

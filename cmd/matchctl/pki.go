@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -44,8 +42,7 @@ func (f *serverFlag) Set(v string) error {
 // certificate and key per party) into a directory. It prints the files it
 // wrote and their fingerprints, never key material.
 func cmdPKI(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("pki", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("pki", stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `usage: matchctl pki -dir DIR [-parties a,b,...] [-server party=host,...]... [-force]
 
@@ -62,28 +59,27 @@ keep ca.key off the nodes.
 	parties := fs.String("parties", defaultPKIParties, "comma-separated client party ids")
 	servers := &serverFlag{servers: map[string][]string{}}
 	if err := pki.ParseServerSpec(defaultPKIServers, servers.servers); err != nil {
-		return fmt.Errorf("pki: default servers: %w", err)
+		return fmt.Errorf("default servers: %w", err)
 	}
 	fs.Var(servers, "server", "a server `party=host,...` with the DNS names or IP addresses clients dial it by; repeatable, or several in one value (a=h1,b=h2); the first use replaces the default")
 	force := fs.Bool("force", false, "replace existing files, including ca.key (certificates from the old CA stop being trusted)")
 	validity := fs.Duration("validity", pki.DefaultCertValidity, "lifetime of party certificates")
 
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("pki: unexpected argument %q", fs.Arg(0))
-	}
 	if *dir == "" {
-		fs.Usage()
-		return errors.New("pki: -dir is required")
+		return usageError{"-dir is required"}
 	}
 	var list []string
 	for p := range strings.SplitSeq(*parties, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			list = append(list, p)
+		if p = strings.TrimSpace(p); p == "" {
+			continue
 		}
+		if err := pki.ValidateParty(p); err != nil {
+			return usageError{fmt.Sprintf("-parties: %q: %v", p, err)}
+		}
+		list = append(list, p)
 	}
 
 	files, err := pki.WriteDevPKI(*dir, list, servers.servers, pki.DevOptions{Force: *force, Validity: *validity})

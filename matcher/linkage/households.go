@@ -273,16 +273,9 @@ func (l *linker) result() *Result {
 		res.PersonOf[i] = int(l.person[c])
 	}
 	res.HouseholdOf = make([]int, l.npers)
-	idOf := map[int32]int{}
-	for p := 0; p < l.npers; p++ {
-		r := l.hfind(int32(p))
-		id, ok := idOf[r]
-		if !ok {
-			id = len(idOf)
-			idOf[r] = id
-		}
-		res.HouseholdOf[p] = id
+	for p, h := range denseIDs(l.npers, l.hfind) {
+		res.HouseholdOf[p] = int(h)
+		res.Households = max(res.Households, int(h)+1)
 	}
-	res.Households = len(idOf)
 	return res
 }

@@ -417,18 +417,11 @@ func (l *linker) linkPersons() {
 		ks.entries = nil
 	}
 	// Dense person ids in canonical record order.
-	l.person = make([]int32, n)
-	idOf := make(map[int32]int32)
-	for c := 0; c < n; c++ {
-		r := l.find(int32(c))
-		id, ok := idOf[r]
-		if !ok {
-			id = int32(len(idOf))
-			idOf[r] = id
-		}
-		l.person[c] = id
+	l.person = denseIDs(n, l.find)
+	l.npers = 0
+	if n > 0 {
+		l.npers = int(slices.Max(l.person)) + 1
 	}
-	l.npers = len(idOf)
 	for i, g := range l.pendingReview {
 		seen := map[int32]bool{}
 		for _, e := range g {
@@ -556,4 +549,24 @@ func intersects(a, b []int32) bool {
 		}
 	}
 	return false
+}
+
+// denseIDs numbers the sets of a union-find over 0..n-1 densely, in order
+// of each set's smallest member.
+func denseIDs(n int, find func(int32) int32) []int32 {
+	idOfRoot := make([]int32, n)
+	for i := range idOfRoot {
+		idOfRoot[i] = -1
+	}
+	out := make([]int32, n)
+	next := int32(0)
+	for x := 0; x < n; x++ {
+		r := find(int32(x))
+		if idOfRoot[r] < 0 {
+			idOfRoot[r] = next
+			next++
+		}
+		out[x] = idOfRoot[r]
+	}
+	return out
 }

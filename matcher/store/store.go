@@ -22,6 +22,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"tfmatch/internal/badgerlog"
 	"tfmatch/matchkey"
 )
 
@@ -41,7 +42,8 @@ type Record struct {
 
 // Options configures a Store. The zero value means defaults.
 type Options struct {
-	// Logger receives badger's warnings and errors. Nil discards them.
+	// Logger receives badger's warnings and errors (its routine
+	// messages at Debug). Nil discards them.
 	Logger *slog.Logger
 	// InMemory keeps everything in memory (dir must be ""); for tests.
 	InMemory bool
@@ -103,7 +105,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		mem = 128 << 20
 	}
 	bo := badger.DefaultOptions(dir).
-		WithLogger(badgerLogger{opts.Logger}).
+		WithLogger(badgerlog.New(opts.Logger)).
 		WithInMemory(opts.InMemory).
 		WithSyncWrites(!opts.NoSync && !opts.InMemory).
 		WithMemTableSize(mem).
@@ -420,16 +422,16 @@ func (s *Store) ForEachPosting(ctx context.Context, kind matchkey.Kind, fn func(
 
 // Counts summarises the store's contents.
 type Counts struct {
-	Records      int
-	RecordsBySrc map[string]int        // records per source
-	TokensByKind map[matchkey.Kind]int // postings per token kind
-	Batches      int
-	Runs         int
+	Records         int
+	RecordsBySource map[string]int        // records per source
+	TokensByKind    map[matchkey.Kind]int // postings per token kind
+	Batches         int
+	Runs            int
 }
 
 // Counts counts records per source and tokens per kind by scanning keys.
 func (s *Store) Counts(ctx context.Context) (Counts, error) {
-	c := Counts{RecordsBySrc: map[string]int{}, TokensByKind: map[matchkey.Kind]int{}}
+	c := Counts{RecordsBySource: map[string]int{}, TokensByKind: map[matchkey.Kind]int{}}
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{})
 		defer it.Close()
@@ -448,7 +450,7 @@ func (s *Store) Counts(ctx context.Context) (Counts, error) {
 					return err
 				}
 				c.Records++
-				c.RecordsBySrc[src]++
+				c.RecordsBySource[src]++
 			case prefixPosting:
 				d := decoder{b: k[1:]}
 				kind := d.string(MaxKindLen, "kind")
@@ -494,22 +496,3 @@ func (s *Store) Scan(fn func(key, value []byte) error) error {
 		return nil
 	})
 }
-
-// badgerLogger adapts badger's logger to slog, passing on warnings and
-// errors only.
-type badgerLogger struct{ l *slog.Logger }
-
-func (b badgerLogger) Errorf(f string, args ...any) {
-	if b.l != nil {
-		b.l.Error(fmt.Sprintf(f, args...), "component", "badger")
-	}
-}
-
-func (b badgerLogger) Warningf(f string, args ...any) {
-	if b.l != nil {
-		b.l.Warn(fmt.Sprintf(f, args...), "component", "badger")
-	}
-}
-
-func (badgerLogger) Infof(string, ...any)  {}
-func (badgerLogger) Debugf(string, ...any) {}

@@ -89,7 +89,7 @@ func TestPutBatchIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Counts{Records: 3, RecordsBySrc: map[string]int{"police": 2, "dwp": 1},
+	want := Counts{Records: 3, RecordsBySource: map[string]int{"police": 2, "dwp": 1},
 		TokensByKind: map[matchkey.Kind]int{matchkey.NameDOB: 2, matchkey.NINO: 1}, Batches: 2}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Counts = %+v, want %+v", c, want)
@@ -210,7 +210,7 @@ func TestReopenAndRuns(t *testing.T) {
 	}
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
 	run1 := Run{ID: "R-1", Started: t0, Finished: t0.Add(time.Second), RuleSetVersion: "v", Records: 1, Persons: 1, Households: 1,
-		Flagged: []FlaggedHousehold{{ID: "H-1", Rule: "r", Criteria: map[string]bool{"a": true, "b": false}, Members: map[string][][16]byte{"school": {refOf("a")}}}},
+		Flagged:     []FlaggedHousehold{{ID: "H-1", Rule: "r", Criteria: map[string]bool{"a": true, "b": false}, Members: map[string][][16]byte{"school": {refOf("a")}}}},
 		Review:      []ReviewItem{{Kind: matchkey.AddressLine, Reason: "hostel", Records: 20, Persons: 19}},
 		LinksByKind: map[matchkey.Kind]int{matchkey.NameDOB: 3}, Blocked: map[string]int{"identifier": 1}}
 	run2 := Run{ID: "R-2", Started: t0.Add(time.Hour), Finished: t0.Add(time.Hour), RuleSetVersion: "v"}
