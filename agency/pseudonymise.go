@@ -44,27 +44,31 @@ type Keys struct {
 type Pseudonymiser struct {
 	tokenKeys map[matchkey.Kind]keys.TokenKey
 	group     keys.TokenKey
+	unit      keys.TokenKey
 	local     keys.LocalKey
 }
 
 // NewPseudonymiser derives the token key of every match-key kind.
 func NewPseudonymiser(k Keys) (*Pseudonymiser, error) {
+	var err error
 	p := &Pseudonymiser{tokenKeys: make(map[matchkey.Kind]keys.TokenKey), local: k.Local}
 	for _, in := range matchkey.All() {
 		if in.Class == matchkey.Group {
 			continue
 		}
-		tk, err := k.Secret.TokenKey(in.Kind, k.Context)
+		var tk keys.TokenKey
+		tk, err = k.Secret.TokenKey(in.Kind, k.Context)
 		if err != nil {
 			return nil, err
 		}
 		p.tokenKeys[in.Kind] = tk
 	}
-	g, err := k.Local.GroupKey()
-	if err != nil {
+	if p.group, err = k.Local.GroupKey(matchkey.HouseholdGroup); err != nil {
 		return nil, err
 	}
-	p.group = g
+	if p.unit, err = k.Local.GroupKey(matchkey.UnitGroup); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -72,11 +76,12 @@ func NewPseudonymiser(k Keys) (*Pseudonymiser, error) {
 type worker struct {
 	tz    map[matchkey.Kind]*keys.Tokenizer
 	group *keys.Tokenizer
+	unit  *keys.Tokenizer
 	local keys.LocalKey
 }
 
 func (p *Pseudonymiser) newWorker() *worker {
-	w := &worker{tz: make(map[matchkey.Kind]*keys.Tokenizer, len(p.tokenKeys)), group: p.group.NewTokenizer(), local: p.local}
+	w := &worker{tz: make(map[matchkey.Kind]*keys.Tokenizer, len(p.tokenKeys)), group: p.group.NewTokenizer(), unit: p.unit.NewTokenizer(), local: p.local}
 	for kind, tk := range p.tokenKeys {
 		w.tz[kind] = tk.NewTokenizer()
 	}
@@ -122,6 +127,9 @@ func (w *worker) row(r mapping.Row) result {
 	}
 	if p.HouseholdRef != "" {
 		rec.Tokens = append(rec.Tokens, Token{Kind: matchkey.HouseholdGroup, Value: w.group.Token([]string{p.HouseholdRef})})
+	}
+	if p.UnitRef != "" {
+		rec.Tokens = append(rec.Tokens, Token{Kind: matchkey.UnitGroup, Value: w.unit.Token([]string{p.UnitRef})})
 	}
 	return result{rec: rec, person: vaultPerson(r.Fields), issues: issues}
 }

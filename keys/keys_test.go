@@ -156,7 +156,7 @@ func buildVectors(t *testing.T) vectorFile {
 	}
 	l := LocalKey{fixedSecret(0x40)}
 	ltext, _ := l.MarshalText()
-	gk, err := l.GroupKey()
+	gk, err := l.GroupKey(matchkey.HouseholdGroup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func TestVectors(t *testing.T) {
 		if got := hex.EncodeToString(independentHMAC(l.s[:], []byte(v.LocalID))[:16]); got != v.Ref {
 			t.Errorf("ref %d: independent %s, want %s", i, got, v.Ref)
 		}
-		gk, err := l.GroupKey()
+		gk, err := l.GroupKey(matchkey.HouseholdGroup)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -82,8 +82,11 @@ func (t *Tokenizer) Token(fields []string) Token {
 // meaningless to anyone without that agency's LocalKey.
 type Ref [16]byte
 
-// Labels for LocalKey derivations.
-const localGroupInfo = "tfmatch/v1/local/group"
+// Labels for LocalKey derivations, one per group kind.
+var localGroupInfo = map[matchkey.Kind]string{
+	matchkey.HouseholdGroup: "tfmatch/v1/local/group",
+	matchkey.UnitGroup:      "tfmatch/v1/local/unit",
+}
 
 // Ref returns the reference of a local record id:
 // HMAC-SHA256(L, id) truncated to 16 bytes (collisions are negligible below
@@ -95,16 +98,21 @@ func (k LocalKey) Ref(localID string) Ref {
 	return r
 }
 
-// GroupKey returns the token key for the agency's household groupings
-// (benefit unit, family reference). It is derived from L, not P, so group
-// tokens only ever match within the agency that made them.
-func (k LocalKey) GroupKey() (TokenKey, error) {
-	b, err := hkdfSHA256(k.s[:], nil, localGroupInfo, 32)
+// GroupKey returns the token key for one kind of the agency's own
+// groupings (matchkey.HouseholdGroup, matchkey.UnitGroup). It is derived
+// from L, not P, so group tokens only ever match within the agency that
+// made them.
+func (k LocalKey) GroupKey(kind matchkey.Kind) (TokenKey, error) {
+	info, ok := localGroupInfo[kind]
+	if !ok {
+		return TokenKey{}, fmt.Errorf("deriving group key: %q is not a group kind", kind)
+	}
+	b, err := hkdfSHA256(k.s[:], nil, info, 32)
 	if err != nil {
 		return TokenKey{}, fmt.Errorf("deriving group key: %w", err)
 	}
 	var tk TokenKey
-	tk.kind = matchkey.HouseholdGroup
+	tk.kind = kind
 	copy(tk.k[:], b)
 	return tk, nil
 }

@@ -24,9 +24,10 @@ const (
 	Person
 	// Address kinds identify a dwelling.
 	Address
-	// Group kinds identify an agency's own household grouping (a benefit
-	// unit, a family reference). They are keyed with the agency's local key
-	// and so only ever match within one agency.
+	// Group kinds identify an agency's own groupings of people: a whole
+	// household (a family reference) or a unit within one (a benefit
+	// unit). They are keyed with the agency's local key and so only ever
+	// match within one agency.
 	Group
 )
 
@@ -59,11 +60,14 @@ const (
 	InitialSurnameDOBPost Kind = "initial_surname_dob_postcode" // initial + family + dob + postcode
 	PhoneticDOB           Kind = "phonetic_dob"                 // phonetic given + phonetic family + dob
 	NameYOBPostcode       Kind = "name_yob_postcode"            // given + family + year of birth + postcode
+	GivenDOBPostcode      Kind = "given_dob_postcode"           // given + dob + postcode (family name changed)
+	NameDayMonthPostcode  Kind = "name_daymonth_postcode"       // given + family + day + month + postcode (year mistyped)
 
 	UPRN        Kind = "uprn"    // Unique Property Reference Number
 	AddressLine Kind = "address" // postcode + house number/name + flat
 
-	HouseholdGroup Kind = "group" // agency-local household grouping
+	HouseholdGroup Kind = "group" // agency-local household: different values are different households
+	UnitGroup      Kind = "unit"  // agency-local unit within a household (benefit unit)
 )
 
 // Info describes one kind.
@@ -86,9 +90,12 @@ var registry = []Info{
 	{InitialSurnameDOBPost, Person, 13},
 	{PhoneticDOB, Person, 14},
 	{NameYOBPostcode, Person, 15},
+	{GivenDOBPostcode, Person, 16},
+	{NameDayMonthPostcode, Person, 17},
 	{UPRN, Address, 20},
 	{AddressLine, Address, 21},
 	{HouseholdGroup, Group, 30},
+	{UnitGroup, Group, 31},
 }
 
 // All returns every known kind, strongest first.

@@ -21,6 +21,8 @@
 //	initial_surname_dob_postcode  [initial, family, dob, postcode]
 //	phonetic_dob                  [soundex(given), soundex(family), dob]
 //	name_yob_postcode             [given, family, year, postcode]
+//	given_dob_postcode            [given, dob, postcode]
+//	name_daymonth_postcode        [given, family, dd, mm, postcode]
 //	uprn                          [uprn]
 //	address                       [postcode, number or house name, flat]
 //
@@ -214,6 +216,23 @@ func PersonKeys(p normalize.Person) []Key {
 		for _, g := range given {
 			if nameOK(g) {
 				ks.add(matchkey.NameYOBPostcode, g, family, year, postcode)
+			}
+		}
+	}
+	// A family name changed on marriage: the given name, the full date of
+	// birth and the postcode still meet.
+	if hasDOB && postcode != "" {
+		for _, g := range given {
+			if nameOK(g) {
+				ks.add(matchkey.GivenDOBPostcode, g, dob, postcode)
+			}
+		}
+	}
+	// A year of birth mistyped: full name, birthday and postcode.
+	if hasDOB && family != "" && postcode != "" {
+		for _, g := range given {
+			if nameOK(g) {
+				ks.add(matchkey.NameDayMonthPostcode, g, family, two(p.DOB.Day), two(p.DOB.Month), postcode)
 			}
 		}
 	}

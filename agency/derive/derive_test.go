@@ -19,6 +19,7 @@ var fieldCount = map[matchkey.Kind]int{
 	matchkey.NINO: 1, matchkey.NHS: 1, matchkey.UPN: 1,
 	matchkey.NameDOB: 3, matchkey.NameDOBDayMonth: 5, matchkey.NameSwappedDOB: 3,
 	matchkey.InitialSurnameDOBPost: 4, matchkey.PhoneticDOB: 3, matchkey.NameYOBPostcode: 4,
+	matchkey.GivenDOBPostcode: 3, matchkey.NameDayMonthPostcode: 5,
 	matchkey.UPRN: 1, matchkey.AddressLine: 3,
 }
 
@@ -207,8 +208,10 @@ func TestTwinsWeakKinds(t *testing.T) {
 
 func TestMissingInputsSkipKinds(t *testing.T) {
 	dobKinds := []matchkey.Kind{matchkey.NameDOB, matchkey.NameDOBDayMonth, matchkey.NameSwappedDOB,
-		matchkey.InitialSurnameDOBPost, matchkey.PhoneticDOB, matchkey.NameYOBPostcode}
-	postKinds := []matchkey.Kind{matchkey.InitialSurnameDOBPost, matchkey.NameYOBPostcode}
+		matchkey.InitialSurnameDOBPost, matchkey.PhoneticDOB, matchkey.NameYOBPostcode,
+		matchkey.GivenDOBPostcode, matchkey.NameDayMonthPostcode}
+	postKinds := []matchkey.Kind{matchkey.InitialSurnameDOBPost, matchkey.NameYOBPostcode,
+		matchkey.GivenDOBPostcode, matchkey.NameDayMonthPostcode}
 	tests := []struct {
 		name    string
 		rec     []string
@@ -221,7 +224,8 @@ func TestMissingInputsSkipKinds(t *testing.T) {
 		{"invalid postcode", []string{given, "Ann", family, "Lee", dob, "1990-01-01", pc, "LS1 1A"}, postKinds, nil},
 		{"no fixed abode", []string{given, "Ann", family, "Lee", dob, "1990-01-01", addr, "NFA LS1 1AB"}, postKinds, nil},
 		{"initial only", []string{given, "A", family, "Lee", dob, "1990-01-01", pc, "LS1 1AB"},
-			[]matchkey.Kind{matchkey.NameDOB, matchkey.NameDOBDayMonth, matchkey.NameSwappedDOB, matchkey.PhoneticDOB, matchkey.NameYOBPostcode},
+			[]matchkey.Kind{matchkey.NameDOB, matchkey.NameDOBDayMonth, matchkey.NameSwappedDOB, matchkey.PhoneticDOB,
+				matchkey.NameYOBPostcode, matchkey.GivenDOBPostcode, matchkey.NameDayMonthPostcode},
 			[]matchkey.Kind{matchkey.InitialSurnameDOBPost}},
 		{"no given name", []string{family, "Lee", dob, "1990-01-01", pc, "LS1 1AB"}, dobKinds, nil},
 		{"all present", []string{given, "Ann", family, "Lee", dob, "1990-01-01", pc, "LS1 1AB"}, nil, dobKinds},

@@ -22,7 +22,8 @@ const (
 	FieldStreet       = "street"        // street name
 	FieldTown         = "town"          // town / locality
 	FieldPostcode     = "postcode"      // UK postcode
-	FieldHouseholdRef = "household_ref" // agency-local household grouping (benefit unit, family ref)
+	FieldHouseholdRef = "household_ref" // agency-local reference to a whole household (family ref): different refs mean different households
+	FieldUnitRef      = "unit_ref"      // agency-local grouping narrower than a household (benefit unit): its members live together, a household may hold several
 )
 
 // Fields lists every canonical field name, in schema order.
@@ -32,6 +33,6 @@ func Fields() []string {
 		FieldFamilyName, FieldFullName, FieldDOB, FieldSex, FieldNINO,
 		FieldNHSNumber, FieldUPN, FieldUPRN, FieldAddress, FieldFlat,
 		FieldHouseNumber, FieldStreet, FieldTown, FieldPostcode,
-		FieldHouseholdRef,
+		FieldHouseholdRef, FieldUnitRef,
 	}
 }

@@ -24,7 +24,8 @@ type Person struct {
 	NHS           string   // ten-digit NHS number
 	UPN           string   // Unique Pupil Number
 	Address       Address
-	HouseholdRef  string // agency-local household grouping, trimmed
+	HouseholdRef  string // agency-local household reference, trimmed
+	UnitRef       string // agency-local sub-household grouping (benefit unit), trimmed
 }
 
 // Issue is a non-fatal problem found while normalising a record: a value
@@ -132,6 +133,7 @@ func Normalize(fields map[string]string) (Person, []Issue, error) {
 
 	p.Address = normalizeAddress(fields, add)
 	p.HouseholdRef = strings.TrimSpace(fields[FieldHouseholdRef])
+	p.UnitRef = strings.TrimSpace(fields[FieldUnitRef])
 	return p, issues, nil
 }
 

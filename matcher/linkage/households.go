@@ -28,6 +28,7 @@ func (l *linker) linkHouseholds() {
 	var tidKind []matchkey.Kind
 	var groupPersons [][]int32 // gid -> persons
 	var groupKind []matchkey.Kind
+	var groupSrc []int32
 	personGroups := make([][]int32, np)
 	for k := range l.kinds {
 		ks := &l.kinds[k]
@@ -57,6 +58,7 @@ func (l *linker) linkHouseholds() {
 			gid := int32(len(groupPersons))
 			groupPersons = append(groupPersons, ps)
 			groupKind = append(groupKind, ks.info.Kind)
+			groupSrc = append(groupSrc, g[0].src)
 			for _, p := range ps {
 				personGroups[p] = append(personGroups[p], gid)
 			}
@@ -134,12 +136,27 @@ func (l *linker) linkHouseholds() {
 		home[p] = best
 	}
 
-	// Union persons on home address tokens, then on group tokens.
+	// Union persons on home address tokens, then on group tokens. Each
+	// person starts with the household references its records carry. An
+	// agency's household reference (matchkey.HouseholdGroup) is also
+	// evidence against: two households that each hold a different
+	// household reference of the same agency are not joined through an
+	// address (a stale address, a missing flat number, two families at one
+	// door). Unit groupings (benefit units) are evidence for only: one
+	// household may hold several.
 	l.hparent = make([]int32, np)
 	l.hsize = make([]int32, np)
+	l.hrefs = make([][]hhRef, np)
 	for i := range l.hparent {
 		l.hparent[i] = int32(i)
 		l.hsize[i] = 1
+	}
+	for p, gids := range personGroups {
+		for _, gid := range gids {
+			if groupKind[gid] == matchkey.HouseholdGroup {
+				l.hrefs[p] = append(l.hrefs[p], hhRef{src: groupSrc[gid], gid: gid})
+			}
+		}
 	}
 	tidPersons := make([][]int32, len(tidKind))
 	for p, tids := range home {
@@ -153,6 +170,24 @@ func (l *linker) linkHouseholds() {
 	for gid, ps := range groupPersons {
 		l.unionPersonList(ps, groupKind[gid])
 	}
+}
+
+// hhRef is one agency household reference held by a household being built.
+type hhRef struct {
+	src, gid int32
+}
+
+// refsConflict reports whether two households hold different household
+// references of the same agency.
+func refsConflict(a, b []hhRef) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if x.src == y.src && x.gid != y.gid {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // dwellings groups one person's records into dwellings: records whose
@@ -255,11 +290,17 @@ func (l *linker) unionHouseholds(a, b int32, kind matchkey.Kind) bool {
 		l.res.Blocked[GuardHouseholdSize]++
 		return false
 	}
+	if kind != matchkey.HouseholdGroup && refsConflict(l.hrefs[ra], l.hrefs[rb]) {
+		l.res.Blocked[GuardHouseholdRef]++
+		return false
+	}
 	if l.hsize[ra] < l.hsize[rb] || (l.hsize[ra] == l.hsize[rb] && rb < ra) {
 		ra, rb = rb, ra
 	}
 	l.hparent[rb] = ra
 	l.hsize[ra] += l.hsize[rb]
+	l.hrefs[ra] = append(l.hrefs[ra], l.hrefs[rb]...)
+	l.hrefs[rb] = nil
 	l.res.HouseholdLinks = append(l.res.HouseholdLinks, Union{A: int(a), B: int(b), Kind: kind})
 	l.res.LinksByKind[kind]++
 	return true

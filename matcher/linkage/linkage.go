@@ -137,6 +137,7 @@ const (
 	GuardPersonSize    = "person_size"
 	GuardSameSource    = "same_source"
 	GuardHouseholdSize = "household_size"
+	GuardHouseholdRef  = "household_ref"
 )
 
 // Result is the outcome of Link. Record indices refer to the input slice.
@@ -266,6 +267,7 @@ type linker struct {
 
 	hparent []int32 // household union-find over persons
 	hsize   []int32
+	hrefs   [][]hhRef // per household root: the agency household references it holds
 
 	res *Result
 }
