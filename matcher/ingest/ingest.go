@@ -150,6 +150,10 @@ func (in *Ingester) Accept(ctx context.Context, b Batch) (store.BatchResult, err
 		recs[i] = sr
 	}
 	res, err := in.Store.PutBatch(ctx, b.Source, b.ID, recs)
+	if errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrBatchTooLarge) {
+		// The store's own checks (names, sizes) are the sender's to fix.
+		return store.BatchResult{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
 	if err != nil {
 		return store.BatchResult{}, fmt.Errorf("storing batch %s: %w", b.ID, err)
 	}

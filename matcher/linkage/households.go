@@ -103,7 +103,7 @@ func (l *linker) linkHouseholds() {
 	// persons are few (a few per cent), so plain maps are fine here.
 	for _, p := range amb {
 		var best []int32
-		bestGroup, bestOthers := -1, -1
+		bestGroup, bestOthers, tied := -1, -1, false
 		for _, d := range ambiguous[p] {
 			inD := func(q int32) bool {
 				for _, t := range home[q] {
@@ -127,13 +127,20 @@ func (l *linker) linkHouseholds() {
 					others[q] = true
 				}
 			}
-			// Ties on both scores keep the earlier dwelling, which holds
-			// the smaller token id.
-			if g, o := len(grouped), len(others); g > bestGroup || g == bestGroup && o > bestOthers {
-				best, bestGroup, bestOthers = d.tids, g, o
+			g, o := len(grouped), len(others)
+			switch {
+			case g > bestGroup || g == bestGroup && o > bestOthers:
+				best, bestGroup, bestOthers, tied = d.tids, g, o, false
+			case g == bestGroup && o == bestOthers:
+				tied = true
 			}
 		}
-		home[p] = best
+		// A tie on both scores leaves the person without a home address:
+		// picking one by token order would make the result depend on the
+		// keys.
+		if !tied {
+			home[p] = best
+		}
 	}
 
 	// Union persons on home address tokens, then on group tokens. Each
@@ -164,12 +171,43 @@ func (l *linker) linkHouseholds() {
 			tidPersons[t] = append(tidPersons[t], int32(p))
 		}
 	}
-	for t, ps := range tidPersons {
-		l.unionPersonList(ps, tidKind[t])
+	// One kind at a time, strongest first (tids and gids are numbered in
+	// kind order), each kind's unions applied as a whole.
+	apply := func(lists [][]int32, kindOf func(i int) matchkey.Kind) {
+		for i := 0; i < len(lists); {
+			kind := kindOf(i)
+			var props [][2]int32
+			for ; i < len(lists) && kindOf(i) == kind; i++ {
+				for _, p := range lists[i][min(1, len(lists[i])):] {
+					props = append(props, [2]int32{lists[i][0], p})
+				}
+			}
+			mergeComponents(props, l.hfind, func(roots []int32) string { return l.householdGuard(roots, kind) },
+				func(a, b int32) { l.unionHouseholds(a, b, kind) }, l.res.Blocked)
+		}
 	}
-	for gid, ps := range groupPersons {
-		l.unionPersonList(ps, groupKind[gid])
+	apply(tidPersons, func(i int) matchkey.Kind { return tidKind[i] })
+	apply(groupPersons, func(i int) matchkey.Kind { return groupKind[i] })
+}
+
+// householdGuard checks the household that joining roots would make on a
+// token of kind: its size and, unless kind is an agency's household
+// reference itself, that it would not hold two different household
+// references of one agency. It returns the guard that refuses, or "".
+func (l *linker) householdGuard(roots []int32, kind matchkey.Kind) string {
+	size := int32(0)
+	var refs []hhRef
+	for _, r := range roots {
+		size += l.hsize[r]
+		if kind != matchkey.HouseholdGroup && refsConflict(refs, l.hrefs[r]) {
+			return GuardHouseholdRef
+		}
+		refs = append(refs, l.hrefs[r]...)
 	}
+	if int(size) > l.cfg.MaxHouseholdPersons {
+		return GuardHouseholdSize
+	}
+	return ""
 }
 
 // hhRef is one agency household reference held by a household being built.
@@ -270,29 +308,12 @@ func (l *linker) hfind(x int32) int32 {
 	return x
 }
 
-// unionPersonList joins the households of the persons sharing one token.
-func (l *linker) unionPersonList(ps []int32, kind matchkey.Kind) {
-	for i := 1; i < len(ps); i++ {
-		for j := 0; j < i; j++ {
-			if l.unionHouseholds(ps[j], ps[i], kind) {
-				break
-			}
-		}
-	}
-}
-
-func (l *linker) unionHouseholds(a, b int32, kind matchkey.Kind) bool {
+// unionHouseholds joins the households of persons a and b on a token of
+// kind; the guard has been checked for the whole component.
+func (l *linker) unionHouseholds(a, b int32, kind matchkey.Kind) {
 	ra, rb := l.hfind(a), l.hfind(b)
 	if ra == rb {
-		return true
-	}
-	if int(l.hsize[ra]+l.hsize[rb]) > l.cfg.MaxHouseholdPersons {
-		l.res.Blocked[GuardHouseholdSize]++
-		return false
-	}
-	if kind != matchkey.HouseholdGroup && refsConflict(l.hrefs[ra], l.hrefs[rb]) {
-		l.res.Blocked[GuardHouseholdRef]++
-		return false
+		return
 	}
 	if l.hsize[ra] < l.hsize[rb] || (l.hsize[ra] == l.hsize[rb] && rb < ra) {
 		ra, rb = rb, ra
@@ -303,7 +324,6 @@ func (l *linker) unionHouseholds(a, b int32, kind matchkey.Kind) bool {
 	l.hrefs[rb] = nil
 	l.res.HouseholdLinks = append(l.res.HouseholdLinks, Union{A: int(a), B: int(b), Kind: kind})
 	l.res.LinksByKind[kind]++
-	return true
 }
 
 func (l *linker) result() *Result {

@@ -8,7 +8,7 @@
 // and Person classes, one kind at a time, strongest kind first
 // (matchkey.Info.Strength). Every union is checked against three guards,
 // and a union a guard refuses is simply not made (it is counted in
-// Result.Blocked):
+// Result.Blocked, once per refused component):
 //
 //   - identifier: two clusters that both hold a token of some identifier
 //     kind (NINO, NHS, UPN) but share no value of that kind are different
@@ -34,9 +34,21 @@
 //
 // # Households
 //
+// Each kind's unions, at both levels, are applied as one step: the unions
+// a kind proposes form connected components over the current clusters,
+// and a component is merged whole if the guards accept the cluster it
+// would make, or not at all. Within a kind nothing depends on the order in
+// which unions are tried, and so on token values: the same records under
+// other keys link the same way.
+//
 // Persons are joined into households by Address-class tokens (UPRN,
 // address line) and by Group-class tokens (an agency's own household
-// grouping), group tokens compared only within their source. A token held
+// grouping), group tokens compared only within their source. An agency's
+// household reference (matchkey.HouseholdGroup) also counts against: a
+// household never holds two different household references of one agency
+// (the household_ref guard), so a stale address or a missing flat number
+// cannot weld two families together. Unit groupings (matchkey.UnitGroup,
+// a benefit unit) only count for. A token held
 // by more than Config.MaxHouseholdPersons persons (a hostel, a care home,
 // an office address used as a placeholder) is not used and is reported.
 //
@@ -47,7 +59,8 @@
 // whose address tokens overlap); the home is the dwelling reported by the
 // most distinct sources. On a tie the home is the dwelling where persons
 // sharing an agency household grouping with this person live, then the
-// dwelling where more other persons live, then the first in token order.
+// dwelling where more other persons live; a person still tied has no home
+// and joins a household only through an agency grouping.
 // The other addresses are ignored. A merged household never exceeds
 // Config.MaxHouseholdPersons persons either.
 package linkage
@@ -408,14 +421,20 @@ func (l *linker) linkPersons() {
 		if ks.info.Class != matchkey.Identifier && ks.info.Class != matchkey.Person {
 			continue
 		}
+		var props [][2]int32
 		forEachGroup(ks.entries, func(g []entry) {
 			if len(g) > l.cfg.MaxPersonRecords {
 				l.res.Review = append(l.res.Review, ReviewItem{Kind: ks.info.Kind, Value: g[0].value(), Records: len(g), Persons: -1})
 				l.pendingReview = append(l.pendingReview, slices.Clone(g))
 				return
 			}
-			l.unionGroup(g, func(a, b int32) bool { return l.unionPersons(a, b, ks.info) })
+			for _, e := range g[1:] {
+				props = append(props, [2]int32{g[0].rec, e.rec})
+			}
 		})
+		in := ks.info
+		mergeComponents(props, l.find, func(roots []int32) string { return l.personGuard(roots, in) },
+			func(a, b int32) { l.unionPersons(a, b, in) }, l.res.Blocked)
 		ks.entries = nil
 	}
 	// Dense person ids in canonical record order.
@@ -434,37 +453,94 @@ func (l *linker) linkPersons() {
 	l.ids, l.srcs, l.parent, l.size = nil, nil, nil, nil
 }
 
-// unionGroup joins the records of one posting list: each record is tried
-// against the earlier ones until a union succeeds (or they are already
-// one), so one refused pair does not stop the rest of the list joining.
-func (l *linker) unionGroup(g []entry, union func(a, b int32) bool) {
-	for i := 1; i < len(g); i++ {
-		for j := 0; j < i; j++ {
-			if union(g[j].rec, g[i].rec) {
-				break
-			}
+// mergeComponents applies the unions one kind proposes all at once, so
+// that the outcome does not depend on the order of the proposals (which
+// follows token values, and so the keys). The proposals are grouped into
+// connected components over the current sets; a component that guard
+// accepts is merged whole, one it refuses is not merged at all and is
+// counted under the guard's name. Proposals are pairs of items; find maps
+// an item to its set.
+func mergeComponents(props [][2]int32, find func(int32) int32, guard func(roots []int32) string, union func(a, b int32), blocked map[string]int) {
+	parent := map[int32]int32{}
+	var cfind func(x int32) int32
+	cfind = func(x int32) int32 {
+		p, ok := parent[x]
+		if !ok || p == x {
+			return x
+		}
+		r := cfind(p)
+		parent[x] = r
+		return r
+	}
+	live := props[:0]
+	for _, pr := range props {
+		ra, rb := find(pr[0]), find(pr[1])
+		if ra == rb {
+			continue
+		}
+		live = append(live, pr)
+		ca, cb := cfind(ra), cfind(rb)
+		if ca != cb {
+			parent[max(ca, cb)] = min(ca, cb)
+		}
+	}
+	comps := map[int32][]int32{} // component -> member sets
+	for x := range parent {
+		c := cfind(x)
+		comps[c] = append(comps[c], x)
+	}
+	ok := make(map[int32]bool, len(comps))
+	for c, roots := range comps {
+		if _, in := parent[c]; !in {
+			roots = append(roots, c)
+		}
+		slices.Sort(roots)
+		roots = slices.Compact(roots)
+		if g := guard(roots); g != "" {
+			blocked[g]++
+			continue
+		}
+		ok[c] = true
+	}
+	for _, pr := range live {
+		if ok[cfind(find(pr[0]))] {
+			union(pr[0], pr[1])
 		}
 	}
 }
 
-// unionPersons tries to join the clusters of canonical records a and b on
-// a token of kind in; it reports whether they are now one cluster.
-func (l *linker) unionPersons(a, b int32, in matchkey.Info) bool {
+// personGuard checks the cluster that joining roots would make, on a
+// token of kind in: its size, its identifiers and, for kinds that may not
+// join records of one source, its sources. It returns the guard that
+// refuses, or "".
+func (l *linker) personGuard(roots []int32, in matchkey.Info) string {
+	size := int32(0)
+	var ids []idval
+	var srcs []int32
+	sameSourceOK := in.Class == matchkey.Identifier || l.sameSource[in.Kind]
+	for _, r := range roots {
+		size += l.size[r]
+		if idConflict(ids, l.ids[r]) {
+			return GuardIdentifier
+		}
+		ids = mergeIDs(ids, l.ids[r])
+		if !sameSourceOK && intersects(srcs, l.srcs[r]) {
+			return GuardSameSource
+		}
+		srcs = mergeInts(srcs, l.srcs[r])
+	}
+	if int(size) > l.cfg.MaxPersonRecords {
+		return GuardPersonSize
+	}
+	return ""
+}
+
+// unionPersons joins the clusters of canonical records a and b on a token
+// of kind in; the guard has been checked for the whole component.
+func (l *linker) unionPersons(a, b int32, in matchkey.Info) {
 	ra, rb := l.find(a), l.find(b)
 	if ra == rb {
-		return true
-	}
-	if int(l.size[ra]+l.size[rb]) > l.cfg.MaxPersonRecords {
-		l.res.Blocked[GuardPersonSize]++
-		return false
-	}
-	if idConflict(l.ids[ra], l.ids[rb]) {
-		l.res.Blocked[GuardIdentifier]++
-		return false
-	}
-	if in.Class != matchkey.Identifier && !l.sameSource[in.Kind] && intersects(l.srcs[ra], l.srcs[rb]) {
-		l.res.Blocked[GuardSameSource]++
-		return false
+		return
 	}
 	if l.size[ra] < l.size[rb] || (l.size[ra] == l.size[rb] && rb < ra) {
 		ra, rb = rb, ra
@@ -476,7 +552,6 @@ func (l *linker) unionPersons(a, b int32, in matchkey.Info) bool {
 	l.ids[rb], l.srcs[rb] = nil, nil
 	l.res.Links = append(l.res.Links, Union{A: int(l.orig[a]), B: int(l.orig[b]), Kind: in.Kind})
 	l.res.LinksByKind[in.Kind]++
-	return true
 }
 
 func sortIDs(s []idval) {
