@@ -28,6 +28,7 @@ func commands() map[string]command {
 		"households": {cmdHouseholds, "as the lead: list flagged households"},
 		"demo":       {cmdDemo, "run the demonstration: a district, four agencies, the matcher, the lead"},
 		"eval":       {cmdEval, "measure the output of link against ground truth"},
+		"check":      {cmdCheck, "run an extract through its mapping without sending anything (test a mapping)"},
 	}
 }
 
