@@ -135,8 +135,8 @@ func Evaluate(truthDir, outDir string) (*Report, error) {
 	// whose members are in no extract cannot be found by anyone and is
 	// not counted.
 	inExtracts := map[string]bool{}
-	for _, hh := range recHH {
-		inExtracts[hh] = true
+	for _, p := range truePerson {
+		inExtracts[personHH[p]] = true
 	}
 	found := map[string]bool{}
 	err = readCSV(filepath.Join(outDir, "flagged.csv"), []string{"household_id"}, func(f []string) error {
@@ -188,7 +188,10 @@ func Evaluate(truthDir, outDir string) (*Report, error) {
 		if a.Level != b.Level {
 			return a.Level > b.Level // person before household
 		}
-		return a.Links > b.Links
+		if a.Links != b.Links {
+			return a.Links > b.Links
+		}
+		return a.Kind < b.Kind
 	})
 	return rep, nil
 }
@@ -245,6 +248,9 @@ func readCSV(path string, cols []string, fn func([]string) error) error {
 	for i, c := range cols {
 		idx[i] = -1
 		for j, h := range header {
+			if j == 0 {
+				h = strings.TrimPrefix(h, "\ufeff") // a byte order mark from a spreadsheet
+			}
 			if strings.TrimSpace(h) == c {
 				idx[i] = j
 			}
@@ -275,12 +281,12 @@ func readCSV(path string, cols []string, fn func([]string) error) error {
 // Write prints the report as a table.
 func (r *Report) Write(w io.Writer) {
 	fmt.Fprintf(w, "records evaluated: %d (not in truth: %d)\n\n", r.Records, r.Unknown)
-	fmt.Fprintf(w, "%-20s %10s %10s %8s %10s %10s %10s\n", "", "precision", "recall", "F1", "TP", "FP", "FN")
+	fmt.Fprintf(w, "%-22s %10s %10s %8s %10s %10s %10s\n", "", "precision", "recall", "F1", "TP", "FP", "FN")
 	for _, row := range []struct {
 		name string
 		p    PRF
 	}{{"persons (pairwise)", r.Persons}, {"households (pairwise)", r.Households}, {"flagged households", r.Flagged}} {
-		fmt.Fprintf(w, "%-20s %10.4f %10.4f %8.4f %10d %10d %10d\n", row.name, row.p.Precision(), row.p.Recall(), row.p.F1(), row.p.TP, row.p.FP, row.p.FN)
+		fmt.Fprintf(w, "%-22s %10.4f %10.4f %8.4f %10d %10d %10d\n", row.name, row.p.Precision(), row.p.Recall(), row.p.F1(), row.p.TP, row.p.FP, row.p.FN)
 	}
 	if len(r.Kinds) > 0 {
 		fmt.Fprintf(w, "\n%-10s %-30s %10s %10s\n", "level", "links by match key", "links", "wrong")

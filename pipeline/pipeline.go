@@ -104,7 +104,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	for i, s := range cfg.Sources {
 		m, err := mapping.Load(s.Mapping)
 		if err != nil {
-			return Summary{}, err
+			return Summary{}, fmt.Errorf("source %s: mapping %s: %w", s.Name, s.Mapping, err)
 		}
 		maps[i] = m
 	}

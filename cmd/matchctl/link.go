@@ -22,7 +22,7 @@ import (
 //	matchctl link -out DIR [-rules FILE] [-asof YYYY-MM-DD] NAME=DATA.csv,MAPPING.yaml ...
 func cmdLink(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("link", stderr)
-	out := fs.String("out", "", "output directory for clusters.csv and flagged.csv (required)")
+	out := fs.String("out", "", "output directory for clusters.csv, flagged.csv, links.csv and rejects-NAME.csv (required)")
 	rulesFile := fs.String("rules", "", "rule set file (default: the embedded phase-1 rules)")
 	asof := fs.String("asof", "", "reference date for indicators, YYYY-MM-DD (default today)")
 	fs.Usage = func() {
@@ -82,7 +82,7 @@ func cmdLink(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "linked %d records into %d persons and %d households; %d flagged; %s; wrote %s/clusters.csv and %s/flagged.csv\n",
-		sum.Records, sum.Persons, sum.Households, sum.Flagged, sum.Elapsed.Round(time.Millisecond), *out, *out)
+	fmt.Fprintf(stdout, "linked %d records into %d persons and %d households; %d flagged; %s; wrote clusters.csv, flagged.csv and links.csv in %s\n",
+		sum.Records, sum.Persons, sum.Households, sum.Flagged, sum.Elapsed.Round(time.Millisecond), *out)
 	return nil
 }
