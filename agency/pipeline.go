@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"tfmatch/agency/mapping"
+	"tfmatch/agency/normalize"
 )
 
 // Sink receives batches. Send may return before the matcher has
@@ -31,10 +32,11 @@ type Sink interface {
 
 // Reject is a row that was not accepted.
 type Reject struct {
-	Line   int
-	Field  string
-	Column string
-	Reason string
+	Line      int
+	Field     string
+	Column    string
+	Indicator string
+	Reason    string
 }
 
 // Summary reports a run.
@@ -148,12 +150,17 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 	todo := make(chan *chunk, cfg.Workers)
 	done := make(chan *chunk, cfg.Workers)
 
-	// Reader: cuts the extract into chunks of accepted rows.
+	// Reader: cuts the extract into chunks of accepted rows. A record id
+	// seen before is rejected: one reference stands for one row, and the
+	// matcher would otherwise replace the first row with the second.
+	readerDone := make(chan struct{})
 	go func() {
+		defer close(readerDone)
 		defer close(todo)
 		seq := 0
 		cur := &chunk{seq: seq}
-		for {
+		firstLine := map[string]int{}
+		for ctx.Err() == nil {
 			row, err := rd.Next()
 			if errors.Is(err, io.EOF) {
 				break
@@ -161,7 +168,7 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 			var re *mapping.RowError
 			if errors.As(err, &re) {
 				read.Add(1)
-				addReject(Reject{Line: re.Line, Field: re.Field, Column: re.Column, Reason: re.Reason})
+				addReject(Reject{Line: re.Line, Field: re.Field, Column: re.Column, Indicator: re.Indicator, Reason: re.Reason})
 				continue
 			}
 			if err != nil {
@@ -169,6 +176,13 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 				return
 			}
 			read.Add(1)
+			id := row.Fields[normalize.FieldRecordID]
+			if first, dup := firstLine[id]; dup {
+				addReject(Reject{Line: row.Line, Field: normalize.FieldRecordID,
+					Reason: fmt.Sprintf("repeats the record id of line %d (kept); the extract must hold one row per person", first)})
+				continue
+			}
+			firstLine[id] = row.Line
 			cur.rows = append(cur.rows, row)
 			if len(cur.rows) == cfg.BatchSize {
 				select {
@@ -270,6 +284,10 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 			runErr = ctx.Err()
 		}
 	}
+	if runErr != nil {
+		cancel(runErr)
+	}
+	<-readerDone
 	acked, closeErr := sink.Close(context.WithoutCancel(ctx))
 	sent.Store(int64(acked))
 	stopProgress()
@@ -314,9 +332,9 @@ func writeRejects(path, file string, rejects []Reject) error {
 		return fmt.Errorf("writing rejects: %w", err)
 	}
 	w := csv.NewWriter(f)
-	_ = w.Write([]string{"file", "line", "field", "column", "reason"})
+	_ = w.Write([]string{"file", "line", "field", "column", "indicator", "reason"})
 	for _, r := range rejects {
-		_ = w.Write([]string{file, strconv.Itoa(r.Line), r.Field, r.Column, r.Reason})
+		_ = w.Write([]string{file, strconv.Itoa(r.Line), r.Field, r.Column, r.Indicator, r.Reason})
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {

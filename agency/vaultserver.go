@@ -23,18 +23,23 @@ type VaultServer struct {
 	// Allowed lists the party ids that may resolve references.
 	Allowed []string
 	// Party returns the authenticated caller of ctx.
-	Party  func(ctx context.Context) (string, error)
+	Party func(ctx context.Context) (string, error)
+	// Logger receives refusals and resolutions (nil: discard).
 	Logger *slog.Logger
 }
 
 // Resolve returns the agency's own records for the given references.
 func (s *VaultServer) Resolve(ctx context.Context, req *pb.ResolveRequest) (*pb.ResolveResponse, error) {
+	logger := s.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	party, err := s.Party(ctx)
 	if err != nil {
 		return nil, status.Error(codes.Unauthenticated, "no verified client certificate")
 	}
 	if !slices.Contains(s.Allowed, party) {
-		s.Logger.Warn("refused resolve", "party", party, "reason", "role")
+		logger.Warn("refused resolve", "party", party, "reason", "role")
 		return nil, status.Errorf(codes.PermissionDenied, "party %q may not resolve references on this node", party)
 	}
 	if req.GetPurpose() == "" {
@@ -52,7 +57,7 @@ func (s *VaultServer) Resolve(ctx context.Context, req *pb.ResolveRequest) (*pb.
 	}
 	found, unknown, err := s.Vault.Resolve(ctx, refs)
 	if err != nil {
-		s.Logger.Error("resolve failed", "err", err)
+		logger.Error("resolve failed", "err", err)
 		return nil, status.Error(codes.Internal, "vault read failed; see the agency node's log")
 	}
 	resp := &pb.ResolveResponse{}
@@ -69,6 +74,6 @@ func (s *VaultServer) Resolve(ctx context.Context, req *pb.ResolveRequest) (*pb.
 	for _, ref := range unknown {
 		resp.Unknown = append(resp.Unknown, append([]byte(nil), ref[:]...))
 	}
-	s.Logger.Info("resolved references", "party", party, "requested", len(refs), "found", len(found), "purpose_len", len(req.GetPurpose()))
+	logger.Info("resolved references", "party", party, "requested", len(refs), "found", len(found), "purpose", req.GetPurpose())
 	return resp, nil
 }
