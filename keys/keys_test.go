@@ -85,7 +85,7 @@ type vectorFile struct {
 	Refs    []refVector   `json:"refs"`
 	Blinds  []blindVector `json:"blinds"`
 	// Added with the similarity tier; the sections above are unchanged.
-	BloomComment string       `json:"bloom_comment,omitempty"`
+	BloomComment string        `json:"bloom_comment,omitempty"`
 	Blooms       []bloomVector `json:"blooms,omitempty"`
 	Perms        []permVector  `json:"filter_permutations,omitempty"`
 }
