@@ -29,6 +29,12 @@ const (
 	// unit). They are keyed with the agency's local key and so only ever
 	// match within one agency.
 	Group
+	// Block kinds only ever propose candidate pairs to the similarity
+	// tier: two records sharing a block token have their Bloom-filter
+	// encodings compared. They never link on their own, so they may be
+	// weaker than person kinds, but no block kind has low entropy on its
+	// own (a date of birth alone, a year and a postcode).
+	Block
 )
 
 func (c Class) String() string {
@@ -41,6 +47,8 @@ func (c Class) String() string {
 		return "address"
 	case Group:
 		return "group"
+	case Block:
+		return "block"
 	}
 	return fmt.Sprintf("Class(%d)", uint8(c))
 }
@@ -68,7 +76,21 @@ const (
 
 	HouseholdGroup Kind = "group" // agency-local household: different values are different households
 	UnitGroup      Kind = "unit"  // agency-local unit within a household (benefit unit)
+
+	BlockPhoneticYear   Kind = "block_phonetic_yob"      // soundex(given) + soundex(family) + year of birth
+	BlockName           Kind = "block_name"              // given + family
+	BlockFamilyDOB      Kind = "block_family_dob"        // family + date of birth
+	BlockGivenDOB       Kind = "block_given_dob"         // given + date of birth
+	BlockFamilyPostcode Kind = "block_family_postcode"   // family + postcode (UK or as recorded)
+	BlockGivenPostcode  Kind = "block_given_postcode"    // given + postcode (UK or as recorded)
+	BlockPhoneticPost   Kind = "block_phonetic_postcode" // soundex(given) + soundex(family) + postcode (UK or as recorded)
 )
+
+// Similarity is not a token kind: it names the links the similarity tier
+// makes (Bloom-filter encodings within Dice threshold), so that link
+// counts by kind can report them beside the token kinds. It is not in the
+// registry, so no token may carry it.
+const Similarity Kind = "similarity"
 
 // Info describes one kind.
 type Info struct {
@@ -96,6 +118,13 @@ var registry = []Info{
 	{AddressLine, Address, 21},
 	{HouseholdGroup, Group, 30},
 	{UnitGroup, Group, 31},
+	{BlockPhoneticYear, Block, 40},
+	{BlockName, Block, 41},
+	{BlockFamilyDOB, Block, 42},
+	{BlockGivenDOB, Block, 43},
+	{BlockFamilyPostcode, Block, 44},
+	{BlockGivenPostcode, Block, 45},
+	{BlockPhoneticPost, Block, 46},
 }
 
 // All returns every known kind, strongest first.
