@@ -1,0 +1,218 @@
+// Package clk owns the similarity tier's record encoding: it turns a
+// normalised person (package agency/normalize) into one cryptographic
+// long-term key (CLK), a keys.FilterBits-bit Bloom filter into which the
+// q-grams and tokens of the person's fields are hashed, each field under
+// its own key (keys.BloomKey). Two records of one person with a typo, a
+// missing value or a swapped day and month keep most of their bits in
+// common, so the matcher can compare them by Dice coefficient without
+// seeing any field.
+//
+// # Fields and weights
+//
+// The encoding is record-level (one filter per record, all fields mixed)
+// rather than one filter per field: a field-level filter of a name has so
+// few distinct values that frequency analysis re-identifies it (Kuzu et
+// al. 2011); in a record-level filter the bits of rare and common values
+// overlap. Each feature (a gram of a field) sets a fixed number of bits,
+// its weight; the weights follow the discriminating power of the field
+// and how often it legitimately differs between agencies:
+//
+//	field     features                                            bits each
+//	given     bigrams of "_" + given name + "_"                     16
+//	family    bigrams of "_" + family name + "_"                    16
+//	dob       "y" year, "m" month, "d" day, "dm" {day, month}
+//	          unordered, "f" the full date                          12
+//	sex       "m" or "f"                                            8
+//	street    "n" house number or name                              8
+//	          bigrams of "_" + street + "_"                         3
+//	town      bigrams of "_" + town + "_"                           3
+//	postcode  bigrams of "_" + postcode + "_" (UK postcode, else
+//	          the postcode as recorded)                             4
+//
+// Names carry the most bits: they are what distinguishes family members
+// who share everything else (twins share a family name, a date of birth
+// and an address, so given and family names together must outweigh the
+// rest). The date of birth is split into parts so that one wrong part, or
+// a day and month swapped, keeps most of its bits. Address fields weigh
+// least because people move and agencies hold addresses of different
+// ages; a missing field sets no bits, so it lowers the Dice coefficient
+// far less than a wrong one.
+//
+// With typical values a filter holds about 400 feature bits, so about a
+// third of its bits are set: well below the half-full point where a Bloom filter
+// stops telling values apart.
+//
+// # Compatibility
+//
+// The features, the padding, the weights and the field names (which select
+// the keys) are part of the encoding: changing any of them makes filters
+// incomparable with those made before, so every agency must re-submit
+// after such a change. Filters are only compared within one key epoch.
+package clk
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+	"unicode/utf8"
+
+	"tfmatch/agency/derive"
+	"tfmatch/agency/normalize"
+	"tfmatch/keys"
+)
+
+// Field names: each selects the field's Bloom key
+// ("tfmatch/v1/bloom/<field>/<epoch>"). Frozen.
+const (
+	FieldGiven    = "given"
+	FieldFamily   = "family"
+	FieldDOB      = "dob"
+	FieldSex      = "sex"
+	FieldStreet   = "street"
+	FieldTown     = "town"
+	FieldPostcode = "postcode"
+)
+
+// Bits per feature of each field (see the package comment). Frozen.
+const (
+	bitsGiven        = 16
+	bitsFamily       = 16
+	bitsDOB          = 12
+	bitsSex          = 8
+	bitsHouseNumber  = 8
+	bitsStreetGram   = 3
+	bitsTownGram     = 3
+	bitsPostcodeGram = 4
+)
+
+// fields lists the fields in key-derivation order.
+var fields = [...]string{FieldGiven, FieldFamily, FieldDOB, FieldSex, FieldStreet, FieldTown, FieldPostcode}
+
+const (
+	iGiven = iota
+	iFamily
+	iDOB
+	iSex
+	iStreet
+	iTown
+	iPostcode
+	nFields
+)
+
+// ErrNothingToEncode is returned for a person with neither a given nor a
+// family name: a filter of the date of birth and address alone would make
+// every member of a household look alike.
+var ErrNothingToEncode = errors.New("clk: no name to encode")
+
+// Encoder holds the Bloom keys of every field. It is safe for concurrent
+// use; each goroutine encodes through its own Worker.
+type Encoder struct {
+	keys [nFields]keys.BloomKey
+}
+
+// NewEncoder derives the Bloom key of every field from the programme
+// secret under c.
+func NewEncoder(secret keys.ProgrammeSecret, c keys.Context) (*Encoder, error) {
+	var e Encoder
+	for i, f := range fields {
+		k, err := secret.BloomKey(f, c)
+		if err != nil {
+			return nil, fmt.Errorf("clk: %w", err)
+		}
+		e.keys[i] = k
+	}
+	return &e, nil
+}
+
+// Worker encodes persons on one goroutine, reusing HMAC state and
+// buffers. It is not safe for concurrent use.
+type Worker struct {
+	h   [nFields]*keys.BloomHasher
+	buf []byte
+}
+
+// NewWorker returns a Worker for e.
+func (e *Encoder) NewWorker() *Worker {
+	var w Worker
+	for i, k := range e.keys {
+		w.h[i] = k.NewBloomHasher()
+	}
+	return &w
+}
+
+// Encode returns the CLK of p. It fails only with ErrNothingToEncode.
+func (w *Worker) Encode(p normalize.Person) (keys.Filter, error) {
+	var f keys.Filter
+	if p.Given == "" && p.Family == "" {
+		return f, ErrNothingToEncode
+	}
+	w.bigrams(&f, iGiven, p.Given, bitsGiven)
+	w.bigrams(&f, iFamily, p.Family, bitsFamily)
+	if d := p.DOB; !d.IsZero() {
+		h := w.h[iDOB]
+		year, month, day := four(d.Year), two(d.Month), two(d.Day)
+		lo, hi := day, month
+		if hi < lo {
+			lo, hi = hi, lo
+		}
+		h.Add(&f, "y"+year, bitsDOB)
+		h.Add(&f, "m"+month, bitsDOB)
+		h.Add(&f, "d"+day, bitsDOB)
+		h.Add(&f, "dm"+lo+hi, bitsDOB)
+		h.Add(&f, "f"+d.String(), bitsDOB)
+	}
+	if p.Sex == "m" || p.Sex == "f" {
+		w.h[iSex].Add(&f, p.Sex, bitsSex)
+	}
+	a := p.Address
+	if !a.NoFixedAbode {
+		if a.Number != "" {
+			w.h[iStreet].Add(&f, "n"+a.Number, bitsHouseNumber)
+		}
+		w.bigrams(&f, iStreet, a.Street, bitsStreetGram)
+		w.bigrams(&f, iTown, a.Town, bitsTownGram)
+		w.bigrams(&f, iPostcode, derive.BlockPostcode(a), bitsPostcodeGram)
+	}
+	return f, nil
+}
+
+// bigrams adds the bigrams of "_" + s + "_" (by rune) under field i. The
+// bigram strings start with "b" so they can never equal a token feature
+// of the same field ("n14" and the bigram "n1" differ).
+func (w *Worker) bigrams(f *keys.Filter, i int, s string, bits int) {
+	if s == "" {
+		return
+	}
+	h := w.h[i]
+	prev := '_'
+	for _, r := range s + "_" {
+		w.buf = append(w.buf[:0], 'b')
+		w.buf = utf8.AppendRune(w.buf, prev)
+		w.buf = utf8.AppendRune(w.buf, r)
+		h.Add(f, string(w.buf), bits)
+		prev = r
+	}
+}
+
+func two(n int) string {
+	return string([]byte{byte('0' + n/10%10), byte('0' + n%10)})
+}
+
+func four(n int) string {
+	return string([]byte{byte('0' + n/1000%10), byte('0' + n/100%10), byte('0' + n/10%10), byte('0' + n%10)})
+}
+
+// Dice returns the Dice coefficient of two filters, 2|a∧b| / (|a| + |b|),
+// and 0 when both are empty.
+func Dice(a, b *keys.Filter) float64 {
+	var na, nb, nab int
+	for i := range a {
+		na += bits.OnesCount8(a[i])
+		nb += bits.OnesCount8(b[i])
+		nab += bits.OnesCount8(a[i] & b[i])
+	}
+	if na+nb == 0 {
+		return 0
+	}
+	return 2 * float64(nab) / float64(na+nb)
+}
