@@ -18,8 +18,8 @@
 // and how often it legitimately differs between agencies:
 //
 //	field     features                                            bits each
-//	given     bigrams of "_" + given name + "_"                     16
-//	family    bigrams of "_" + family name + "_"                    16
+//	name      bigrams of "_" + given name + "_" and of
+//	          "_" + family name + "_"                               14
 //	dob       "y" year, "m" month, "d" day, "dm" {day, month}
 //	          unordered, "f" the full date                          12
 //	sex       "m" or "f"                                            8
@@ -31,8 +31,9 @@
 //
 // Names carry the most bits: they are what distinguishes family members
 // who share everything else (twins share a family name, a date of birth
-// and an address, so given and family names together must outweigh the
-// rest). The date of birth is split into parts so that one wrong part, or
+// and an address, so the given name alone must weigh enough to pull their
+// Dice coefficient below the threshold). Given and family names share one
+// key, so names recorded the other way round still agree. The date of birth is split into parts so that one wrong part, or
 // a day and month swapped, keeps most of its bits. Address fields weigh
 // least because people move and agencies hold addresses of different
 // ages; a missing field sets no bits, so it lowers the Dice coefficient
@@ -64,8 +65,7 @@ import (
 // Field names: each selects the field's Bloom key
 // ("tfmatch/v1/bloom/<field>/<epoch>"). Frozen.
 const (
-	FieldGiven    = "given"
-	FieldFamily   = "family"
+	FieldName     = "name"
 	FieldDOB      = "dob"
 	FieldSex      = "sex"
 	FieldStreet   = "street"
@@ -73,24 +73,8 @@ const (
 	FieldPostcode = "postcode"
 )
 
-// Bits per feature of each field (see the package comment). Frozen.
 const (
-	bitsGiven        = 16
-	bitsFamily       = 16
-	bitsDOB          = 12
-	bitsSex          = 8
-	bitsHouseNumber  = 8
-	bitsStreetGram   = 3
-	bitsTownGram     = 3
-	bitsPostcodeGram = 4
-)
-
-// fields lists the fields in key-derivation order.
-var fields = [...]string{FieldGiven, FieldFamily, FieldDOB, FieldSex, FieldStreet, FieldTown, FieldPostcode}
-
-const (
-	iGiven = iota
-	iFamily
+	iName = iota
 	iDOB
 	iSex
 	iStreet
@@ -98,6 +82,17 @@ const (
 	iPostcode
 	nFields
 )
+
+// weights are the bits set per feature of each field (see the package
+// comment).
+type weights struct {
+	name, dob, sex, number, street, town, postcode int
+}
+
+// defaultWeights are the frozen weights of the encoding.
+func defaultWeights() weights {
+	return weights{name: 14, dob: 12, sex: 8, number: 8, street: 3, town: 3, postcode: 4}
+}
 
 // ErrNothingToEncode is returned for a person with neither a given nor a
 // family name: a filter of the date of birth and address alone would make
@@ -108,13 +103,18 @@ var ErrNothingToEncode = errors.New("clk: no name to encode")
 // use; each goroutine encodes through its own Worker.
 type Encoder struct {
 	keys [nFields]keys.BloomKey
+	w    weights
 }
 
 // NewEncoder derives the Bloom key of every field from the programme
 // secret under c.
 func NewEncoder(secret keys.ProgrammeSecret, c keys.Context) (*Encoder, error) {
-	var e Encoder
-	for i, f := range fields {
+	return newEncoder(secret, c, defaultWeights())
+}
+
+func newEncoder(secret keys.ProgrammeSecret, c keys.Context, w weights) (*Encoder, error) {
+	e := Encoder{w: w}
+	for i, f := range [nFields]string{FieldName, FieldDOB, FieldSex, FieldStreet, FieldTown, FieldPostcode} {
 		k, err := secret.BloomKey(f, c)
 		if err != nil {
 			return nil, fmt.Errorf("clk: %w", err)
@@ -128,12 +128,13 @@ func NewEncoder(secret keys.ProgrammeSecret, c keys.Context) (*Encoder, error) {
 // buffers. It is not safe for concurrent use.
 type Worker struct {
 	h   [nFields]*keys.BloomHasher
+	w   weights
 	buf []byte
 }
 
 // NewWorker returns a Worker for e.
 func (e *Encoder) NewWorker() *Worker {
-	var w Worker
+	w := Worker{w: e.w}
 	for i, k := range e.keys {
 		w.h[i] = k.NewBloomHasher()
 	}
@@ -146,8 +147,11 @@ func (w *Worker) Encode(p normalize.Person) (keys.Filter, error) {
 	if p.Given == "" && p.Family == "" {
 		return f, ErrNothingToEncode
 	}
-	w.bigrams(&f, iGiven, p.Given, bitsGiven)
-	w.bigrams(&f, iFamily, p.Family, bitsFamily)
+	wt := w.w
+	// Both names under one key: a given and a family name recorded the
+	// other way round keep all their bits.
+	w.bigrams(&f, iName, p.Given, wt.name)
+	w.bigrams(&f, iName, p.Family, wt.name)
 	if d := p.DOB; !d.IsZero() {
 		h := w.h[iDOB]
 		year, month, day := four(d.Year), two(d.Month), two(d.Day)
@@ -155,23 +159,23 @@ func (w *Worker) Encode(p normalize.Person) (keys.Filter, error) {
 		if hi < lo {
 			lo, hi = hi, lo
 		}
-		h.Add(&f, "y"+year, bitsDOB)
-		h.Add(&f, "m"+month, bitsDOB)
-		h.Add(&f, "d"+day, bitsDOB)
-		h.Add(&f, "dm"+lo+hi, bitsDOB)
-		h.Add(&f, "f"+d.String(), bitsDOB)
+		h.Add(&f, "y"+year, wt.dob)
+		h.Add(&f, "m"+month, wt.dob)
+		h.Add(&f, "d"+day, wt.dob)
+		h.Add(&f, "dm"+lo+hi, wt.dob)
+		h.Add(&f, "f"+d.String(), wt.dob)
 	}
 	if p.Sex == "m" || p.Sex == "f" {
-		w.h[iSex].Add(&f, p.Sex, bitsSex)
+		w.h[iSex].Add(&f, p.Sex, wt.sex)
 	}
 	a := p.Address
 	if !a.NoFixedAbode {
 		if a.Number != "" {
-			w.h[iStreet].Add(&f, "n"+a.Number, bitsHouseNumber)
+			w.h[iStreet].Add(&f, "n"+a.Number, wt.number)
 		}
-		w.bigrams(&f, iStreet, a.Street, bitsStreetGram)
-		w.bigrams(&f, iTown, a.Town, bitsTownGram)
-		w.bigrams(&f, iPostcode, derive.BlockPostcode(a), bitsPostcodeGram)
+		w.bigrams(&f, iStreet, a.Street, wt.street)
+		w.bigrams(&f, iTown, a.Town, wt.town)
+		w.bigrams(&f, iPostcode, derive.BlockPostcode(a), wt.postcode)
 	}
 	return f, nil
 }

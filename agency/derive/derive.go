@@ -32,6 +32,8 @@
 //	block_family_postcode         [family, postcode or raw postcode]
 //	block_given_postcode          [given, postcode or raw postcode]
 //	block_phonetic_postcode       [soundex(given), soundex(family), postcode or raw postcode]
+//	block_dob_postcode            [dob, postcode or raw postcode]
+//	block_postcode_number         [postcode or raw postcode, number or house name]
 //
 // The unordered pairs are written smaller first (byte order), so a day and
 // month swapped, or given and family names swapped, give the same key.
@@ -70,7 +72,8 @@
 // that a pair with an error in any one of them still shares some block:
 // the name pair survives an error in the date of birth, the
 // name-and-date pairs an error in the other name, the phonetic key a typo
-// in both names that keeps their sound. Every block key still combines
+// in both names that keeps their sound, the date-and-postcode and the
+// postcode-and-number keys errors in both names. Every block key still combines
 // two details (no date of birth alone, no year and postcode), so a block
 // stays small and a block token says little on its own. The postcode is
 // the UK postcode, or the postcode as recorded when it is not a UK one
@@ -309,6 +312,10 @@ func BlockKeys(p normalize.Person) []Key {
 	}
 	ks.add(matchkey.BlockFamilyDOB, family, dob)
 	ks.add(matchkey.BlockFamilyPostcode, family, postcode)
+	ks.add(matchkey.BlockDOBPostcode, dob, postcode)
+	if !p.Address.NoFixedAbode {
+		ks.add(matchkey.BlockPostcodeNumber, postcode, p.Address.Number)
+	}
 	slices.SortStableFunc(ks, func(a, b Key) int {
 		ia, _ := matchkey.Lookup(a.Kind)
 		ib, _ := matchkey.Lookup(b.Kind)

@@ -24,6 +24,7 @@ var fieldCount = map[matchkey.Kind]int{
 	matchkey.UPRN: 1, matchkey.AddressLine: 3,
 	matchkey.BlockPhoneticYear: 3, matchkey.BlockName: 2, matchkey.BlockFamilyDOB: 2, matchkey.BlockGivenDOB: 2,
 	matchkey.BlockFamilyPostcode: 2, matchkey.BlockGivenPostcode: 2, matchkey.BlockPhoneticPost: 3,
+	matchkey.BlockDOBPostcode: 2, matchkey.BlockPostcodeNumber: 2,
 }
 
 // person normalises a record given as alternating field names and values,
