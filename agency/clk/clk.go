@@ -18,8 +18,8 @@
 // and how often it legitimately differs between agencies:
 //
 //	field     features                                            bits each
-//	name      bigrams of "_" + given name + "_" and of
-//	          "_" + family name + "_"                               14
+//	name      bigrams of "_" + given name + "_"                     16
+//	          bigrams of "_" + family name + "_"                    10
 //	dob       "y" year, "m" month, "d" day, "dm" {day, month}
 //	          unordered, "f" the full date                          12
 //	sex       "m" or "f"                                            8
@@ -29,18 +29,33 @@
 //	postcode  bigrams of "_" + postcode + "_" (UK postcode, else
 //	          the postcode as recorded)                             4
 //
-// Names carry the most bits: they are what distinguishes family members
-// who share everything else (twins share a family name, a date of birth
-// and an address, so the given name alone must weigh enough to pull their
-// Dice coefficient below the threshold). Given and family names share one
-// key, so names recorded the other way round still agree. The date of birth is split into parts so that one wrong part, or
-// a day and month swapped, keeps most of its bits. Address fields weigh
-// least because people move and agencies hold addresses of different
-// ages; a missing field sets no bits, so it lowers the Dice coefficient
-// far less than a wrong one.
+// The weights follow from which single disagreement must and must not
+// break a link, the way Fellegi–Sunter weights follow from agreement
+// probabilities, but taking into account who else shares a record's
+// details: people in one household.
 //
-// With typical values a filter holds about 400 feature bits, so about a
-// third of its bits are set: well below the half-full point where a Bloom filter
+//   - A different given name with everything else equal is a twin (same
+//     family name, date of birth, address): the given name alone must
+//     weigh enough to pull the Dice coefficient below the threshold, so
+//     it has the most bits per bigram.
+//   - A different date of birth with everything else equal is a parent
+//     and child of the same name: the date carries a fifth of the bits,
+//     and the matcher also refuses a similarity link between records
+//     whose dates of birth share no block (package matcher/linkage).
+//   - A different family name (marriage) or a different address (a move)
+//     with everything else equal is usually the same person: these weigh
+//     less, so one of them changing, even with a typo elsewhere, stays
+//     above the threshold.
+//
+// The date of birth is split into parts so that one wrong part, or a day
+// and month swapped, keeps most of its bits. A missing field sets no
+// bits, so it lowers the Dice coefficient far less than a wrong one. Given
+// and family names share one key: names recorded the other way round set
+// the same positions (a family bigram's positions are the first 10 of the
+// same bigram's 16 as a given name).
+//
+// With typical values a record sets about 350 positions, so about 30% of
+// its bits are set: well below the half-full point where a Bloom filter
 // stops telling values apart.
 //
 // # Compatibility
@@ -86,12 +101,12 @@ const (
 // weights are the bits set per feature of each field (see the package
 // comment).
 type weights struct {
-	name, dob, sex, number, street, town, postcode int
+	given, family, dob, sex, number, street, town, postcode int
 }
 
 // defaultWeights are the frozen weights of the encoding.
 func defaultWeights() weights {
-	return weights{name: 14, dob: 12, sex: 8, number: 8, street: 3, town: 3, postcode: 4}
+	return weights{given: 16, family: 10, dob: 12, sex: 8, number: 8, street: 3, town: 3, postcode: 4}
 }
 
 // ErrNothingToEncode is returned for a person with neither a given nor a
@@ -150,8 +165,8 @@ func (w *Worker) Encode(p normalize.Person) (keys.Filter, error) {
 	wt := w.w
 	// Both names under one key: a given and a family name recorded the
 	// other way round keep all their bits.
-	w.bigrams(&f, iName, p.Given, wt.name)
-	w.bigrams(&f, iName, p.Family, wt.name)
+	w.bigrams(&f, iName, p.Given, wt.given)
+	w.bigrams(&f, iName, p.Family, wt.family)
 	if d := p.DOB; !d.IsZero() {
 		h := w.h[iDOB]
 		year, month, day := four(d.Year), two(d.Month), two(d.Day)
