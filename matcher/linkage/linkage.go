@@ -28,6 +28,12 @@
 //     that differ in their full name, so the weaker keys may only join
 //     records across agencies.
 //
+// After the exact kinds, the similarity tier (similarity.go) compares the
+// Bloom-filter encodings of records that share a block token but are still
+// different persons, and links pairs whose Dice coefficient reaches
+// Config.SimilarityThreshold through the same guards, plus a birth-date
+// guard; its links have kind matchkey.Similarity.
+//
 // Disagreement on a person kind is not a contradiction: weaker keys exist
 // precisely to join records whose stronger keys differ (a typing error in
 // the date of birth, a day/month swap, a misspelt name).
