@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"tfmatch/agency/clk"
 	"tfmatch/agency/derive"
 	"tfmatch/agency/mapping"
 	"tfmatch/agency/normalize"
@@ -22,6 +23,9 @@ type Record struct {
 	Ref        keys.Ref
 	Tokens     []Token
 	Indicators map[string]bool
+	// Filter is the record's Bloom-filter encoding for the similarity
+	// tier (package agency/clk); nil when the record has no name.
+	Filter *keys.Filter
 }
 
 // Batch is a unit of submission.
@@ -46,6 +50,7 @@ type Pseudonymiser struct {
 	group     keys.TokenKey
 	unit      keys.TokenKey
 	local     keys.LocalKey
+	clk       *clk.Encoder
 }
 
 // NewPseudonymiser derives the token key of every match-key kind.
@@ -69,6 +74,9 @@ func NewPseudonymiser(k Keys) (*Pseudonymiser, error) {
 	if p.unit, err = k.Local.GroupKey(matchkey.UnitGroup); err != nil {
 		return nil, err
 	}
+	if p.clk, err = clk.NewEncoder(k.Secret, k.Context); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -78,10 +86,11 @@ type worker struct {
 	group *keys.Tokenizer
 	unit  *keys.Tokenizer
 	local keys.LocalKey
+	clk   *clk.Worker
 }
 
 func (p *Pseudonymiser) newWorker() *worker {
-	w := &worker{tz: make(map[matchkey.Kind]*keys.Tokenizer, len(p.tokenKeys)), group: p.group.NewTokenizer(), unit: p.unit.NewTokenizer(), local: p.local}
+	w := &worker{tz: make(map[matchkey.Kind]*keys.Tokenizer, len(p.tokenKeys)), group: p.group.NewTokenizer(), unit: p.unit.NewTokenizer(), local: p.local, clk: p.clk.NewWorker()}
 	for kind, tk := range p.tokenKeys {
 		w.tz[kind] = tk.NewTokenizer()
 	}
@@ -107,16 +116,25 @@ func (w *worker) row(r mapping.Row) result {
 		return result{reject: &Reject{Line: r.Line, Field: field, Reason: reason}}
 	}
 	pk := derive.PersonKeys(p)
-	if len(pk) == 0 {
-		return result{reject: &Reject{Line: r.Line, Reason: "no match key can be made: needs a name and date of birth, or an identifier"}}
+	bk := derive.BlockKeys(p)
+	var filter *keys.Filter
+	if f, err := w.clk.Encode(p); err == nil {
+		filter = &f
+	}
+	// A record without person keys (a name and no date of birth, say)
+	// can still be linked by the similarity tier: its filter is compared
+	// within the blocks its block keys put it in.
+	if len(pk) == 0 && (filter == nil || len(bk) == 0) {
+		return result{reject: &Reject{Line: r.Line, Reason: "no match key can be made: needs an identifier, or a name and one more detail (the other name, a date of birth or a postcode)"}}
 	}
 	ak := derive.AddressKeys(p)
 	rec := Record{
 		Ref:        w.local.Ref(p.RecordID),
-		Tokens:     make([]Token, 0, len(pk)+len(ak)+1),
+		Tokens:     make([]Token, 0, len(pk)+len(ak)+len(bk)+2),
 		Indicators: r.Indicators,
+		Filter:     filter,
 	}
-	for _, set := range [][]derive.Key{pk, ak} {
+	for _, set := range [][]derive.Key{pk, ak, bk} {
 		for _, k := range set {
 			tz, ok := w.tz[k.Kind]
 			if !ok {

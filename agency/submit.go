@@ -153,6 +153,9 @@ func BatchToProto(b Batch) *pb.Batch {
 	}
 	for i, r := range b.Records {
 		pr := &pb.Record{Ref: r.Ref[:], Tokens: make([]*pb.Token, len(r.Tokens))}
+		if r.Filter != nil {
+			pr.Filter = r.Filter[:]
+		}
 		for j, t := range r.Tokens {
 			pr.Tokens[j] = &pb.Token{Kind: string(t.Kind), Value: t.Value[:]}
 		}

@@ -116,7 +116,7 @@ func (n *needles) find(hay []byte) (found, what string) {
 			continue
 		}
 		for _, c := range cands {
-			if bytes.HasPrefix(low[i:], []byte(c.s)) {
+			if bytes.HasPrefix(low[i:], []byte(c.s)) && !insideHexID(low, i, len(c.s)) {
 				return c.s, c.what
 			}
 		}
@@ -124,11 +124,33 @@ func (n *needles) find(hay []byte) (found, what string) {
 	return "", ""
 }
 
+// insideHexID reports whether hay[i:i+n] lies within a run of at least 16
+// hexadecimal characters: the matcher's own person and household ids
+// ("H-" and 16 hex digits) contain digit strings by chance, and a digit
+// needle found there is not an identity.
+func insideHexID(hay []byte, i, n int) bool {
+	isHex := func(b byte) bool { return b >= '0' && b <= '9' || b >= 'a' && b <= 'f' }
+	lo, hi := i, i+n
+	for k := i; k < i+n; k++ {
+		if !isHex(hay[k]) {
+			return false
+		}
+	}
+	for lo > 0 && isHex(hay[lo-1]) {
+		lo--
+	}
+	for hi < len(hay) && isHex(hay[hi]) {
+		hi++
+	}
+	return hi-lo >= 16
+}
+
 func TestNeedlesFind(t *testing.T) {
 	n := newNeedles()
 	n.add("Zoë Smith-Jones", "name")
 	n.add("LS1 4AP", "postcode")
 	n.add("Bob", "short name is ignored")
+	n.add("19760426", "dob")
 	tests := []struct {
 		hay  string
 		want string
@@ -136,6 +158,9 @@ func TestNeedlesFind(t *testing.T) {
 		{"xx ZOË SMITH-JONES yy", "zoë smith-jones"},
 		{"\x00\x01ls14ap\x02", "ls14ap"},
 		{"bob bob bob", ""},
+		{"H-00ls14ap", "ls14ap"},
+		{"id H-0a19760426b3c4d5 here", ""},
+		{"dob 19760426 here", "19760426"},
 		{"nothing here", ""},
 	}
 	for _, tt := range tests {

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -83,6 +84,31 @@ type vectorFile struct {
 	Tokens  []tokenVector `json:"tokens"`
 	Refs    []refVector   `json:"refs"`
 	Blinds  []blindVector `json:"blinds"`
+	// Added with the similarity tier; the sections above are unchanged.
+	BloomComment string        `json:"bloom_comment,omitempty"`
+	Blooms       []bloomVector `json:"blooms,omitempty"`
+	Perms        []permVector  `json:"filter_permutations,omitempty"`
+}
+
+type bloomVector struct {
+	ProgrammeSecret string   `json:"programme_secret"`
+	ISAHash         string   `json:"isa_hash"`
+	Epoch           uint32   `json:"epoch"`
+	Field           string   `json:"field"`
+	BloomKey        string   `json:"bloom_key"` // hex
+	Gram            string   `json:"gram"`
+	Bits            int      `json:"bits"`
+	Positions       []uint16 `json:"positions"`
+}
+
+type permVector struct {
+	BlindingKey string `json:"blinding_key"`
+	// First16 is the start of the permutation; SHA256 hashes all of it,
+	// each entry as a big-endian uint16.
+	First16 []uint16 `json:"first16"`
+	SHA256  string   `json:"sha256"`
+	Filter  string   `json:"filter"`   // hex, before
+	Permute string   `json:"permuted"` // hex, after
 }
 
 type tokenVector struct {
@@ -172,6 +198,56 @@ func buildVectors(t *testing.T) vectorFile {
 		copy(tok[:], unhex(t, tv.Token))
 		b := m.Blind(tok)
 		vf.Blinds = append(vf.Blinds, blindVector{string(mtext), tv.Token, hex.EncodeToString(b[:])})
+	}
+	vf.BloomComment = bloomComment
+	for _, in := range []struct {
+		field string
+		epoch uint32
+		gram  string
+		bits  int
+	}{
+		{"given", 1, "_w", 15},
+		{"given", 1, "wi", 15},
+		{"family", 1, "wi", 15},
+		{"given", 2, "wi", 15},
+		{"dob", 1, "y:2013", 16},
+		{"sex", 1, "m", 4},
+	} {
+		c := Context{ISAHash: isa, Epoch: in.epoch}
+		bk, err := p.BloomKey(in.field, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vf.Blooms = append(vf.Blooms, bloomVector{
+			ProgrammeSecret: string(ptext),
+			ISAHash:         hex.EncodeToString(isa[:]),
+			Epoch:           in.epoch,
+			Field:           in.field,
+			BloomKey:        hex.EncodeToString(bk.k[:]),
+			Gram:            in.gram,
+			Bits:            in.bits,
+			Positions:       bk.Positions(nil, in.gram, in.bits),
+		})
+	}
+	for _, b := range []byte{0x80, 0xc0} {
+		m := BlindingKey{fixedSecret(b)}
+		mtext, _ := m.MarshalText()
+		perm, err := m.FilterPermutation()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f Filter
+		for i := 0; i < FilterBits; i += 7 {
+			f.Set(i)
+		}
+		pf := perm.Apply(f)
+		vf.Perms = append(vf.Perms, permVector{
+			BlindingKey: string(mtext),
+			First16:     slices.Clone(perm[:16]),
+			SHA256:      permHash(perm[:]),
+			Filter:      hex.EncodeToString(f[:]),
+			Permute:     hex.EncodeToString(pf[:]),
+		})
 	}
 	return vf
 }
@@ -272,6 +348,117 @@ func TestVectors(t *testing.T) {
 		}
 		if b2 := m.NewBlinder().Blind(tok); b2 != b {
 			t.Errorf("blind %d: Blinder disagrees with Blind", i)
+		}
+	}
+	testBloomVectors(t, vf)
+}
+
+const bloomComment = "similarity tier: bloom_key = HKDF-SHA256(P, salt=isa_hash, info=\"tfmatch/v1/bloom/<field>/<epoch>\"); positions[i] = big-endian uint16 chunk i of HMAC-SHA256(bloom_key, gram) mod 1024, i < bits; filter permutation = Fisher-Yates over 0..1023 (i from 1023 down to 1, j = w mod (i+1) for successive big-endian uint16 words w of HKDF-SHA256(M, salt=empty, info=\"tfmatch/v1/filter-permutation\"), rejecting w >= 65536 - 65536 mod (i+1)); bit i of a filter is bit i%8 (LSB first) of byte i/8 and moves to bit perm[i]."
+
+func permHash(p []uint16) string {
+	h := sha256.New()
+	for _, v := range p {
+		h.Write([]byte{byte(v >> 8), byte(v)})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// independentHKDF is RFC 5869 written out: extract, then expand block by
+// block.
+func independentHKDF(secret, salt []byte, info string, n int) []byte {
+	if salt == nil {
+		salt = make([]byte, 32)
+	}
+	prk := independentHMAC(salt, secret)
+	var out, prev []byte
+	for c := byte(1); len(out) < n; c++ {
+		prev = independentHMAC(prk, append(append(slices.Clone(prev), info...), c))
+		out = append(out, prev...)
+	}
+	return out[:n]
+}
+
+// independentPermutation follows the documented shuffle without the
+// package's code.
+func independentPermutation(m []byte) []uint16 {
+	stream := independentHKDF(m, nil, "tfmatch/v1/filter-permutation", 255*32)
+	p := make([]uint16, 1024)
+	for i := range p {
+		p[i] = uint16(i)
+	}
+	for i := 1023; i > 0; i-- {
+		n := i + 1
+		for {
+			w := int(stream[0])<<8 | int(stream[1])
+			stream = stream[2:]
+			if w < 65536-65536%n {
+				j := w % n
+				p[i], p[j] = p[j], p[i]
+				break
+			}
+		}
+	}
+	return p
+}
+
+func testBloomVectors(t *testing.T, vf vectorFile) {
+	if len(vf.Blooms) == 0 || len(vf.Perms) == 0 {
+		t.Fatal("vector file has no bloom or permutation vectors")
+	}
+	for i, v := range vf.Blooms {
+		var p ProgrammeSecret
+		if err := p.UnmarshalText([]byte(v.ProgrammeSecret)); err != nil {
+			t.Fatal(err)
+		}
+		var c Context
+		copy(c.ISAHash[:], unhex(t, v.ISAHash))
+		c.Epoch = v.Epoch
+		bk, err := p.BloomKey(v.Field, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := bk.Positions(nil, v.Gram, v.Bits); !slices.Equal(got, v.Positions) {
+			t.Errorf("bloom %d: positions %v, want %v", i, got, v.Positions)
+		}
+		var f, g Filter
+		bk.NewBloomHasher().Add(&f, v.Gram, v.Bits)
+		for _, pos := range v.Positions {
+			g.Set(int(pos))
+		}
+		if f != g {
+			t.Errorf("bloom %d: BloomHasher disagrees with Positions", i)
+		}
+		key := independentHKDF(p.s[:], c.ISAHash[:], "tfmatch/v1/bloom/"+v.Field+"/"+itoa(v.Epoch), 32)
+		if got := hex.EncodeToString(key); got != v.BloomKey {
+			t.Errorf("bloom %d: independent key %s, want %s", i, got, v.BloomKey)
+		}
+		sum := independentHMAC(key, []byte(v.Gram))
+		for j, pos := range v.Positions {
+			if want := (uint16(sum[2*j])<<8 | uint16(sum[2*j+1])) % 1024; pos != want {
+				t.Errorf("bloom %d: independent position %d = %d, want %d", i, j, want, pos)
+			}
+		}
+	}
+	for i, v := range vf.Perms {
+		var m BlindingKey
+		if err := m.UnmarshalText([]byte(v.BlindingKey)); err != nil {
+			t.Fatal(err)
+		}
+		perm, err := m.FilterPermutation()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(perm[:16], v.First16) || permHash(perm[:]) != v.SHA256 {
+			t.Errorf("permutation %d: does not match the vector", i)
+		}
+		if ind := independentPermutation(m.s[:]); !slices.Equal(ind, perm[:]) {
+			t.Errorf("permutation %d: independent shuffle disagrees", i)
+		}
+		var f Filter
+		copy(f[:], unhex(t, v.Filter))
+		pf := perm.Apply(f)
+		if got := hex.EncodeToString(pf[:]); got != v.Permute {
+			t.Errorf("permutation %d: permuted filter %s, want %s", i, got, v.Permute)
 		}
 	}
 }

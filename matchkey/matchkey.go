@@ -29,6 +29,12 @@ const (
 	// unit). They are keyed with the agency's local key and so only ever
 	// match within one agency.
 	Group
+	// Block kinds only ever propose candidate pairs to the similarity
+	// tier: two records sharing a block token have their Bloom-filter
+	// encodings compared. They never link on their own, so they may be
+	// weaker than person kinds, but no block kind has low entropy on its
+	// own (a date of birth alone, a year and a postcode).
+	Block
 )
 
 func (c Class) String() string {
@@ -41,6 +47,8 @@ func (c Class) String() string {
 		return "address"
 	case Group:
 		return "group"
+	case Block:
+		return "block"
 	}
 	return fmt.Sprintf("Class(%d)", uint8(c))
 }
@@ -68,7 +76,23 @@ const (
 
 	HouseholdGroup Kind = "group" // agency-local household: different values are different households
 	UnitGroup      Kind = "unit"  // agency-local unit within a household (benefit unit)
+
+	BlockPhoneticYear   Kind = "block_phonetic_yob"      // soundex(given) + soundex(family) + year of birth
+	BlockName           Kind = "block_name"              // given + family
+	BlockFamilyDOB      Kind = "block_family_dob"        // family + date of birth
+	BlockGivenDOB       Kind = "block_given_dob"         // given + date of birth
+	BlockFamilyPostcode Kind = "block_family_postcode"   // family + postcode (UK or as recorded)
+	BlockGivenPostcode  Kind = "block_given_postcode"    // given + postcode (UK or as recorded)
+	BlockPhoneticPost   Kind = "block_phonetic_postcode" // soundex(given) + soundex(family) + postcode (UK or as recorded)
+	BlockDOBPostcode    Kind = "block_dob_postcode"      // date of birth + postcode (UK or as recorded)
+	BlockPostcodeNumber Kind = "block_postcode_number"   // postcode (UK or as recorded) + house number or name
 )
+
+// Similarity is not a token kind: it names the links the similarity tier
+// makes (Bloom-filter encodings within Dice threshold), so that link
+// counts by kind can report them beside the token kinds. It is not in the
+// registry, so no token may carry it.
+const Similarity Kind = "similarity"
 
 // Info describes one kind.
 type Info struct {
@@ -78,24 +102,37 @@ type Info struct {
 	// kinds first and never lets a weaker kind override a contradiction
 	// found by a stronger one.
 	Strength int
+	// BirthDate says the kind's fields include the date of birth or a
+	// part of it (the year, or the day and month), so two records sharing
+	// a token of the kind agree on their dates of birth at least in part.
+	BirthDate bool
 }
 
 var registry = []Info{
-	{NINO, Identifier, 0},
-	{NHS, Identifier, 1},
-	{UPN, Identifier, 2},
-	{NameDOB, Person, 10},
-	{NameDOBDayMonth, Person, 11},
-	{NameSwappedDOB, Person, 12},
-	{InitialSurnameDOBPost, Person, 13},
-	{PhoneticDOB, Person, 14},
-	{NameYOBPostcode, Person, 15},
-	{GivenDOBPostcode, Person, 16},
-	{NameDayMonthPostcode, Person, 17},
-	{UPRN, Address, 20},
-	{AddressLine, Address, 21},
-	{HouseholdGroup, Group, 30},
-	{UnitGroup, Group, 31},
+	{NINO, Identifier, 0, false},
+	{NHS, Identifier, 1, false},
+	{UPN, Identifier, 2, false},
+	{NameDOB, Person, 10, true},
+	{NameDOBDayMonth, Person, 11, true},
+	{NameSwappedDOB, Person, 12, true},
+	{InitialSurnameDOBPost, Person, 13, true},
+	{PhoneticDOB, Person, 14, true},
+	{NameYOBPostcode, Person, 15, true},
+	{GivenDOBPostcode, Person, 16, true},
+	{NameDayMonthPostcode, Person, 17, true},
+	{UPRN, Address, 20, false},
+	{AddressLine, Address, 21, false},
+	{HouseholdGroup, Group, 30, false},
+	{UnitGroup, Group, 31, false},
+	{BlockPhoneticYear, Block, 40, true},
+	{BlockName, Block, 41, false},
+	{BlockFamilyDOB, Block, 42, true},
+	{BlockGivenDOB, Block, 43, true},
+	{BlockDOBPostcode, Block, 44, true},
+	{BlockFamilyPostcode, Block, 45, false},
+	{BlockGivenPostcode, Block, 46, false},
+	{BlockPhoneticPost, Block, 47, false},
+	{BlockPostcodeNumber, Block, 48, false},
 }
 
 // All returns every known kind, strongest first.

@@ -207,6 +207,9 @@ func (s *ingestSink) Send(ctx context.Context, b agency.Batch) error {
 	ib := ingest.Batch{Source: s.source, ID: b.ID, ISAHash: b.ISAHash[:], Epoch: b.Epoch, Records: make([]ingest.Record, len(b.Records))}
 	for i, r := range b.Records {
 		rec := ingest.Record{Ref: r.Ref[:], Tokens: make([]ingest.Token, len(r.Tokens)), Indicators: r.Indicators}
+		if r.Filter != nil {
+			rec.Filter = r.Filter[:]
+		}
 		for j, t := range r.Tokens {
 			rec.Tokens[j] = ingest.Token{Kind: t.Kind, Value: t.Value[:]}
 		}

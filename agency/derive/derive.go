@@ -25,6 +25,15 @@
 //	name_daymonth_postcode        [given, family, dd, mm, postcode]
 //	uprn                          [uprn]
 //	address                       [postcode, number or house name, flat]
+//	block_phonetic_yob            [soundex(given), soundex(family), year]
+//	block_name                    [given, family]
+//	block_family_dob              [family, dob]
+//	block_given_dob               [given, dob]
+//	block_family_postcode         [family, postcode or raw postcode]
+//	block_given_postcode          [given, postcode or raw postcode]
+//	block_phonetic_postcode       [soundex(given), soundex(family), postcode or raw postcode]
+//	block_dob_postcode            [dob, postcode or raw postcode]
+//	block_postcode_number         [postcode or raw postcode, number or house name]
 //
 // The unordered pairs are written smaller first (byte order), so a day and
 // month swapped, or given and family names swapped, give the same key.
@@ -54,6 +63,22 @@
 // initial (Jack and James) share their initial_surname_dob_postcode key;
 // the matcher must treat that kind as weak (it does: it is below the full
 // name kinds in matchkey's strength order).
+//
+// # Block keys
+//
+// Block keys (matchkey.Block) never link records: they only propose the
+// candidate pairs whose Bloom-filter encodings the similarity tier compares
+// (package agency/clk). Each drops one or two of the person's details so
+// that a pair with an error in any one of them still shares some block:
+// the name pair survives an error in the date of birth, the
+// name-and-date pairs an error in the other name, the phonetic key a typo
+// in both names that keeps their sound, the date-and-postcode and the
+// postcode-and-number keys errors in both names. Every block key still combines
+// two details (no date of birth alone, no year and postcode), so a block
+// stays small and a block token says little on its own. The postcode is
+// the UK postcode, or the postcode as recorded when it is not a UK one
+// (normalize.Address.RawPostcode), so data from elsewhere still blocks on
+// its postcodes. Name fields use every given-name variant.
 //
 // # Address keys
 //
@@ -253,4 +278,61 @@ func AddressKeys(p normalize.Person) []Key {
 		ks = append(ks, Key{Kind: matchkey.AddressLine, Fields: []string{a.Postcode, a.Number, a.Flat}})
 	}
 	return ks
+}
+
+// BlockKeys returns the block keys of p (see the package comment): they
+// only select candidate pairs for the similarity tier and never link on
+// their own.
+func BlockKeys(p normalize.Person) []Key {
+	var ks keySet
+	given := p.GivenVariants
+	if len(given) == 0 && p.Given != "" {
+		given = []string{p.Given}
+	}
+	family := p.Family
+	if !nameOK(family) {
+		family = ""
+	}
+	var dob, year string
+	if !p.DOB.IsZero() {
+		dob = p.DOB.String()
+		year = four(p.DOB.Year)
+	}
+	postcode := BlockPostcode(p.Address)
+	sf := Soundex(family)
+	for _, g := range given {
+		if !nameOK(g) {
+			continue
+		}
+		ks.add(matchkey.BlockPhoneticYear, Soundex(g), sf, year)
+		ks.add(matchkey.BlockName, g, family)
+		ks.add(matchkey.BlockGivenDOB, g, dob)
+		ks.add(matchkey.BlockGivenPostcode, g, postcode)
+		ks.add(matchkey.BlockPhoneticPost, Soundex(g), sf, postcode)
+	}
+	ks.add(matchkey.BlockFamilyDOB, family, dob)
+	ks.add(matchkey.BlockFamilyPostcode, family, postcode)
+	ks.add(matchkey.BlockDOBPostcode, dob, postcode)
+	if !p.Address.NoFixedAbode {
+		ks.add(matchkey.BlockPostcodeNumber, postcode, p.Address.Number)
+	}
+	slices.SortStableFunc(ks, func(a, b Key) int {
+		ia, _ := matchkey.Lookup(a.Kind)
+		ib, _ := matchkey.Lookup(b.Kind)
+		return ia.Strength - ib.Strength
+	})
+	return ks
+}
+
+// BlockPostcode is the postcode used by block keys and the similarity
+// tier: the UK postcode, else the postcode as recorded, "" for a person of
+// no fixed abode.
+func BlockPostcode(a normalize.Address) string {
+	switch {
+	case a.NoFixedAbode:
+		return ""
+	case a.Postcode != "":
+		return a.Postcode
+	}
+	return a.RawPostcode
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -21,6 +22,9 @@ var fieldCount = map[matchkey.Kind]int{
 	matchkey.InitialSurnameDOBPost: 4, matchkey.PhoneticDOB: 3, matchkey.NameYOBPostcode: 4,
 	matchkey.GivenDOBPostcode: 3, matchkey.NameDayMonthPostcode: 5,
 	matchkey.UPRN: 1, matchkey.AddressLine: 3,
+	matchkey.BlockPhoneticYear: 3, matchkey.BlockName: 2, matchkey.BlockFamilyDOB: 2, matchkey.BlockGivenDOB: 2,
+	matchkey.BlockFamilyPostcode: 2, matchkey.BlockGivenPostcode: 2, matchkey.BlockPhoneticPost: 3,
+	matchkey.BlockDOBPostcode: 2, matchkey.BlockPostcodeNumber: 2,
 }
 
 // person normalises a record given as alternating field names and values,
@@ -58,7 +62,7 @@ func checkShape(t testing.TB, keys []Key, class matchkey.Class) {
 		if !ok {
 			t.Fatalf("key %d: unknown kind %q", i, k.Kind)
 		}
-		if class == matchkey.Person && info.Class == matchkey.Address || class == matchkey.Address && info.Class != matchkey.Address {
+		if class == matchkey.Person && (info.Class == matchkey.Address || info.Class == matchkey.Block) || class != matchkey.Person && info.Class != class {
 			t.Fatalf("key %d: kind %q in the wrong list", i, k.Kind)
 		}
 		if len(k.Fields) != fieldCount[k.Kind] {
@@ -305,6 +309,7 @@ var goldenPeople = [][]string{
 	{given, "Anna", family, "Kowalska", addr, "No fixed abode", nino, "JZ987654A"},
 	{family, "Lee", dob, "1990-01-01", pc, "M1 1AE"},
 	{given, "Chris", family, "Ng", dob, "1999-09-09", pc, "B33 8TH", addr, "Ground floor flat, 22 Acacia Ave"},
+	{given, "michaela", family, "neumann", dob, "1915-11-11", pc, "4223"},
 }
 
 func TestGolden(t *testing.T) {
@@ -312,10 +317,11 @@ func TestGolden(t *testing.T) {
 	for i, rec := range goldenPeople {
 		p := person(t, rec...)
 		fmt.Fprintf(&b, "# person %d: %q\n", i+1, rec)
-		pk, ak := PersonKeys(p), AddressKeys(p)
+		pk, ak, bk := PersonKeys(p), AddressKeys(p), BlockKeys(p)
 		checkShape(t, pk, matchkey.Person)
 		checkShape(t, ak, matchkey.Address)
-		for _, k := range append(pk, ak...) {
+		checkShape(t, bk, matchkey.Block)
+		for _, k := range slices.Concat(pk, ak, bk) {
 			fmt.Fprintf(&b, "%s", k.Kind)
 			for _, f := range k.Fields {
 				fmt.Fprintf(&b, "\t%q", f)
@@ -358,6 +364,7 @@ func FuzzKeys(f *testing.F) {
 		}
 		checkShape(t, PersonKeys(p), matchkey.Person)
 		checkShape(t, AddressKeys(p), matchkey.Address)
+		checkShape(t, BlockKeys(p), matchkey.Block)
 	})
 }
 

@@ -16,6 +16,11 @@ type Address struct {
 	Number   string
 	Street   string
 	Town     string
+	// RawPostcode is a recorded postcode that is not a UK one (an
+	// overseas or foreign postcode such as an Australian "2614"), as
+	// RawPostcode returns it; empty when Postcode is set. It never feeds
+	// an exact address key, only blocking and the similarity tier.
+	RawPostcode string
 	// NoFixedAbode is set for "no fixed abode" and its variants; the other
 	// fields are then empty.
 	NoFixedAbode bool
@@ -431,4 +436,35 @@ func dropEmpty(segs [][]string) [][]string {
 		}
 	}
 	return out
+}
+
+// RawPostcode returns s as a postcode of no known format: upper-case ASCII
+// letters and digits with everything else removed, at most 10 characters,
+// and "" when fewer than 3 remain or a character is neither a letter, a
+// digit nor a space, '-' or '.' (free text, not a postcode). It is
+// idempotent.
+func RawPostcode(s string) string {
+	var buf [10]byte
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '-' || c == '.':
+			continue
+		case 'a' <= c && c <= 'z':
+			c -= 'a' - 'A'
+		case 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		default:
+			return ""
+		}
+		if n == len(buf) {
+			return ""
+		}
+		buf[n] = c
+		n++
+	}
+	if n < 3 {
+		return ""
+	}
+	return string(buf[:n])
 }

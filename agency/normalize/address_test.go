@@ -140,12 +140,12 @@ func FuzzParseAddress(f *testing.F) {
 // FuzzTextNormalizers checks that the string-to-string normalisers are
 // idempotent.
 func FuzzTextNormalizers(f *testing.F) {
-	for _, s := range []string{"St Mary's Rd", "High St", "st", "14/2-3", "Flat 02", "Mr.", "Female"} {
+	for _, s := range []string{"St Mary's Rd", "High St", "st", "14/2-3", "Flat 02", "Mr.", "Female", "2614", "sw1a-1aa", "nsw 2000"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		for name, fn := range map[string]func(string) string{
-			"Street": Street, "Town": Town, "Flat": Flat, "HouseNumber": HouseNumber, "Sex": Sex, "Title": Title,
+			"Street": Street, "Town": Town, "Flat": Flat, "HouseNumber": HouseNumber, "Sex": Sex, "Title": Title, "RawPostcode": RawPostcode,
 		} {
 			v := fn(s)
 			if again := fn(v); again != v {
@@ -153,4 +153,21 @@ func FuzzTextNormalizers(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestRawPostcode(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"2614", "2614"},
+		{" 2614 ", "2614"},
+		{"sw1a-1aa", "SW1A1AA"},
+		{"12", ""},
+		{"n/a", ""},
+		{"10115 berlin-mitte", ""},
+		{"D02 X285", "D02X285"},
+	}
+	for _, tt := range tests {
+		if got := RawPostcode(tt.in); got != tt.want {
+			t.Errorf("RawPostcode(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
 }

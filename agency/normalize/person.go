@@ -161,6 +161,7 @@ func normalizeAddress(fields map[string]string, add func(field, reason string)) 
 			add(FieldPostcode, "pseudo-postcode (not known); treated as missing")
 		default:
 			if a.Postcode == "" {
+				a.RawPostcode = RawPostcode(pc)
 				add(FieldPostcode, "not a valid UK postcode; treated as missing")
 			} else {
 				add(FieldPostcode, "not a valid UK postcode; the one in the address is used")

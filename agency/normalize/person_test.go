@@ -202,6 +202,9 @@ func FuzzNormalize(f *testing.F) {
 		if p.Address.NoFixedAbode {
 			back[FieldAddress] = "no fixed abode"
 		}
+		if p.Address.RawPostcode != "" {
+			back[FieldPostcode] = p.Address.RawPostcode
+		}
 		q, _, err := Normalize(back)
 		if err != nil {
 			t.Fatalf("normalised person %+v does not normalise again: %v", p, err)

@@ -25,6 +25,8 @@ func cmdLink(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "output directory for clusters.csv, flagged.csv, links.csv and rejects-NAME.csv (required)")
 	rulesFile := fs.String("rules", "", "rule set file (default: the embedded phase-1 rules)")
 	asof := fs.String("asof", "", "reference date for indicators, YYYY-MM-DD (default today)")
+	dice := fs.Float64("similarity", 0, "Dice threshold of the similarity tier, in (0, 1] (default 0.8)")
+	noSim := fs.Bool("no-similarity", false, "link on exact match keys only")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: matchctl link -out DIR [-rules FILE] [-asof YYYY-MM-DD] NAME=DATA.csv,MAPPING.yaml [NAME=DATA.csv,MAPPING.yaml ...]")
 		fs.PrintDefaults()
@@ -42,6 +44,11 @@ func cmdLink(args []string, stdout, stderr io.Writer) error {
 		return usageError{"give at least one source as NAME=DATA.csv,MAPPING.yaml"}
 	}
 	cfg := pipeline.Config{Out: *out}
+	if *dice < 0 || *dice > 1 {
+		return usageError{fmt.Sprintf("-similarity: want a Dice threshold in (0, 1], got %v", *dice)}
+	}
+	cfg.Linkage.SimilarityThreshold = *dice
+	cfg.Linkage.DisableSimilarity = *noSim
 	for _, arg := range fs.Args() {
 		name, files, ok := strings.Cut(arg, "=")
 		data, mapFile, ok2 := strings.Cut(files, ",")

@@ -44,6 +44,9 @@ type Record struct {
 	Ref        []byte
 	Tokens     []Token
 	Indicators map[string]bool
+	// Filter is the record's Bloom-filter encoding: keys.FilterBytes
+	// bytes, or empty.
+	Filter []byte
 }
 
 // Batch is one batch as received from an agency.
@@ -99,7 +102,10 @@ func (in *Ingester) validate(b Batch) error {
 		if len(r.Tokens) == 0 || len(r.Tokens) > maxTokens {
 			return invalid("record %d: %d tokens; want 1 to %d", i, len(r.Tokens), maxTokens)
 		}
-		person := false
+		if len(r.Filter) != 0 && len(r.Filter) != keys.FilterBytes {
+			return invalid("record %d: filter is %d bytes, want %d or none", i, len(r.Filter), keys.FilterBytes)
+		}
+		person, block := false, false
 		for j, t := range r.Tokens {
 			info, ok := matchkey.Lookup(t.Kind)
 			if !ok {
@@ -108,12 +114,17 @@ func (in *Ingester) validate(b Batch) error {
 			if len(t.Value) != tokenLen {
 				return invalid("record %d token %d: value is %d bytes, want %d", i, j, len(t.Value), tokenLen)
 			}
-			if info.Class == matchkey.Identifier || info.Class == matchkey.Person {
+			switch info.Class {
+			case matchkey.Identifier, matchkey.Person:
 				person = true
+			case matchkey.Block:
+				block = true
 			}
 		}
-		if !person {
-			return invalid("record %d: no identifier or person token", i)
+		// A record the similarity tier alone can link needs a filter
+		// and a block to compare it in.
+		if !person && !(block && len(r.Filter) != 0) {
+			return invalid("record %d: no identifier or person token, and no filter with a block token", i)
 		}
 		if len(r.Indicators) > maxIndicators {
 			return invalid("record %d: %d indicators; at most %d", i, len(r.Indicators), maxIndicators)
@@ -141,11 +152,21 @@ func (in *Ingester) Accept(ctx context.Context, b Batch) (store.BatchResult, err
 		return store.BatchResult{}, err
 	}
 	bl := in.Blinding.NewBlinder()
+	// The permutation hides which filter bit an agency set, so filters
+	// in the store are useless to whoever holds P without M.
+	perm, err := in.Blinding.FilterPermutation()
+	if err != nil {
+		return store.BatchResult{}, fmt.Errorf("ingest: %w", err)
+	}
 	recs := make([]store.Record, len(b.Records))
 	for i, r := range b.Records {
 		sr := store.Record{Source: b.Source, Ref: [refLen]byte(r.Ref), Tokens: make([]store.Token, len(r.Tokens)), Indicators: r.Indicators}
 		for j, t := range r.Tokens {
 			sr.Tokens[j] = store.Token{Kind: t.Kind, Value: bl.Blind(keys.Token(t.Value))}
+		}
+		if len(r.Filter) == keys.FilterBytes {
+			f := perm.Apply(keys.Filter(r.Filter))
+			sr.Filter = f[:]
 		}
 		recs[i] = sr
 	}

@@ -28,6 +28,12 @@
 //     that differ in their full name, so the weaker keys may only join
 //     records across agencies.
 //
+// After the exact kinds, the similarity tier (similarity.go) compares the
+// Bloom-filter encodings of records that share a block token but are still
+// different persons, and links pairs whose Dice coefficient reaches
+// Config.SimilarityThreshold through the same guards, plus a birth-date
+// guard; its links have kind matchkey.Similarity.
+//
 // Disagreement on a person kind is not a contradiction: weaker keys exist
 // precisely to join records whose stronger keys differ (a typing error in
 // the date of birth, a day/month swap, a misspelt name).
@@ -92,18 +98,39 @@ type Config struct {
 	// Nil means the strongest person kind only; an empty non-nil slice
 	// means identifiers only.
 	SameSourceKinds []matchkey.Kind
+
+	// SimilarityThreshold is the Dice coefficient at or above which the
+	// similarity tier links two records' Bloom filters. Zero means
+	// DefaultSimilarityThreshold.
+	SimilarityThreshold float64
+	// DisableSimilarity turns the similarity tier off: linkage is then
+	// exact only.
+	DisableSimilarity bool
+	// MaxBlockRecords caps the records of one block whose filters are
+	// compared pairwise; a larger block is skipped and counted in
+	// Result.SkippedBlocks. Zero means DefaultMaxBlockRecords.
+	MaxBlockRecords int
 }
 
 // Defaults.
 const (
 	DefaultMaxPersonRecords    = 12
 	DefaultMaxHouseholdPersons = 12
+	// DefaultSimilarityThreshold is the Dice threshold used with CLKs in
+	// the literature and by anonlink/clkhash (Schnell et al. 2009;
+	// FEBRL results at 0.8); see docs/linkage.md for the measured
+	// sensitivity.
+	DefaultSimilarityThreshold = 0.8
+	DefaultMaxBlockRecords     = 64
 )
 
 // Validate reports whether c is usable.
 func (c Config) Validate() error {
-	if c.MaxPersonRecords < 0 || c.MaxHouseholdPersons < 0 {
+	if c.MaxPersonRecords < 0 || c.MaxHouseholdPersons < 0 || c.MaxBlockRecords < 0 {
 		return errors.New("linkage: negative cap")
+	}
+	if c.SimilarityThreshold < 0 || c.SimilarityThreshold > 1 {
+		return errors.New("linkage: similarity threshold outside [0, 1]")
 	}
 	for _, k := range c.SameSourceKinds {
 		in, ok := matchkey.Lookup(k)
@@ -123,6 +150,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxHouseholdPersons == 0 {
 		c.MaxHouseholdPersons = DefaultMaxHouseholdPersons
+	}
+	if c.SimilarityThreshold == 0 {
+		c.SimilarityThreshold = DefaultSimilarityThreshold
+	}
+	if c.MaxBlockRecords == 0 {
+		c.MaxBlockRecords = DefaultMaxBlockRecords
 	}
 	return c
 }
@@ -151,6 +184,9 @@ const (
 	GuardSameSource    = "same_source"
 	GuardHouseholdSize = "household_size"
 	GuardHouseholdRef  = "household_ref"
+	// GuardBirthDate refuses a similarity link between two records with
+	// dates of birth that share no block carrying one.
+	GuardBirthDate = "birth_date"
 )
 
 // Result is the outcome of Link. Record indices refer to the input slice.
@@ -174,6 +210,12 @@ type Result struct {
 	LinksByKind map[matchkey.Kind]int
 	// Blocked counts unions refused per guard.
 	Blocked map[string]int
+	// Compared counts the filter pairs the similarity tier compared and
+	// Candidates those at or above the threshold (before guards).
+	Compared, Candidates int
+	// SkippedBlocks counts, per kind, the blocks with more than
+	// Config.MaxBlockRecords records whose filters were not compared.
+	SkippedBlocks map[matchkey.Kind]int
 }
 
 // Link links recs into persons and households. It fails on a repeated
@@ -243,8 +285,10 @@ func (e entry) value() [32]byte {
 }
 
 // forEachGroup sorts es and calls fn with each run of entries sharing a
-// token, records deduplicated.
-func forEachGroup(es []entry, fn func(g []entry)) {
+// token, records deduplicated. It returns es sorted and deduplicated (the
+// elements past its end are cleared), so a caller that keeps the entries
+// must keep the result.
+func forEachGroup(es []entry, fn func(g []entry)) []entry {
 	slices.SortFunc(es, cmpEntry)
 	es = slices.CompactFunc(es, func(a, b entry) bool { return sameToken(a, b) && a.rec == b.rec })
 	for i := 0; i < len(es); {
@@ -255,6 +299,7 @@ func forEachGroup(es []entry, fn func(g []entry)) {
 		fn(es[i:j])
 		i = j
 	}
+	return es
 }
 
 type linker struct {
@@ -278,6 +323,8 @@ type linker struct {
 
 	pendingReview [][]entry // skipped person-level posting lists
 
+	filters []filter // canonical index -> filter (similarity tier)
+
 	hparent []int32 // household union-find over persons
 	hsize   []int32
 	hrefs   [][]hhRef // per household root: the agency household references it holds
@@ -292,7 +339,7 @@ func newLinker(recs []store.Record, cfg Config) (*linker, error) {
 	if n > 1<<31-1 {
 		return nil, errors.New("linkage: too many records")
 	}
-	l := &linker{cfg: cfg, recs: recs, res: &Result{LinksByKind: map[matchkey.Kind]int{}, Blocked: map[string]int{}}}
+	l := &linker{cfg: cfg, recs: recs, res: &Result{LinksByKind: map[matchkey.Kind]int{}, Blocked: map[string]int{}, SkippedBlocks: map[matchkey.Kind]int{}}}
 	l.orig = make([]int32, n)
 	for i := range l.orig {
 		l.orig[i] = int32(i)
@@ -343,7 +390,14 @@ func newLinker(recs []store.Record, cfg Config) (*linker, error) {
 	for k := range l.kinds {
 		l.kinds[k].entries = make([]entry, 0, counts[k])
 	}
+	l.filters = make([]filter, n)
 	for c, i := range l.orig {
+		if f := recs[i].Filter; len(f) != 0 {
+			if len(f) != store.FilterLen {
+				return nil, fmt.Errorf("linkage: record %d: filter of %d bytes, want %d", i, len(f), store.FilterLen)
+			}
+			l.filters[c] = newFilter(f)
+		}
 		for _, t := range recs[i].Tokens {
 			k := slot[t.Kind]
 			e := entry{h: binary.BigEndian.Uint64(t.Value[:8]), rec: int32(c)}
@@ -406,7 +460,7 @@ func (l *linker) linkPersons() {
 			continue
 		}
 		var vid int32
-		forEachGroup(ks.entries, func(g []entry) {
+		ks.entries = forEachGroup(ks.entries, func(g []entry) {
 			for _, e := range g {
 				l.ids[e.rec] = append(l.ids[e.rec], idval{int32(k), vid})
 			}
@@ -422,7 +476,7 @@ func (l *linker) linkPersons() {
 			continue
 		}
 		var props [][2]int32
-		forEachGroup(ks.entries, func(g []entry) {
+		ks.entries = forEachGroup(ks.entries, func(g []entry) {
 			if len(g) > l.cfg.MaxPersonRecords {
 				l.res.Review = append(l.res.Review, ReviewItem{Kind: ks.info.Kind, Value: g[0].value(), Records: len(g), Persons: -1})
 				l.pendingReview = append(l.pendingReview, slices.Clone(g))
@@ -435,7 +489,12 @@ func (l *linker) linkPersons() {
 		in := ks.info
 		mergeComponents(props, l.find, func(roots []int32) string { return l.personGuard(roots, in) },
 			func(a, b int32) { l.unionPersons(a, b, in) }, l.res.Blocked)
-		ks.entries = nil
+	}
+	l.linkSimilar()
+	for k := range l.kinds {
+		if c := l.kinds[k].info.Class; c == matchkey.Identifier || c == matchkey.Person || c == matchkey.Block {
+			l.kinds[k].entries = nil
+		}
 	}
 	// Dense person ids in canonical record order.
 	l.person = denseIDs(n, l.find)

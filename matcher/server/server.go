@@ -142,7 +142,7 @@ func batchFromProto(party string, in *pb.Batch) ingest.Batch {
 		Records: make([]ingest.Record, len(in.GetRecords())),
 	}
 	for i, r := range in.GetRecords() {
-		rec := ingest.Record{Ref: r.GetRef(), Tokens: make([]ingest.Token, len(r.GetTokens())), Indicators: r.GetIndicators()}
+		rec := ingest.Record{Ref: r.GetRef(), Tokens: make([]ingest.Token, len(r.GetTokens())), Indicators: r.GetIndicators(), Filter: r.GetFilter()}
 		for j, t := range r.GetTokens() {
 			rec.Tokens[j] = ingest.Token{Kind: matchkey.Kind(t.GetKind()), Value: t.GetValue()}
 		}

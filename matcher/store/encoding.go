@@ -21,10 +21,14 @@ const (
 	MaxBatchIDLen   = 128 // bytes in a batch id
 	MaxTokens       = 256 // tokens per record
 	MaxIndicators   = 64  // indicators per record
+	FilterLen       = 128 // bytes in a record's filter
 )
 
-// recordVersion is the first byte of every encoded record.
-const recordVersion = 1
+// Record encoding versions, the first byte of every encoded record.
+const (
+	recordVersion       = 1 // no filter
+	recordVersionFilter = 2 // version 1 followed by a filter
+)
 
 // errCorrupt is wrapped by every decoding error.
 var errCorrupt = errors.New("corrupt record encoding")
@@ -32,15 +36,18 @@ var errCorrupt = errors.New("corrupt record encoding")
 // EncodeRecord returns the canonical binary encoding of r, which is both
 // the stored value of a record and the input to a batch digest.
 //
-// The encoding (version 1) is frozen; a change needs a new version byte:
+// The encodings are frozen; a change needs a new version byte. A record
+// without a filter has encoding version 1 (so records and digests made
+// before the similarity tier are unchanged), one with a filter version 2:
 //
-//	byte     version = 1
+//	byte     version = 1 or 2
 //	uvarint  len(source), source bytes
 //	[16]byte ref
 //	uvarint  number of tokens, then per token:
 //	           uvarint len(kind), kind bytes, [32]byte value
 //	uvarint  number of indicators, then per indicator:
 //	           uvarint len(name), name bytes, byte 0 (false) or 1 (true)
+//	[128]byte filter (version 2 only)
 //
 // Tokens appear sorted by (kind, value) without duplicates and indicators
 // sorted by name, so one record has exactly one encoding: EncodeRecord
@@ -55,8 +62,13 @@ func EncodeRecord(r Record) []byte {
 	for _, name := range names {
 		n += binary.MaxVarintLen64 + len(name) + 1
 	}
+	n += len(r.Filter)
 	b := make([]byte, 0, n)
-	b = append(b, recordVersion)
+	if len(r.Filter) > 0 {
+		b = append(b, recordVersionFilter)
+	} else {
+		b = append(b, recordVersion)
+	}
 	b = appendString(b, r.Source)
 	b = append(b, r.Ref[:]...)
 	b = binary.AppendUvarint(b, uint64(len(toks)))
@@ -73,7 +85,7 @@ func EncodeRecord(r Record) []byte {
 			b = append(b, 0)
 		}
 	}
-	return b
+	return append(b, r.Filter...)
 }
 
 // DecodeRecord parses an encoding made by EncodeRecord. It accepts only
@@ -83,8 +95,9 @@ func EncodeRecord(r Record) []byte {
 func DecodeRecord(b []byte) (Record, error) {
 	d := decoder{b: b}
 	var r Record
-	if v := d.byte(); d.err == nil && v != recordVersion {
-		return Record{}, fmt.Errorf("%w: unknown version %d", errCorrupt, v)
+	version := d.byte()
+	if d.err == nil && version != recordVersion && version != recordVersionFilter {
+		return Record{}, fmt.Errorf("%w: unknown version %d", errCorrupt, version)
 	}
 	r.Source = d.string(MaxSourceLen, "source")
 	copy(r.Ref[:], d.bytes(16, "ref"))
@@ -120,6 +133,9 @@ func DecodeRecord(b []byte) (Record, error) {
 		}
 		prev = name
 		r.Indicators[name] = v == 1
+	}
+	if version == recordVersionFilter {
+		r.Filter = bytes.Clone(d.bytes(FilterLen, "filter"))
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("trailing bytes")
@@ -245,6 +261,9 @@ func validateRecord(r Record) error {
 	}
 	if len(r.Indicators) > MaxIndicators {
 		return fmt.Errorf("%d indicators, more than %d", len(r.Indicators), MaxIndicators)
+	}
+	if len(r.Filter) != 0 && len(r.Filter) != FilterLen {
+		return fmt.Errorf("filter of %d bytes, want %d or none", len(r.Filter), FilterLen)
 	}
 	for name := range r.Indicators {
 		if !validName(name, MaxIndicatorLen) {

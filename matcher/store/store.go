@@ -38,6 +38,9 @@ type Record struct {
 	Ref        [16]byte        // agency-local opaque record reference
 	Tokens     []Token         // blinded match-key tokens
 	Indicators map[string]bool // indicator name -> value
+	// Filter is the record's Bloom-filter encoding for the similarity
+	// tier, permuted with the matcher's key: FilterLen bytes, or nil.
+	Filter []byte
 }
 
 // Options configures a Store. The zero value means defaults.

@@ -108,7 +108,11 @@ type Record struct {
 	Ref    []byte   `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
 	Tokens []*Token `protobuf:"bytes,2,rep,name=tokens,proto3" json:"tokens,omitempty"`
 	// Indicator name to value, as the agency's mapping derived them.
-	Indicators    map[string]bool `protobuf:"bytes,3,rep,name=indicators,proto3" json:"indicators,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Indicators map[string]bool `protobuf:"bytes,3,rep,name=indicators,proto3" json:"indicators,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Keyed Bloom-filter encoding (CLK) of the record for the similarity
+	// tier: exactly 128 bytes (1024 bits, bit i is bit i%8 of byte i/8), or
+	// empty when the agency could not encode the record.
+	Filter        []byte `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -160,6 +164,13 @@ func (x *Record) GetTokens() []*Token {
 func (x *Record) GetIndicators() map[string]bool {
 	if x != nil {
 		return x.Indicators
+	}
+	return nil
+}
+
+func (x *Record) GetFilter() []byte {
+	if x != nil {
+		return x.Filter
 	}
 	return nil
 }
@@ -961,13 +972,14 @@ const file_tfmatch_v1_tfmatch_proto_rawDesc = "" +
 	"\bbatch_id\x18\x01 \x01(\tR\abatchId\x12\x19\n" +
 	"\bisa_hash\x18\x02 \x01(\fR\aisaHash\x12\x1b\n" +
 	"\tkey_epoch\x18\x03 \x01(\rR\bkeyEpoch\x12,\n" +
-	"\arecords\x18\x04 \x03(\v2\x12.tfmatch.v1.RecordR\arecords\"\xc8\x01\n" +
+	"\arecords\x18\x04 \x03(\v2\x12.tfmatch.v1.RecordR\arecords\"\xe0\x01\n" +
 	"\x06Record\x12\x10\n" +
 	"\x03ref\x18\x01 \x01(\fR\x03ref\x12)\n" +
 	"\x06tokens\x18\x02 \x03(\v2\x11.tfmatch.v1.TokenR\x06tokens\x12B\n" +
 	"\n" +
 	"indicators\x18\x03 \x03(\v2\".tfmatch.v1.Record.IndicatorsEntryR\n" +
-	"indicators\x1a=\n" +
+	"indicators\x12\x16\n" +
+	"\x06filter\x18\x04 \x01(\fR\x06filter\x1a=\n" +
 	"\x0fIndicatorsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\bR\x05value:\x028\x01\"1\n" +

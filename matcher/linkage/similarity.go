@@ -1,0 +1,175 @@
+package linkage
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"slices"
+
+	"tfmatch/matchkey"
+)
+
+// The similarity tier runs after the exact person stage and before
+// persons are numbered. It joins what exact keys miss (an error in both
+// names, a changed family name with a typo in the given name, a missing
+// date of birth with a typo) by comparing the records' Bloom-filter
+// encodings (package agency/clk), which the matcher holds permuted under
+// its own key:
+//
+//  1. Blocking: two records are compared only if they share a token of a
+//     Block-, Person- or Address-class kind and are in different person
+//     clusters. A block with more than Config.MaxBlockRecords records (a
+//     common name at a large address, a hostel) is skipped and counted in
+//     Result.SkippedBlocks, so the work stays linear in the records.
+//  2. Scoring: the Dice coefficient 2|a∧b| / (|a| + |b|), with popcounts
+//     cached. Pairs at or above Config.SimilarityThreshold are candidates.
+//  3. Linking: candidates are tried best first (ties by record order,
+//     so the result does not depend on input order), each through the
+//     same guards as exact keys: identifier conflict, cluster size, and
+//     the same-source rule (a similarity link never joins two clusters
+//     that both hold a record of one source), and one more: two records
+//     that both carry a date of birth must share a block of a kind built
+//     on it (matchkey.Info.BirthDate), so they agree on their dates of
+//     birth at least in part. A filter weighs the date of birth less than
+//     the names, so a parent and a child of the same name at the same
+//     address can be within the threshold; this guard keeps them apart.
+//     Each union is recorded with kind matchkey.Similarity.
+//
+// Best-first greedy union is the multi-party solver of anonlink in
+// essence: a record's strongest candidate is taken before weaker ones,
+// and the guards stop a chain of weaker candidates from welding two
+// people whom an agency already holds apart.
+
+// filter is a record's Bloom filter as words, with its popcount cached.
+type filter struct {
+	w   [16]uint64
+	pop int32 // 0: no filter
+}
+
+func newFilter(b []byte) filter {
+	var f filter
+	for i := range f.w {
+		f.w[i] = binary.LittleEndian.Uint64(b[8*i:])
+		f.pop += int32(bits.OnesCount64(f.w[i]))
+	}
+	return f
+}
+
+// common returns the number of bits set in both a and b.
+func common(a, b *filter) int32 {
+	var n int
+	for i := range a.w {
+		n += bits.OnesCount64(a.w[i] & b.w[i])
+	}
+	return int32(n)
+}
+
+// candidate is a pair of canonical records whose filters are similar.
+type candidate struct {
+	a, b int32 // a < b
+	dice float64
+	dob  bool // found in a block of a kind carrying the date of birth
+}
+
+// similarityInfo is what unionPersons sees of a similarity link: a person
+// link weaker than every token kind, never in SameSourceKinds.
+func similarityInfo() matchkey.Info {
+	return matchkey.Info{Kind: matchkey.Similarity, Class: matchkey.Person, Strength: 1 << 20}
+}
+
+func (l *linker) linkSimilar() {
+	if l.cfg.DisableSimilarity {
+		return
+	}
+	t := l.cfg.SimilarityThreshold
+	// Which records carry a date of birth (a token of a BirthDate kind).
+	hasDOB := make([]bool, len(l.filters))
+	for k := range l.kinds {
+		if l.kinds[k].info.BirthDate {
+			for _, e := range l.kinds[k].entries {
+				hasDOB[e.rec] = true
+			}
+		}
+	}
+	var cands []candidate
+	for k := range l.kinds {
+		ks := &l.kinds[k]
+		switch ks.info.Class {
+		case matchkey.Block, matchkey.Person, matchkey.Address:
+		default:
+			continue
+		}
+		ks.entries = forEachGroup(ks.entries, func(g []entry) {
+			if len(g) < 2 {
+				return
+			}
+			if len(g) > l.cfg.MaxBlockRecords {
+				l.res.SkippedBlocks[ks.info.Kind]++
+				return
+			}
+			for i := 1; i < len(g); i++ {
+				a := g[i].rec
+				fa := &l.filters[a]
+				if fa.pop == 0 {
+					continue
+				}
+				ra := l.find(a)
+				for j := range i {
+					b := g[j].rec
+					fb := &l.filters[b]
+					if fb.pop == 0 || l.find(b) == ra {
+						continue
+					}
+					l.res.Compared++
+					c := common(fa, fb)
+					d := 2 * float64(c) / float64(fa.pop+fb.pop)
+					if d >= t {
+						lo, hi := min(a, b), max(a, b)
+						cands = append(cands, candidate{lo, hi, d, ks.info.BirthDate})
+					}
+				}
+			}
+		})
+	}
+	// One candidate per pair, best first.
+	slices.SortFunc(cands, func(x, y candidate) int {
+		if x.a != y.a {
+			return cmpInt(x.a, y.a)
+		}
+		return cmpInt(x.b, y.b)
+	})
+	out := cands[:0]
+	for _, c := range cands {
+		if n := len(out); n > 0 && out[n-1].a == c.a && out[n-1].b == c.b {
+			out[n-1].dob = out[n-1].dob || c.dob
+			continue
+		}
+		out = append(out, c)
+	}
+	cands = out
+	l.res.Candidates = len(cands)
+	slices.SortStableFunc(cands, func(x, y candidate) int {
+		switch {
+		case x.dice > y.dice:
+			return -1
+		case x.dice < y.dice:
+			return 1
+		}
+		return 0
+	})
+	info := similarityInfo()
+	for _, c := range cands {
+		if hasDOB[c.a] && hasDOB[c.b] && !c.dob {
+			l.res.Blocked[GuardBirthDate]++
+			continue
+		}
+		ra, rb := l.find(c.a), l.find(c.b)
+		if ra == rb {
+			continue
+		}
+		if g := l.personGuard([]int32{ra, rb}, info); g != "" {
+			l.res.Blocked[g]++
+			continue
+		}
+		l.unionPersons(c.a, c.b, info)
+	}
+}
