@@ -69,6 +69,9 @@ type Config struct {
 	Keys Keys
 	// RejectsPath receives rejected rows as CSV (default: none written).
 	RejectsPath string
+	// WarningsPath receives, in the same layout, the values left out of
+	// accepted rows (default: none written).
+	WarningsPath string
 	// BatchSize is the number of records per batch (default 2000).
 	BatchSize int
 	// Workers is the number of pseudonymising goroutines (default GOMAXPROCS).
@@ -226,8 +229,10 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 
 	stopProgress := startProgress(cfg.Progress, cfg.Source, &read, &accepted, &sent)
 
-	// Collector: in chunk order, vault then send.
-	var issues int
+	// Collector: in chunk order, vault then send. Warnings are values left
+	// out of accepted rows (an invalid identifier, a date of birth that is
+	// not a date).
+	var warnings []Reject
 	pending := map[int]*chunk{}
 	next := 0
 	emit := func(c *chunk) error {
@@ -237,12 +242,18 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 			Epoch:   cfg.Keys.Context.Epoch,
 		}
 		entries := make([]vaultEntry, 0, len(c.results))
-		for _, r := range c.results {
+		for i, r := range c.results {
 			if r.reject != nil {
 				addReject(*r.reject)
 				continue
 			}
-			issues += len(r.issues)
+			line := c.rows[i].Line
+			for _, w := range c.rows[i].Warnings {
+				warnings = append(warnings, Reject{Line: line, Field: w.Field, Column: w.Column, Reason: w.Reason})
+			}
+			for _, is := range r.issues {
+				warnings = append(warnings, Reject{Line: line, Field: is.Field, Reason: is.Reason})
+			}
 			b.Records = append(b.Records, r.rec)
 			entries = append(entries, vaultEntry{ref: r.rec.Ref, person: r.person})
 		}
@@ -297,11 +308,16 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 		Accepted: int(accepted.Load()),
 		Rejected: len(rejects),
 		Sent:     acked,
-		Issues:   issues,
+		Issues:   len(warnings),
 		Elapsed:  time.Since(start),
 	}
 	if cfg.RejectsPath != "" {
 		if err := writeRejects(cfg.RejectsPath, filepath.Base(cfg.Extract), rejects); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+	if cfg.WarningsPath != "" {
+		if err := writeRejects(cfg.WarningsPath, filepath.Base(cfg.Extract), warnings); err != nil && runErr == nil {
 			runErr = err
 		}
 	}
@@ -322,8 +338,8 @@ func newRunID(t time.Time) string {
 	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
 
-// writeRejects writes the rejects file atomically: a reader never sees a
-// half-written file.
+// writeRejects writes a rejects (or warnings) file atomically: a reader
+// never sees a half-written file.
 func writeRejects(path, file string, rejects []Reject) error {
 	sort.SliceStable(rejects, func(i, j int) bool { return rejects[i].Line < rejects[j].Line })
 	tmp := path + ".tmp"

@@ -35,7 +35,13 @@ var acceptedRun = []struct {
 }{
 	{"H001", "Mary", "O'Brien", []matchkey.Kind{matchkey.NINO, matchkey.NameDOB, matchkey.AddressLine, matchkey.HouseholdGroup}, true},
 	{"H002", "Jack", "O'Brien", []matchkey.Kind{matchkey.NameDOB, matchkey.AddressLine, matchkey.HouseholdGroup}, false},
+	// A date of birth that is not a date is left out with a warning; the
+	// record is still linkable on its name and address.
+	{"H003", "Tom", "Jones", []matchkey.Kind{matchkey.AddressLine, matchkey.HouseholdGroup}, false},
 	{"H007", "Eve", "Brown", []matchkey.Kind{matchkey.NameDOB}, false},
+	// No date of birth and no identifier: only the similarity tier can
+	// link it (block keys and a filter).
+	{"H008", "Raj", "Patel", []matchkey.Kind{matchkey.AddressLine, matchkey.HouseholdGroup}, true},
 	{"H009", "", "", []matchkey.Kind{matchkey.NINO}, false},
 	{"H010", "Zoë", "Brown", []matchkey.Kind{matchkey.NameDOB}, true},
 	{"H011", "Ben", "Ward", []matchkey.Kind{matchkey.NameDOB, matchkey.HouseholdGroup}, false},
@@ -48,11 +54,9 @@ var rejectedRun = []struct {
 	line          int
 	field, reason string
 }{
-	{4, "dob", "is not a date in format DD/MM/YYYY or YYYY-MM-DD"},
 	{5, "record_id", "is empty"},
 	{6, "family_name", "no name"},
 	{7, "", "has 3 columns, the header has 9"},
-	{9, "", "no match key can be made"},
 }
 
 func runTestExtract(t *testing.T, k Keys, cfg Config, sink Sink) (Summary, *Vault, error) {
@@ -76,13 +80,13 @@ func TestRunSummaryAndRejects(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	want := Summary{Read: 12, Accepted: len(acceptedRun), Rejected: len(rejectedRun), Sent: len(acceptedRun), Issues: 1}
+	want := Summary{Read: 12, Accepted: len(acceptedRun), Rejected: len(rejectedRun), Sent: len(acceptedRun), Issues: 2}
 	got := sum
 	got.Elapsed = 0
 	if got != want {
 		t.Errorf("summary = %+v, want %+v", got, want)
 	}
-	if !strings.Contains(sum.String(), "read 12, accepted 7, rejected 5, sent 7, warnings 1") {
+	if !strings.Contains(sum.String(), "read 12, accepted 9, rejected 3, sent 9, warnings 2") {
 		t.Errorf("summary line %q", sum.String())
 	}
 
@@ -185,7 +189,7 @@ func TestRunSummaryAndRejects(t *testing.T) {
 		t.Errorf("vault holds %d people (err %v), want %d", n, err, len(acceptedRun))
 	}
 	// Rejected rows are not in the vault.
-	_, unknown, err = vault.Resolve(context.Background(), []keys.Ref{k.Local.Ref("H003"), k.Local.Ref("H005"), k.Local.Ref("H008")})
+	_, unknown, err = vault.Resolve(context.Background(), []keys.Ref{k.Local.Ref(""), k.Local.Ref("H005"), k.Local.Ref("H006")})
 	if err != nil || len(unknown) != 3 {
 		t.Errorf("rejected rows in the vault: %d unknown of 3 (err %v)", len(unknown), err)
 	}
@@ -287,11 +291,11 @@ func TestRunSinkFailure(t *testing.T) {
 func TestRunAckShort(t *testing.T) {
 	k := newKeys(t)
 	sum, _, err := runTestExtract(t, k, Config{}, &fakeSink{ackShort: 1})
-	if err == nil || !strings.Contains(err.Error(), "acknowledged 6 of 7") {
+	if err == nil || !strings.Contains(err.Error(), "acknowledged 8 of 9") {
 		t.Errorf("Run error = %v, want the shortfall reported", err)
 	}
-	if sum.Sent != 6 || sum.Accepted != 7 {
-		t.Errorf("summary %+v: want sent 6, accepted 7", sum)
+	if sum.Sent != len(acceptedRun)-1 || sum.Accepted != len(acceptedRun) {
+		t.Errorf("summary %+v: want sent %d, accepted %d", sum, len(acceptedRun)-1, len(acceptedRun))
 	}
 }
 
@@ -397,5 +401,32 @@ func TestRunWorkersSameContent(t *testing.T) {
 				t.Errorf("1 and 4 workers sent different records (%d and %d)", len(runs[0]), len(runs[1]))
 			}
 		})
+	}
+}
+
+// TestRunWarnings: values left out of accepted rows are listed with their
+// line, field and reason.
+func TestRunWarnings(t *testing.T) {
+	warnings := filepath.Join(t.TempDir(), "warnings.csv")
+	if _, _, err := runTestExtract(t, newKeys(t), Config{WarningsPath: warnings}, &fakeSink{}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(warnings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][2]string{{"4", "dob"}, {"8", "nino"}}
+	if len(rows) != len(want)+1 {
+		t.Fatalf("warnings = %q, want %d rows", rows, len(want))
+	}
+	for i, w := range want {
+		if r := rows[i+1]; r[1] != w[0] || r[2] != w[1] || r[5] == "" {
+			t.Errorf("warning %d = %q, want line %s field %s with a reason", i, r, w[0], w[1])
+		}
 	}
 }

@@ -62,6 +62,7 @@ const (
 	NHS  Kind = "nhs"  // NHS number
 	UPN  Kind = "upn"  // Unique Pupil Number
 
+	OtherID               Kind = "other_id"                     // an identifier of another scheme shared by the sources
 	NameDOB               Kind = "name_dob"                     // given + family + date of birth
 	NameDOBDayMonth       Kind = "name_dob_daymonth"            // given + family + year + {day, month} unordered
 	NameSwappedDOB        Kind = "name_swapped_dob"             // {given, family} unordered + date of birth
@@ -112,6 +113,9 @@ var registry = []Info{
 	{NINO, Identifier, 0, false},
 	{NHS, Identifier, 1, false},
 	{UPN, Identifier, 2, false},
+	// other_id is of the Person class, not Identifier: a scheme tfmatch
+	// cannot check (no check digit) carries typing errors, so two values
+	// are evidence for a link when equal but never a contradiction.
 	{NameDOB, Person, 10, true},
 	{NameDOBDayMonth, Person, 11, true},
 	{NameSwappedDOB, Person, 12, true},
@@ -120,6 +124,7 @@ var registry = []Info{
 	{NameYOBPostcode, Person, 15, true},
 	{GivenDOBPostcode, Person, 16, true},
 	{NameDayMonthPostcode, Person, 17, true},
+	{OtherID, Person, 18, false},
 	{UPRN, Address, 20, false},
 	{AddressLine, Address, 21, false},
 	{HouseholdGroup, Group, 30, false},

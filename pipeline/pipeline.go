@@ -151,14 +151,15 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		}
 		vaults[s.Name] = v
 		as, err := agency.Run(ctx, agency.Config{
-			Source:      s.Name,
-			Mapping:     maps[i],
-			Extract:     s.Data,
-			AsOf:        cfg.AsOf,
-			Keys:        agency.Keys{Secret: secret, Context: kctx, Local: local},
-			RejectsPath: filepath.Join(cfg.Out, "rejects-"+s.Name+".csv"),
-			Logger:      cfg.Logger,
-			Progress:    cfg.Progress,
+			Source:       s.Name,
+			Mapping:      maps[i],
+			Extract:      s.Data,
+			AsOf:         cfg.AsOf,
+			Keys:         agency.Keys{Secret: secret, Context: kctx, Local: local},
+			RejectsPath:  filepath.Join(cfg.Out, "rejects-"+s.Name+".csv"),
+			WarningsPath: filepath.Join(cfg.Out, "warnings-"+s.Name+".csv"),
+			Logger:       cfg.Logger,
+			Progress:     cfg.Progress,
 		}, v, &ingestSink{in: in, source: s.Name})
 		sum.Sources[s.Name] = as
 		if err != nil {

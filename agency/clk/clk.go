@@ -28,6 +28,8 @@
 //	town      bigrams of "_" + town + "_"                           3
 //	postcode  bigrams of "_" + postcode + "_" (UK postcode, else
 //	          the postcode as recorded)                             4
+//	id        bigrams of "_" + other_id + "_" (a shared identifier
+//	          of a scheme tfmatch does not know)                    8
 //
 // The weights follow from which single disagreement must and must not
 // break a link, the way Fellegi–Sunter weights follow from agreement
@@ -86,6 +88,7 @@ const (
 	FieldStreet   = "street"
 	FieldTown     = "town"
 	FieldPostcode = "postcode"
+	FieldOtherID  = "id"
 )
 
 const (
@@ -95,18 +98,19 @@ const (
 	iStreet
 	iTown
 	iPostcode
+	iOtherID
 	nFields
 )
 
 // weights are the bits set per feature of each field (see the package
 // comment).
 type weights struct {
-	given, family, dob, sex, number, street, town, postcode int
+	given, family, dob, sex, number, street, town, postcode, otherID int
 }
 
 // defaultWeights are the frozen weights of the encoding.
 func defaultWeights() weights {
-	return weights{given: 16, family: 10, dob: 12, sex: 8, number: 8, street: 3, town: 3, postcode: 4}
+	return weights{given: 16, family: 10, dob: 12, sex: 8, number: 8, street: 3, town: 3, postcode: 4, otherID: 8}
 }
 
 // ErrNothingToEncode is returned for a person with neither a given nor a
@@ -129,7 +133,7 @@ func NewEncoder(secret keys.ProgrammeSecret, c keys.Context) (*Encoder, error) {
 
 func newEncoder(secret keys.ProgrammeSecret, c keys.Context, w weights) (*Encoder, error) {
 	e := Encoder{w: w}
-	for i, f := range [nFields]string{FieldName, FieldDOB, FieldSex, FieldStreet, FieldTown, FieldPostcode} {
+	for i, f := range [nFields]string{FieldName, FieldDOB, FieldSex, FieldStreet, FieldTown, FieldPostcode, FieldOtherID} {
 		k, err := secret.BloomKey(f, c)
 		if err != nil {
 			return nil, fmt.Errorf("clk: %w", err)
@@ -183,6 +187,9 @@ func (w *Worker) Encode(p normalize.Person) (keys.Filter, error) {
 	if p.Sex == "m" || p.Sex == "f" {
 		w.h[iSex].Add(&f, p.Sex, wt.sex)
 	}
+	// A shared identifier of another scheme, by bigrams so one mistyped
+	// character keeps most of its bits.
+	w.bigrams(&f, iOtherID, p.OtherID, wt.otherID)
 	a := p.Address
 	if !a.NoFixedAbode {
 		if a.Number != "" {

@@ -15,6 +15,7 @@
 //	nino                          [nino]
 //	nhs                           [nhs number]
 //	upn                           [upn]
+//	other_id                      [identifier, letters and digits]
 //	name_dob                      [given, family, dob]
 //	name_dob_daymonth             [given, family, year, min(dd, mm), max(dd, mm)]
 //	name_swapped_dob              [min(given, family), max(given, family), dob]
@@ -166,6 +167,7 @@ func PersonKeys(p normalize.Person) []Key {
 	ks.add(matchkey.NINO, p.NINO)
 	ks.add(matchkey.NHS, p.NHS)
 	ks.add(matchkey.UPN, p.UPN)
+	ks.add(matchkey.OtherID, p.OtherID)
 
 	given := p.GivenVariants
 	if len(given) == 0 && p.Given != "" {

@@ -325,6 +325,37 @@ func (fs dateFormats) parse(value string, refYear int) (time.Time, error) {
 	return time.Time{}, errNotDate
 }
 
+// parseSwapped reads value with day and month exchanged in every format
+// that has a numeric month: the commonest error in a recorded date is a
+// day and month written the other way round (01/13/2013 for 13/01/2013).
+// It is tried only after parse has failed.
+func (fs dateFormats) parseSwapped(value string, refYear int) (time.Time, error) {
+	for _, f := range fs {
+		sw := &dateFormat{src: f.src, rest: f.rest, tokens: make([]dateToken, len(f.tokens))}
+		numeric := false
+		for i, t := range f.tokens {
+			switch t.kind {
+			case tokMM:
+				t.kind, numeric = tokDD, true
+			case tokM:
+				t.kind, numeric = tokD, true
+			case tokDD:
+				t.kind = tokMM
+			case tokD:
+				t.kind = tokM
+			}
+			sw.tokens[i] = t
+		}
+		if !numeric {
+			continue
+		}
+		if t, err := sw.parse(value, refYear); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, errNotDate
+}
+
 // describe returns the formats for a message: "DD/MM/YYYY or YYYY-MM-DD".
 func (fs dateFormats) describe() string {
 	names := make([]string, len(fs))

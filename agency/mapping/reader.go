@@ -37,6 +37,16 @@ type Row struct {
 	// Indicators holds every indicator's result; nil when the mapping has
 	// no indicators.
 	Indicators map[string]bool
+	// Warnings are problems that did not reject the row: a value left out
+	// (a date of birth that is not a date, say).
+	Warnings []Warning
+}
+
+// Warning is a value left out of an accepted row.
+type Warning struct {
+	Field  string // canonical field
+	Column string // CSV column(s)
+	Reason string
 }
 
 // RowError reports a rejected row. The caller records it and reads on.
@@ -305,11 +315,26 @@ func (rd *Reader) Next() (Row, error) {
 	fields := make(map[string]string, len(rd.fields))
 	var dob time.Time
 	haveDOB := false
+	var warnings []Warning
 	for i := range rd.fields {
 		f := &rd.fields[i]
 		v := joinColumns(rec, f.idx, f.spec.separator)
 		if f.spec.formats != nil && v != "" {
 			t, err := f.spec.formats.parse(v, rd.refYear)
+			if err != nil && f.spec.name == normalize.FieldDOB {
+				// A date of birth with day and month the other way round
+				// is read so, with a warning. One that is no date at all
+				// is left out with a warning: the record can still be
+				// linked on its names, address and identifiers.
+				if t, err = f.spec.formats.parseSwapped(v, rd.refYear); err == nil {
+					warnings = append(warnings, Warning{Field: f.spec.name, Column: f.label,
+						Reason: fmt.Sprintf("%q is not a date in format %s; read with day and month swapped as %s", clip(v, 40), f.spec.formats.describe(), isoDate(t))})
+				} else {
+					warnings = append(warnings, Warning{Field: f.spec.name, Column: f.label,
+						Reason: fmt.Sprintf("%q is not a date in format %s; left out", clip(v, 40), f.spec.formats.describe())})
+					continue
+				}
+			}
 			if err != nil {
 				return rowErr(f, fmt.Sprintf("%q is not a date in format %s", clip(v, 40), f.spec.formats.describe()))
 			}
@@ -346,7 +371,7 @@ func (rd *Reader) Next() (Row, error) {
 		}
 	}
 	if a == nil {
-		return Row{Line: line, Fields: fields}, nil
+		return Row{Line: line, Fields: fields, Warnings: warnings}, nil
 	}
 
 	for _, c := range rd.rowCols {
@@ -369,7 +394,7 @@ func (rd *Reader) Next() (Row, error) {
 		}
 		inds[ind.name] = bool(b)
 	}
-	return Row{Line: line, Fields: fields, Indicators: inds}, nil
+	return Row{Line: line, Fields: fields, Indicators: inds, Warnings: warnings}, nil
 }
 
 func columnName(header []string, i int) string {

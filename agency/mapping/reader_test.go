@@ -49,6 +49,9 @@ func readAll(t testing.TB, m *Mapping, data []byte, file string) string {
 		for _, k := range slices.Sorted(maps.Keys(row.Indicators)) {
 			fmt.Fprintf(&b, " [%s=%t]", k, row.Indicators[k])
 		}
+		for _, w := range row.Warnings {
+			fmt.Fprintf(&b, " warning field %s (column %s): %s", w.Field, w.Column, w.Reason)
+		}
 		b.WriteByte('\n')
 	}
 	return b.String()
@@ -157,8 +160,10 @@ func TestRowErrors(t *testing.T) {
 			"reject x.csv:2: has 2 columns, the header has 4\nrow 3: given_name=\"Bo\" record_id=\"2\"\n"},
 		{"too many columns", "1,Al,,,\n",
 			"reject x.csv:2: has 5 columns, the header has 4\n"},
-		{"bad dob", "1,Al,2000-02-30,\n",
-			"reject x.csv:2: field dob (column DOB): \"2000-02-30\" is not a date in format YYYY-MM-DD\n"},
+		{"bad dob is left out with a warning", "1,Al,2000-02-30,\n",
+			"row 2: given_name=\"Al\" record_id=\"1\" warning field dob (column DOB): \"2000-02-30\" is not a date in format YYYY-MM-DD; left out\n"},
+		{"day and month swapped in the dob", "1,Al,2000-13-05,\n",
+			"row 2: dob=\"2000-05-13\" given_name=\"Al\" record_id=\"1\" warning field dob (column DOB): \"2000-13-05\" is not a date in format YYYY-MM-DD; read with day and month swapped as 2000-05-13\n"},
 		{"bad date column", "1,Al,,2025-01-01\n",
 			"reject x.csv:2: column EVENT: \"2025-01-01\" is not a date in format DD/MM/YYYY\n"},
 		{"empty record_id", " ,Al,,\n",

@@ -23,6 +23,7 @@ const (
 	FieldTown         = "town"          // town / locality
 	FieldPostcode     = "postcode"      // UK postcode
 	FieldHouseholdRef = "household_ref" // agency-local reference to a whole household (family ref): different refs mean different households
+	FieldOtherID      = "other_id"      // an identifier the sources share that is not a NINO, NHS number or UPN (a client, case or social-security number)
 	FieldUnitRef      = "unit_ref"      // agency-local grouping narrower than a household (benefit unit): its members live together, a household may hold several
 )
 
@@ -33,6 +34,6 @@ func Fields() []string {
 		FieldFamilyName, FieldFullName, FieldDOB, FieldSex, FieldNINO,
 		FieldNHSNumber, FieldUPN, FieldUPRN, FieldAddress, FieldFlat,
 		FieldHouseNumber, FieldStreet, FieldTown, FieldPostcode,
-		FieldHouseholdRef, FieldUnitRef,
+		FieldOtherID, FieldHouseholdRef, FieldUnitRef,
 	}
 }

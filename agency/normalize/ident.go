@@ -173,3 +173,35 @@ func UPRN(s string) (string, bool) {
 	}
 	return string(b[:n]), true
 }
+
+// minOtherID is the shortest shared identifier kept: shorter values
+// (sequence numbers, placeholders) identify nobody.
+const minOtherID = 4
+
+// OtherID normalises an identifier of a scheme tfmatch does not know (a
+// client, case or social-security number shared by the sources): letters
+// and digits only, upper case. Values shorter than four characters, or of
+// one repeated character (000000, XXXX), are treated as missing and give
+// "".
+func OtherID(s string) string {
+	b := make([]byte, 0, len(s))
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9', r >= 'A' && r <= 'Z':
+			b = append(b, byte(r))
+		case r >= 'a' && r <= 'z':
+			b = append(b, byte(r-'a'+'A'))
+		}
+	}
+	if len(b) < minOtherID {
+		return ""
+	}
+	same := true
+	for _, c := range b[1:] {
+		same = same && c == b[0]
+	}
+	if same {
+		return ""
+	}
+	return string(b)
+}

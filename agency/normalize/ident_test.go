@@ -125,3 +125,38 @@ func FuzzUPN(f *testing.F) {
 func FuzzUPRN(f *testing.F) {
 	fuzzIdent(f, UPRN, "100023336956", "000012", "1.0", "12.000")
 }
+
+func TestOtherID(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"5304218", "5304218"},
+		{" ab-12 34 ", "AB1234"},
+		{"C/0099/x", "C0099X"},
+		{"123", ""},
+		{"0000000", ""},
+		{"XXXX", ""},
+		{"", ""},
+		{"Zoë-1234", "ZO1234"},
+	}
+	for _, tt := range tests {
+		if got := OtherID(tt.in); got != tt.want {
+			t.Errorf("OtherID(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func FuzzOtherID(f *testing.F) {
+	for _, s := range []string{"5304218", "ab-12 34", "0000", "Zoë-1234"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := OtherID(s)
+		if again := OtherID(got); again != got {
+			t.Fatalf("OtherID not idempotent: %q -> %q -> %q", s, got, again)
+		}
+		for _, r := range got {
+			if !(r >= '0' && r <= '9' || r >= 'A' && r <= 'Z') {
+				t.Fatalf("OtherID(%q) = %q holds %q", s, got, r)
+			}
+		}
+	})
+}

@@ -26,6 +26,7 @@ type Person struct {
 	Address       Address
 	HouseholdRef  string // agency-local household reference, trimmed
 	UnitRef       string // agency-local sub-household grouping (benefit unit), trimmed
+	OtherID       string // a shared identifier of another scheme: letters and digits, upper case
 }
 
 // Issue is a non-fatal problem found while normalising a record: a value
@@ -134,6 +135,7 @@ func Normalize(fields map[string]string) (Person, []Issue, error) {
 	p.Address = normalizeAddress(fields, add)
 	p.HouseholdRef = strings.TrimSpace(fields[FieldHouseholdRef])
 	p.UnitRef = strings.TrimSpace(fields[FieldUnitRef])
+	p.OtherID = OtherID(fields[FieldOtherID])
 	return p, issues, nil
 }
 

@@ -176,14 +176,15 @@ func submit(ctx context.Context, c config, local keys.LocalKey, vault *agency.Va
 		progress = os.Stderr
 	}
 	sum, err := agency.Run(ctx, agency.Config{
-		Source:      c.source,
-		Mapping:     m,
-		Extract:     c.extract,
-		AsOf:        asof,
-		Keys:        agency.Keys{Secret: secret, Context: keys.Context{ISAHash: keys.HashISA(isaDoc), Epoch: uint32(c.epoch)}, Local: local},
-		RejectsPath: rejects,
-		Logger:      logger,
-		Progress:    progress,
+		Source:       c.source,
+		Mapping:      m,
+		Extract:      c.extract,
+		AsOf:         asof,
+		Keys:         agency.Keys{Secret: secret, Context: keys.Context{ISAHash: keys.HashISA(isaDoc), Epoch: uint32(c.epoch)}, Local: local},
+		RejectsPath:  rejects,
+		WarningsPath: filepath.Join(filepath.Dir(rejects), "warnings.csv"),
+		Logger:       logger,
+		Progress:     progress,
 	}, vault, sink)
 	fmt.Fprintf(stdout, "%s: %s\n", c.source, sum)
 	if err != nil {
