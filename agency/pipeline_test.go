@@ -37,11 +37,11 @@ var acceptedRun = []struct {
 	{"H002", "Jack", "O'Brien", []matchkey.Kind{matchkey.NameDOB, matchkey.AddressLine, matchkey.HouseholdGroup}, false},
 	// A date of birth that is not a date is left out with a warning; the
 	// record is still linkable on its name and address.
-	{"H003", "Tom", "Jones", []matchkey.Kind{matchkey.AddressLine, matchkey.HouseholdGroup}, false},
+	{"H003", "Tom", "Jones", []matchkey.Kind{matchkey.House, matchkey.HouseholdGroup}, false},
 	{"H007", "Eve", "Brown", []matchkey.Kind{matchkey.NameDOB}, false},
 	// No date of birth and no identifier: only the similarity tier can
 	// link it (block keys and a filter).
-	{"H008", "Raj", "Patel", []matchkey.Kind{matchkey.AddressLine, matchkey.HouseholdGroup}, true},
+	{"H008", "Raj", "Patel", []matchkey.Kind{matchkey.House, matchkey.HouseholdGroup}, true},
 	{"H009", "", "", []matchkey.Kind{matchkey.NINO}, false},
 	{"H010", "Zoë", "Brown", []matchkey.Kind{matchkey.NameDOB}, true},
 	{"H011", "Ben", "Ward", []matchkey.Kind{matchkey.NameDOB, matchkey.HouseholdGroup}, false},

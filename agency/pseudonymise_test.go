@@ -87,7 +87,7 @@ func TestSamePersonSameTokens(t *testing.T) {
 			schoolRow: "S1,Mary,O'Brien,30/11/1985,LS10 2BB,7\n",
 			policeRow: "S1,MARY OBRIEN,1985-11-30,\"7 Mill Lane, Leeds, ls102bb\"\n",
 			mustShare: []matchkey.Kind{matchkey.NameDOB, matchkey.NameDOBDayMonth, matchkey.NameSwappedDOB,
-				matchkey.InitialSurnameDOBPost, matchkey.PhoneticDOB, matchkey.NameYOBPostcode, matchkey.AddressLine},
+				matchkey.InitialSurnameDOBPost, matchkey.PhoneticDOB, matchkey.NameYOBPostcode, matchkey.House},
 			wantSameCount: true,
 		},
 		{
@@ -107,7 +107,7 @@ func TestSamePersonSameTokens(t *testing.T) {
 			name:         "another person",
 			schoolRow:    "S4,Tom,Jones,02/01/2003,LS1 1AA,12\n",
 			policeRow:    "P4,Tim Jones,2003-01-02,\"14 High St, Leeds, LS1 1AB\"\n",
-			mustNotShare: []matchkey.Kind{matchkey.NameDOB, matchkey.NameDOBDayMonth, matchkey.InitialSurnameDOBPost, matchkey.AddressLine},
+			mustNotShare: []matchkey.Kind{matchkey.NameDOB, matchkey.NameDOBDayMonth, matchkey.InitialSurnameDOBPost, matchkey.House},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

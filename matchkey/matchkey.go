@@ -74,6 +74,7 @@ const (
 
 	UPRN        Kind = "uprn"    // Unique Property Reference Number
 	AddressLine Kind = "address" // postcode + house number/name + flat
+	House       Kind = "house"   // postcode + house number or name, no flat
 
 	HouseholdGroup Kind = "group" // agency-local household: different values are different households
 	UnitGroup      Kind = "unit"  // agency-local unit within a household (benefit unit)
@@ -127,6 +128,7 @@ var registry = []Info{
 	{OtherID, Person, 18, false},
 	{UPRN, Address, 20, false},
 	{AddressLine, Address, 21, false},
+	{House, Address, 22, false},
 	{HouseholdGroup, Group, 30, false},
 	{UnitGroup, Group, 31, false},
 	{BlockPhoneticYear, Block, 40, true},

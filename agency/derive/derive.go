@@ -26,6 +26,7 @@
 //	name_daymonth_postcode        [given, family, dd, mm, postcode]
 //	uprn                          [uprn]
 //	address                       [postcode, number or house name, flat]
+//	house                         [postcode, number or house name] (no flat)
 //	block_phonetic_yob            [soundex(given), soundex(family), year]
 //	block_name                    [given, family]
 //	block_family_dob              [family, dob]
@@ -84,10 +85,13 @@
 // # Address keys
 //
 // uprn when present; address from postcode + number (or house name) +
-// flat, the flat field empty when there is none. A key without the flat
-// would merge every flat of a building into one household, so none is
-// emitted; nor is one without a postcode (street names are too variable to
-// stand in for it). A person of no fixed abode has no address keys.
+// flat when there is a flat; house from postcode + number (or house name)
+// when there is none. A flat's address never loses its flat (that would
+// merge every flat of a building into one household); a record whose flat
+// number was left off gives a house key, which the matcher does not trust
+// in a building where other records name flats. No key is made without a
+// postcode (street names are too variable to stand in for it). A person of
+// no fixed abode has no address keys.
 package derive
 
 import (
@@ -275,9 +279,16 @@ func AddressKeys(p normalize.Person) []Key {
 	}
 	var ks keySet
 	ks.add(matchkey.UPRN, a.UPRN)
-	if a.Postcode != "" && a.Number != "" {
-		// The flat is a field even when empty: add would drop the key.
-		ks = append(ks, Key{Kind: matchkey.AddressLine, Fields: []string{a.Postcode, a.Number, a.Flat}})
+	switch {
+	case a.Postcode == "" || a.Number == "":
+	case a.Flat != "":
+		ks.add(matchkey.AddressLine, a.Postcode, a.Number, a.Flat)
+	default:
+		// No flat: a house, or a flat whose number was left off. Its own
+		// kind lets the matcher tell the two apart (package
+		// matcher/linkage: a house token in a building with flats is
+		// ambiguous).
+		ks.add(matchkey.House, a.Postcode, a.Number)
 	}
 	return ks
 }

@@ -66,6 +66,38 @@ func (l *linker) linkHouseholds() {
 		ks.entries = nil
 	}
 
+	// A house token (an address without a flat) in a building where other
+	// records name flats is ambiguous: most often a flat whose number was
+	// left off. It is not used to join households.
+	multi := map[int32]bool{}
+	for r, tids := range recAddr {
+		if b := l.building[r]; b >= 0 {
+			for _, t := range tids {
+				if tidKind[t] == matchkey.AddressLine {
+					multi[b] = true
+				}
+			}
+		}
+	}
+	dropped := map[int32]bool{}
+	for r, tids := range recAddr {
+		if b := l.building[r]; b < 0 || !multi[b] {
+			continue
+		}
+		kept := tids[:0]
+		for _, t := range tids {
+			if tidKind[t] == matchkey.House {
+				dropped[t] = true
+				continue
+			}
+			kept = append(kept, t)
+		}
+		recAddr[r] = kept
+	}
+	if len(dropped) > 0 {
+		l.res.Blocked[GuardHouseInFlats] += len(dropped)
+	}
+
 	// Pass 1: each person's dwellings; a clear winner is the home.
 	home := make([][]int32, np)
 	ambiguous := map[int32][]dwelling{}
@@ -339,4 +371,26 @@ func (l *linker) result() *Result {
 		res.Households = max(res.Households, int(h)+1)
 	}
 	return res
+}
+
+// findBuildings numbers the buildings (records sharing a postcode + house
+// number block token) before the block tokens are dropped.
+func (l *linker) findBuildings() {
+	l.building = make([]int32, len(l.orig))
+	for i := range l.building {
+		l.building[i] = -1
+	}
+	for k := range l.kinds {
+		ks := &l.kinds[k]
+		if ks.info.Kind != matchkey.BlockPostcodeNumber {
+			continue
+		}
+		var b int32
+		ks.entries = forEachGroup(ks.entries, func(g []entry) {
+			for _, e := range g {
+				l.building[e.rec] = b
+			}
+			b++
+		})
+	}
 }

@@ -184,6 +184,7 @@ const (
 	GuardSameSource    = "same_source"
 	GuardHouseholdSize = "household_size"
 	GuardHouseholdRef  = "household_ref"
+	GuardHouseInFlats  = "house_in_building_with_flats"
 	// GuardBirthDate refuses a similarity link between two records with
 	// dates of birth that share no block carrying one.
 	GuardBirthDate = "birth_date"
@@ -328,6 +329,8 @@ type linker struct {
 	hparent []int32 // household union-find over persons
 	hsize   []int32
 	hrefs   [][]hhRef // per household root: the agency household references it holds
+
+	building []int32 // canonical index -> building (postcode + number), -1 if none
 
 	res *Result
 }
@@ -491,6 +494,7 @@ func (l *linker) linkPersons() {
 			func(a, b int32) { l.unionPersons(a, b, in) }, l.res.Blocked)
 	}
 	l.linkSimilar()
+	l.findBuildings()
 	for k := range l.kinds {
 		if c := l.kinds[k].info.Class; c == matchkey.Identifier || c == matchkey.Person || c == matchkey.Block {
 			l.kinds[k].entries = nil

@@ -506,3 +506,44 @@ func pairwise(got, truth []int) (precision, recall float64) {
 	}
 	return tp / max(gp, 1), tp / max(tt, 1)
 }
+
+// TestHouseInBuildingWithFlats: an address without a flat joins
+// households in a building of its own, but not in a building where other
+// records name flats (there it is most often a flat whose number was left
+// off).
+func TestHouseInBuildingWithFlats(t *testing.T) {
+	building := tk(matchkey.BlockPostcodeNumber, "LS1 1AA/12")
+	house := tk(matchkey.House, "LS1 1AA/12")
+	flat3 := tk(matchkey.AddressLine, "LS1 1AA/12/3")
+	person := func(src, name string, toks ...store.Token) named {
+		return n(src, name, append([]store.Token{tk(matchkey.NameDOB, name)}, toks...)...)
+	}
+	tests := []struct {
+		name       string
+		recs       []named
+		households []string
+		blocked    int
+	}{
+		{"a house", []named{
+			person("council", "a", house, building),
+			person("police", "b", house, building),
+		}, []string{"a b"}, 0},
+		{"a building with flats", []named{
+			person("council", "a", flat3, building),
+			person("council", "b", flat3, building),
+			person("police", "c", house, building),
+			person("dwp", "d", house, building),
+		}, []string{"a b", "c", "d"}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, _, hh := run(t, Config{}, tt.recs)
+			if !reflect.DeepEqual(hh, tt.households) {
+				t.Errorf("households = %q, want %q", hh, tt.households)
+			}
+			if got := res.Blocked[GuardHouseInFlats]; got != tt.blocked {
+				t.Errorf("%s blocked %d, want %d", GuardHouseInFlats, got, tt.blocked)
+			}
+		})
+	}
+}
