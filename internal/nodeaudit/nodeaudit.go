@@ -93,3 +93,22 @@ func loadOrCreateKey(path, name string, logger *slog.Logger) (audit.SigningKey, 
 	logger.Info("created audit signing key", "path", path)
 	return k, nil
 }
+
+// ReadVerifierKey returns the verifier key given as arg: the key text
+// itself ("<name>+<hash>+<base64>"), or the path of a file holding it (as
+// DIR/audit.vkey does). The key is checked for form.
+func ReadVerifierKey(arg string) (string, error) {
+	arg = strings.TrimSpace(arg)
+	if _, err := audit.NewVerifier(arg); err == nil {
+		return arg, nil
+	}
+	b, err := os.ReadFile(arg)
+	if err != nil {
+		return "", fmt.Errorf("verifier key: not a key, and not a readable file: %w", err)
+	}
+	vkey := strings.TrimSpace(string(b))
+	if _, err := audit.NewVerifier(vkey); err != nil {
+		return "", fmt.Errorf("verifier key in %s: %w", filepath.Base(arg), err)
+	}
+	return vkey, nil
+}

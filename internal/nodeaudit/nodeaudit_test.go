@@ -59,3 +59,31 @@ func TestOpenRefusesForeignKey(t *testing.T) {
 		t.Fatal("made a log with no name")
 	}
 }
+
+func TestReadVerifierKey(t *testing.T) {
+	k, err := audit.GenerateSigningKey("vkey.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.vkey")
+	bad := filepath.Join(dir, "bad.vkey")
+	os.WriteFile(good, []byte(k.VerifierKey()+"\n"), 0o644)
+	os.WriteFile(bad, []byte("not a key\n"), 0o644)
+	for _, tc := range []struct {
+		arg string
+		ok  bool
+	}{
+		{k.VerifierKey(), true},
+		{" " + k.VerifierKey() + "\n", true},
+		{good, true},
+		{bad, false},
+		{filepath.Join(dir, "missing"), false},
+		{"vkey.test+00000000+AAAA", false},
+	} {
+		got, err := ReadVerifierKey(tc.arg)
+		if (err == nil) != tc.ok || (tc.ok && got != k.VerifierKey()) {
+			t.Errorf("ReadVerifierKey(%q) = %q, %v; want ok %v", tc.arg, got, err, tc.ok)
+		}
+	}
+}
