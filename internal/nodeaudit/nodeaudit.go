@@ -36,7 +36,11 @@ type Config struct {
 	// key. Nil discards them.
 	Logger *slog.Logger
 	// Log holds further audit.Config settings (checkpoint bounds, clock);
-	// its Signer, VerifierKey and Logger are set by Open.
+	// its Signer, VerifierKey and Logger are set by Open. A zero
+	// CheckpointEvery means 1 here, not the audit package's default: a
+	// node records few events (batches, runs, queries, disclosures,
+	// refusals), and a checkpoint per entry lets a verifier name the very
+	// entry that was changed rather than a range.
 	Log audit.Config
 }
 
@@ -63,6 +67,9 @@ func Open(dir string, cfg Config) (*audit.Log, string, error) {
 		return nil, "", err
 	}
 	lc := cfg.Log
+	if lc.CheckpointEvery == 0 {
+		lc.CheckpointEvery = 1
+	}
 	lc.Signer, lc.VerifierKey, lc.Logger = signer, vkey, cfg.Logger
 	l, err := audit.Open(filepath.Join(dir, LogDir), lc)
 	if err != nil {
