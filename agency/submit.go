@@ -172,11 +172,15 @@ func (s *MatcherSink) keepAuditReceipt(b sentBatch, r Receipt) error {
 }
 
 // ReceiptFileName is the name of the file a batch's audit receipt is kept
-// in: the batch id and ".json", with any character other than a letter, a
-// digit, '-', '_' or '.' replaced by '_' (and a leading '.' too), so
-// that the name stays inside the directory. (Batch ids that differ only
-// in replaced characters share a file; the node's own ids never do.)
+// in: the batch id and ".json", with every byte other than a letter, a
+// digit, '-', '_' or '.' replaced by '_' (and a leading '.' too, and "_"
+// for an empty id), so that the name stays inside the directory. (Batch
+// ids that differ only in replaced bytes share a file; the node's own ids
+// never do.)
 func ReceiptFileName(batchID string) string {
+	if batchID == "" {
+		return "_.json"
+	}
 	b := []byte(batchID)
 	for i, c := range b {
 		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || (c == '.' && i > 0)
