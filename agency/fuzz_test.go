@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"tfmatch/keys"
@@ -77,6 +78,30 @@ func FuzzRun(f *testing.F) {
 			if p.RecordID == "" || k.Local.Ref(p.RecordID) != ref {
 				t.Fatalf("vault entry %q is not under its record id's reference", p.RecordID)
 			}
+		}
+	})
+}
+
+// FuzzReceiptFileName checks that any batch id gives a plain file name in
+// the receipts directory, and that safe ids keep their name.
+func FuzzReceiptFileName(f *testing.F) {
+	for _, s := range []string{"run-000001", "../x", ".", "", "a/b\\c", "naïve", "..json"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		name := ReceiptFileName(id)
+		base := strings.TrimSuffix(name, ".json")
+		if !strings.HasSuffix(name, ".json") || len(base) != max(len(id), 1) || filepath.Base(name) != name || strings.HasPrefix(name, ".") {
+			t.Fatalf("ReceiptFileName(%q) = %q", id, name)
+		}
+		for _, c := range []byte(base) {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+				t.Fatalf("ReceiptFileName(%q) = %q holds %q", id, name, c)
+			}
+		}
+		// Idempotent: a name's own base maps to itself.
+		if again := ReceiptFileName(base); again != name {
+			t.Fatalf("ReceiptFileName(%q) = %q, then %q", id, name, again)
 		}
 	})
 }

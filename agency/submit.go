@@ -1,16 +1,21 @@
 package agency
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
+	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"tfmatch/audit"
 	pb "tfmatch/proto/tfmatch/v1"
 )
 
@@ -21,11 +26,34 @@ type Receipt struct {
 	Duplicate bool
 	Digest    []byte
 	Received  *timestamppb.Timestamp
+	// Audit is the audit receipt of the batch's submission entry in the
+	// matcher's log: the signed checkpoint, the entry and its inclusion
+	// proof. Auditors check the log against it.
+	Audit audit.Receipt
+}
+
+// SinkConfig configures a MatcherSink. The zero value keeps audit receipts
+// in memory only and checks them against the batch sent but not against
+// the matcher's key.
+type SinkConfig struct {
+	// Source is the agency's party id; when set, each receipt's entry
+	// must name it.
+	Source string
+	// ReceiptsDir, when set, receives each batch's audit receipt once
+	// checked, as <batch id>.json (audit.WriteReceipt). It must exist.
+	ReceiptsDir string
+	// AuditVerifier, when set, is the matcher's audit log verifier key
+	// (from a trusted source, not from the matcher): every receipt must
+	// verify against it, or the stream ends with an error.
+	AuditVerifier note.Verifier
 }
 
 // MatcherSink streams batches to the matcher's Submission service and
-// collects a receipt for each.
+// collects a receipt for each. Each receipt's audit part must record the
+// batch as sent (its id, agreement, key epoch, record count and digest);
+// a receipt that does not ends the stream with an error.
 type MatcherSink struct {
+	cfg    SinkConfig
 	stream pb.Submission_SubmitClient
 	cancel context.CancelFunc
 
@@ -40,17 +68,19 @@ type MatcherSink struct {
 type sentBatch struct {
 	id      string
 	records int
+	isaHash [32]byte
+	epoch   uint32
 }
 
 // NewMatcherSink opens a submission stream on conn.
-func NewMatcherSink(ctx context.Context, conn grpc.ClientConnInterface) (*MatcherSink, error) {
+func NewMatcherSink(ctx context.Context, conn grpc.ClientConnInterface, cfg SinkConfig) (*MatcherSink, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	stream, err := pb.NewSubmissionClient(conn).Submit(ctx)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("opening submission stream: %w", err)
 	}
-	s := &MatcherSink{stream: stream, cancel: cancel, done: make(chan struct{})}
+	s := &MatcherSink{cfg: cfg, stream: stream, cancel: cancel, done: make(chan struct{})}
 	go s.receive()
 	return s, nil
 }
@@ -80,13 +110,85 @@ func (s *MatcherSink) receive() {
 			s.mu.Unlock()
 			return
 		}
-		s.acked += want.records
-		s.receipts = append(s.receipts, Receipt{
+		rc := Receipt{
 			BatchID: r.GetBatchId(), Records: int(r.GetRecords()), Duplicate: r.GetDuplicate(),
 			Digest: r.GetDigest(), Received: r.GetReceived(),
-		})
+			Audit: audit.Receipt{Checkpoint: r.GetCheckpoint(), Index: r.GetLogIndex(), Proof: r.GetInclusionProof(), Entry: r.GetLogEntry()},
+		}
+		if err := s.keepAuditReceipt(want, rc); err != nil {
+			s.recvErr = fmt.Errorf("batch %s: %w", want.id, err)
+			s.mu.Unlock()
+			return
+		}
+		s.acked += want.records
+		s.receipts = append(s.receipts, rc)
 		s.mu.Unlock()
 	}
+}
+
+// keepAuditReceipt checks the audit receipt of batch b and writes it to
+// the receipts directory.
+func (s *MatcherSink) keepAuditReceipt(b sentBatch, r Receipt) error {
+	if len(r.Audit.Entry) == 0 || len(r.Audit.Checkpoint) == 0 {
+		return errors.New("the matcher sent no audit receipt")
+	}
+	e, err := audit.DecodeEntry(r.Audit.Entry)
+	if err != nil {
+		return fmt.Errorf("audit receipt: %w", err)
+	}
+	var problems []string
+	if e.Kind != audit.KindSubmission {
+		problems = append(problems, "kind "+e.Kind.String())
+	}
+	if s.cfg.Source != "" && e.Party != s.cfg.Source {
+		problems = append(problems, "another party")
+	}
+	if e.BatchID != b.id {
+		problems = append(problems, "another batch")
+	}
+	if e.ISAHash != b.isaHash || e.KeyEpoch != b.epoch {
+		problems = append(problems, "another agreement or key epoch")
+	}
+	if e.RecordCount != uint64(b.records) {
+		problems = append(problems, fmt.Sprintf("%d records, not %d", e.RecordCount, b.records))
+	}
+	if !bytes.Equal(e.BatchDigest[:], r.Digest) {
+		problems = append(problems, "another digest than the receipt's")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("the audit entry does not record the batch sent: %s", strings.Join(problems, ", "))
+	}
+	if s.cfg.AuditVerifier != nil {
+		if err := audit.VerifyReceipt(r.Audit, s.cfg.AuditVerifier); err != nil {
+			return fmt.Errorf("audit receipt does not verify against the matcher's key: %w", err)
+		}
+	}
+	if s.cfg.ReceiptsDir != "" {
+		if err := audit.WriteReceipt(filepath.Join(s.cfg.ReceiptsDir, ReceiptFileName(b.id)), r.Audit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReceiptFileName is the name of the file a batch's audit receipt is kept
+// in: the batch id and ".json", with every byte other than a letter, a
+// digit, '-', '_' or '.' replaced by '_' (and a leading '.' too, and "_"
+// for an empty id), so that the name stays inside the directory. (Batch
+// ids that differ only in replaced bytes share a file; the node's own ids
+// never do.)
+func ReceiptFileName(batchID string) string {
+	if batchID == "" {
+		return "_.json"
+	}
+	b := []byte(batchID)
+	for i, c := range b {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || (c == '.' && i > 0)
+		if !ok {
+			b[i] = '_'
+		}
+	}
+	return string(b) + ".json"
 }
 
 // Send sends one batch.
@@ -97,7 +199,7 @@ func (s *MatcherSink) Send(ctx context.Context, b Batch) error {
 		s.mu.Unlock()
 		return err
 	}
-	s.expected = append(s.expected, sentBatch{id: b.ID, records: len(b.Records)})
+	s.expected = append(s.expected, sentBatch{id: b.ID, records: len(b.Records), isaHash: b.ISAHash, epoch: b.Epoch})
 	s.mu.Unlock()
 	if err := s.stream.Send(BatchToProto(b)); err != nil {
 		if errors.Is(err, io.EOF) {

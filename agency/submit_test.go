@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
+	"tfmatch/audit"
 	"tfmatch/keys"
 	"tfmatch/matcher/ingest"
 	"tfmatch/matcher/rules"
@@ -40,6 +41,27 @@ func partyFromMetadata(ctx context.Context) (string, error) {
 // listener, agreeing to isa, and returns a client connection and its store.
 func matcherConn(t *testing.T, isa keys.Context) (*grpc.ClientConn, *store.Store) {
 	t.Helper()
+	conn, st, _ := matcherConnAudit(t, isa)
+	return conn, st
+}
+
+// matcherConnAudit is matcherConn that also returns the verifier key of
+// the matcher's audit log.
+func matcherConnAudit(t *testing.T, isa keys.Context) (*grpc.ClientConn, *store.Store, string) {
+	t.Helper()
+	ak, err := audit.GenerateSigningKey("matcher.agency.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ak.Signer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	auditLog, err := audit.Open("", audit.Config{Signer: signer, VerifierKey: ak.VerifierKey(), InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { auditLog.Close() })
 	st, err := store.Open(t.TempDir(), store.Options{MemTableSize: 4 << 20, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
@@ -48,13 +70,17 @@ func matcherConn(t *testing.T, isa keys.Context) (*grpc.ClientConn, *store.Store
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := server.New(server.Config{
+	srv, err := server.New(server.Config{
 		Store:    st,
 		Ingester: &ingest.Ingester{Store: st, Blinding: bk, ISAHash: isa.ISAHash, Epoch: isa.Epoch},
 		Rules:    rules.Phase1(),
 		Roles:    server.Roles{Agencies: []string{"housing"}, Leads: []string{"lead"}},
+		Audit:    auditLog,
 		Party:    partyFromMetadata,
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	lis := bufconn.Listen(1 << 20)
 	gs := grpc.NewServer()
 	pb.RegisterSubmissionServer(gs, srv)
@@ -70,7 +96,7 @@ func matcherConn(t *testing.T, isa keys.Context) (*grpc.ClientConn, *store.Store
 		gs.Stop()
 		st.Close()
 	})
-	return conn, st
+	return conn, st, ak.VerifierKey()
 }
 
 func asParty(party string) (context.Context, context.CancelFunc) {
@@ -83,7 +109,7 @@ func TestMatcherSinkReceipts(t *testing.T) {
 	conn, st := matcherConn(t, k.Context)
 	ctx, cancel := asParty("housing")
 	defer cancel()
-	sink, err := NewMatcherSink(ctx, conn)
+	sink, err := NewMatcherSink(ctx, conn, SinkConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +182,7 @@ func TestMatcherSinkDuplicateBatch(t *testing.T) {
 	conn, st := matcherConn(t, k.Context)
 	ctx, cancel := asParty("housing")
 	defer cancel()
-	sink, err := NewMatcherSink(ctx, conn)
+	sink, err := NewMatcherSink(ctx, conn, SinkConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +238,7 @@ func TestMatcherSinkRefusal(t *testing.T) {
 
 			// Straight through the sink: the refusal surfaces from Send
 			// or, at the latest, from Close.
-			sink, err := NewMatcherSink(ctx, conn)
+			sink, err := NewMatcherSink(ctx, conn, SinkConfig{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -238,7 +264,7 @@ func TestMatcherSinkRefusal(t *testing.T) {
 			}
 
 			// Through Run: the error carries the code too.
-			sink, err = NewMatcherSink(ctx, conn)
+			sink, err = NewMatcherSink(ctx, conn, SinkConfig{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -296,5 +322,83 @@ func TestBatchToProto(t *testing.T) {
 	b.Records[0].Tokens[0].Value[0] ^= 0xff
 	if !bytes.Equal(before, p.GetRecords()[0].GetTokens()[0].GetValue()) {
 		t.Error("converted batch changed with the batch")
+	}
+}
+
+// TestMatcherSinkAuditReceipts checks that the sink keeps one verified
+// audit receipt per batch, and refuses receipts that do not verify
+// against the key it was given.
+func TestMatcherSinkAuditReceipts(t *testing.T) {
+	k := newKeys(t)
+	other, err := audit.GenerateSigningKey("matcher.agency.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		wrong   bool // verify against another key
+		wantErr bool
+	}{
+		{"right key", false, false},
+		{"another key", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, _, vkey := matcherConnAudit(t, k.Context)
+			if tc.wrong {
+				vkey = other.VerifierKey()
+			}
+			v, err := audit.NewVerifier(vkey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			ctx, cancel := asParty("housing")
+			defer cancel()
+			sink, err := NewMatcherSink(ctx, conn, SinkConfig{Source: "housing", ReceiptsDir: dir, AuditVerifier: v})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tee := &teeSink{Sink: sink}
+			_, err = Run(ctx, Config{Mapping: loadMapping(t, runMapping), Extract: runExtract, AsOf: runAsOf, Keys: k, BatchSize: 2}, openVault(t), tee)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Run: %v, want error %v", err, tc.wantErr)
+			}
+			rs, names, err := audit.LoadReceipts(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantErr {
+				if len(rs) != 0 {
+					t.Fatalf("kept %d receipts that do not verify", len(rs))
+				}
+				return
+			}
+			if len(rs) != len(tee.sent) {
+				t.Fatalf("kept %d receipts for %d batches", len(rs), len(tee.sent))
+			}
+			for i, r := range rs {
+				if err := audit.VerifyReceipt(r, v); err != nil {
+					t.Errorf("%s: %v", names[i], err)
+				}
+				e, err := audit.DecodeEntry(r.Entry)
+				if err != nil || e.Party != "housing" || names[i] != ReceiptFileName(e.BatchID) {
+					t.Errorf("%s: entry %+v (%v)", names[i], e, err)
+				}
+			}
+		})
+	}
+}
+
+func TestReceiptFileName(t *testing.T) {
+	for _, tc := range []struct{ id, want string }{
+		{"run-000001", "run-000001.json"},
+		{"a.b_c", "a.b_c.json"},
+		{"../etc/passwd", "_._etc_passwd.json"},
+		{".hidden", "_hidden.json"},
+		{"naïve", "na__ve.json"},
+	} {
+		if got := ReceiptFileName(tc.id); got != tc.want {
+			t.Errorf("ReceiptFileName(%q) = %q, want %q", tc.id, got, tc.want)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"tfmatch/audit"
 	"tfmatch/keys"
 	pb "tfmatch/proto/tfmatch/v1"
 )
@@ -40,7 +41,8 @@ func TestVaultServerResolve(t *testing.T) {
 	if err := v.put(entries); err != nil {
 		t.Fatal(err)
 	}
-	srv := &VaultServer{Vault: v, Allowed: []string{"lead", "auditor"}, Party: partyFromValue, Logger: slog.New(slog.DiscardHandler)}
+	log := newLocalAuditLog(t)
+	srv := &VaultServer{Vault: v, Source: "council", Audit: log, Allowed: []string{"lead", "auditor"}, Party: partyFromValue, Logger: slog.New(slog.DiscardHandler)}
 	ref := func(i int) []byte { return append([]byte(nil), entries[i].ref[:]...) }
 	unknownRef := local.Ref("nobody")
 	many := make([][]byte, maxResolve+1)
@@ -67,9 +69,22 @@ func TestVaultServerResolve(t *testing.T) {
 		{"no refs", as("lead"), &pb.ResolveRequest{Purpose: "x"}, codes.OK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			before := log.Size()
 			resp, err := srv.Resolve(tc.ctx, tc.req)
 			if got := status.Code(err); got != tc.code {
 				t.Fatalf("code = %v (%v), want %v", got, err, tc.code)
+			}
+			// Each call, allowed or refused, leaves one entry.
+			e := lastAuditEntry(t, log)
+			wantKind := audit.KindReidentification
+			if err != nil {
+				wantKind = audit.KindRefusal
+			}
+			if log.Size() != before+1 || e.Kind != wantKind || e.Counterparty != "council" {
+				t.Errorf("log %d -> %d entries, last %v %+v; want one %v", before, log.Size(), e.Kind, e, wantKind)
+			}
+			if err == nil && (e.Purpose != tc.req.GetPurpose() || e.RecordCount != uint64(len(resp.GetPeople()))) {
+				t.Errorf("re-identification entry %+v for %d people", e, len(resp.GetPeople()))
 			}
 			if err != nil {
 				if resp != nil {
@@ -122,11 +137,55 @@ func TestVaultServerResolve(t *testing.T) {
 // The zero value of Logger should mean "discard", as for every other
 // config in the project; today a refused call dereferences a nil logger.
 func TestVaultServerNilLogger(t *testing.T) {
-	srv := &VaultServer{Vault: openVault(t), Allowed: []string{"lead"}, Party: partyFromValue}
+	srv := &VaultServer{Vault: openVault(t), Audit: newLocalAuditLog(t), Allowed: []string{"lead"}, Party: partyFromValue}
 	if _, err := srv.Resolve(as("police"), &pb.ResolveRequest{Purpose: "x"}); status.Code(err) != codes.PermissionDenied {
 		t.Errorf("code %v, want PermissionDenied", status.Code(err))
 	}
 	if _, err := srv.Resolve(as("lead"), &pb.ResolveRequest{Purpose: "x"}); err != nil {
 		t.Error(err)
 	}
+}
+
+// Without an audit log the vault refuses everyone: no re-identification
+// goes unrecorded.
+func TestVaultServerNoAuditLog(t *testing.T) {
+	srv := &VaultServer{Vault: openVault(t), Allowed: []string{"lead"}, Party: partyFromValue}
+	if _, err := srv.Resolve(as("lead"), &pb.ResolveRequest{Purpose: "x"}); status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("code %v, want FailedPrecondition", status.Code(err))
+	}
+}
+
+func newLocalAuditLog(t *testing.T) *audit.Log {
+	t.Helper()
+	k, err := audit.GenerateSigningKey("council.audit.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := k.Signer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := audit.Open("", audit.Config{Signer: signer, VerifierKey: k.VerifierKey(), InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+func lastAuditEntry(t *testing.T, l *audit.Log) audit.Entry {
+	t.Helper()
+	n := l.Size()
+	if n == 0 {
+		return audit.Entry{}
+	}
+	b, err := l.Entries(context.Background(), n-1, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := audit.DecodeEntry(b[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }

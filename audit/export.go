@@ -217,3 +217,46 @@ func VerifyDir(dir, receiptsDir, vkey string) ([]Problem, error) {
 	}
 	return problems, nil
 }
+
+// Verification is the outcome of VerifyExport: what was checked and the
+// problems found (none when the evidence holds).
+type Verification struct {
+	Entries, Checkpoints, Receipts int
+	Problems                       []Problem
+}
+
+// VerifyExport is VerifyDir over the receipts of several directories (an
+// auditor collects one from each agency). Problems about receipts name the
+// receipt as "DIR/FILE" in their Detail.
+func VerifyExport(dir string, receiptDirs []string, vkey string) (Verification, error) {
+	ev, err := LoadExport(dir)
+	if err != nil {
+		return Verification{}, err
+	}
+	if vkey == "" {
+		vkey = ev.VerifierKey
+	}
+	v, err := NewVerifier(vkey)
+	if err != nil {
+		return Verification{}, err
+	}
+	var receipts []Receipt
+	var names []string
+	for _, rd := range receiptDirs {
+		rs, ns, err := LoadReceipts(rd)
+		if err != nil {
+			return Verification{}, err
+		}
+		receipts = append(receipts, rs...)
+		for _, n := range ns {
+			names = append(names, filepath.Join(rd, n))
+		}
+	}
+	problems := Verify(ev.Entries, ev.Checkpoints, receipts, v)
+	for i := range problems {
+		if r := problems[i].Receipt; r >= 0 {
+			problems[i].Detail = names[r] + ": " + problems[i].Detail
+		}
+	}
+	return Verification{Entries: len(ev.Entries), Checkpoints: len(ev.Checkpoints), Receipts: len(receipts), Problems: problems}, nil
+}

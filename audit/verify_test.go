@@ -474,3 +474,41 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+func TestVerifyExport(t *testing.T) {
+	k := testKey(t, "audit.test")
+	l, receipts, _ := buildLog(t, k, nil)
+	dir := filepath.Join(t.TempDir(), "export")
+	if err := l.Export(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	// Receipts split over two agencies' directories.
+	rdirs := []string{t.TempDir(), t.TempDir()}
+	for i, r := range receipts {
+		if err := WriteReceipt(filepath.Join(rdirs[i%2], fmt.Sprintf("batch-%02d.json", i)), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := VerifyExport(dir, rdirs, k.VerifierKey())
+	if err != nil || res.Problems != nil {
+		t.Fatalf("VerifyExport = %+v, %v", res, err)
+	}
+	cps, _ := l.Checkpoints(context.Background())
+	if res.Entries != int(l.Size()) || res.Checkpoints != len(cps) || res.Receipts != len(receipts) {
+		t.Errorf("checked %+v; want %d entries, %d checkpoints, %d receipts", res, l.Size(), len(cps), len(receipts))
+	}
+	// Another key: every checkpoint and receipt fails.
+	other := testKey(t, "audit.test")
+	res, err = VerifyExport(dir, rdirs, other.VerifierKey())
+	if err != nil || len(res.Problems) < len(receipts) {
+		t.Fatalf("with another key: %+v, %v", res, err)
+	}
+	for _, p := range res.Problems {
+		if p.Receipt >= 0 && !strings.HasPrefix(p.Detail, rdirs[0]) && !strings.HasPrefix(p.Detail, rdirs[1]) {
+			t.Errorf("receipt problem does not name its directory and file: %v", p)
+		}
+	}
+	if _, err := VerifyExport(dir, []string{filepath.Join(t.TempDir(), "missing")}, ""); err == nil {
+		t.Error("a missing receipts directory was not an error")
+	}
+}

@@ -28,7 +28,7 @@ func startMatcher(t *testing.T) (addr, pkiDir string) {
 	t.Helper()
 	dir := t.TempDir()
 	pkiDir = filepath.Join(dir, "pki")
-	if _, err := pki.WriteDevPKI(pkiDir, []string{"council", "police", "lead"}, map[string][]string{"matcher": {"localhost", "127.0.0.1"}}, pki.DevOptions{}); err != nil {
+	if _, err := pki.WriteDevPKI(pkiDir, []string{"council", "police", "lead", "auditor"}, map[string][]string{"matcher": {"localhost", "127.0.0.1"}}, pki.DevOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	isa := filepath.Join(dir, "isa.yaml")
@@ -161,6 +161,30 @@ func TestRefusals(t *testing.T) {
 			_, err = s.Recv()
 			return err
 		}, codes.FailedPrecondition},
+		{"auditor may read the audit log", partyCreds(t, pkiDir, "auditor", pkiDir), func(c *grpc.ClientConn) error {
+			_, err := pb.NewAuditClient(c).GetCheckpoints(ctx, &pb.GetCheckpointsRequest{})
+			return err
+		}, codes.OK},
+		{"auditor may not read results", partyCreds(t, pkiDir, "auditor", pkiDir), func(c *grpc.ClientConn) error {
+			_, err := pb.NewLeadClient(c).ListFlaggedHouseholds(ctx, &pb.ListFlaggedHouseholdsRequest{Purpose: "test"})
+			return err
+		}, codes.PermissionDenied},
+		{"auditor may not submit records", partyCreds(t, pkiDir, "auditor", pkiDir), func(c *grpc.ClientConn) error {
+			s, err := pb.NewSubmissionClient(c).Submit(ctx)
+			if err != nil {
+				return err
+			}
+			_, err = s.Recv()
+			return err
+		}, codes.PermissionDenied},
+		{"lead may not read the audit log", partyCreds(t, pkiDir, "lead", pkiDir), func(c *grpc.ClientConn) error {
+			_, err := pb.NewAuditClient(c).ListEntries(ctx, &pb.ListEntriesRequest{})
+			return err
+		}, codes.PermissionDenied},
+		{"agency may not read audit checkpoints", partyCreds(t, pkiDir, "police", pkiDir), func(c *grpc.ClientConn) error {
+			_, err := pb.NewAuditClient(c).GetCheckpoints(ctx, &pb.GetCheckpointsRequest{})
+			return err
+		}, codes.PermissionDenied},
 		{"lead must state a purpose", partyCreds(t, pkiDir, "lead", pkiDir), func(c *grpc.ClientConn) error {
 			_, err := pb.NewLeadClient(c).StartLinkRun(ctx, &pb.StartLinkRunRequest{})
 			return err

@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"tfmatch/agency"
+	"tfmatch/audit"
 	"tfmatch/internal/devnet"
 	"tfmatch/keys"
 	"tfmatch/matcher/store"
@@ -136,8 +139,10 @@ func compareSets(got, want map[memberSet]string) (tp, fp, fn int) {
 // TestEndToEnd runs the programme with the real binaries on a small
 // district and checks, in one run because each costs seconds: households
 // are flagged and agree with the truth; the council's own members are
-// named; nothing identifying reached the matcher's store; and the
-// one-process pipeline flags exactly the same households.
+// named; nothing identifying reached the matcher's store; the audit logs
+// verify with every agency's receipts, and a changed or deleted entry is
+// caught and named; and the one-process pipeline flags exactly the same
+// households.
 func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
@@ -252,6 +257,100 @@ func TestEndToEnd(t *testing.T) {
 		t.Logf("scanned %d keys, %d bytes against %d identity strings: none found", keysSeen, bytesSeen, nd.count)
 	})
 
+	t.Run("audit log verifies with every receipt", func(t *testing.T) {
+		a := res.Audit
+		if len(a.Problems) != 0 {
+			t.Fatalf("problems: %v", a.Problems)
+		}
+		kinds := map[audit.Kind]int{}
+		for _, e := range a.Decoded {
+			kinds[e.Kind]++
+			if e.Kind == audit.KindQuery && e.RecordCount != uint64(len(res.Households)) {
+				t.Errorf("query entry records %d households, %d were returned", e.RecordCount, len(res.Households))
+			}
+		}
+		receipts := 0
+		for _, d := range a.ReceiptDirs {
+			_, names, err := audit.LoadReceipts(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(names) == 0 {
+				t.Errorf("%s holds no receipt", d)
+			}
+			receipts += len(names)
+		}
+		if len(a.ReceiptDirs) != len(synth.Agencies()) || a.Receipts != receipts || kinds[audit.KindSubmission] != receipts {
+			t.Errorf("%d receipt directories, %d receipts checked of %d, %d submission entries", len(a.ReceiptDirs), a.Receipts, receipts, kinds[audit.KindSubmission])
+		}
+		if kinds[audit.KindLinkRun] != 1 || kinds[audit.KindQuery] != 1 {
+			t.Errorf("entries by kind %v; want one link run and one query", kinds)
+		}
+		// The council node's own log holds the re-identification.
+		c := res.CouncilAudit
+		if len(c.Problems) != 0 || len(c.Decoded) != 1 || c.Decoded[0].Kind != audit.KindReidentification ||
+			c.Decoded[0].RecordCount != uint64(len(res.People)) || c.Decoded[0].Party != devnet.LeadParty {
+			t.Errorf("council log: %+v", c)
+		}
+		// And the matchctl binary agrees.
+		args := []string{"audit", "verify", "-dir", a.ExportDir, "-key", filepath.Join(res.MatcherDir, "audit.vkey")}
+		for _, d := range a.ReceiptDirs {
+			args = append(args, "-receipts", d)
+		}
+		if out, err := exec.CommandContext(ctx, filepath.Join(binDir, "matchctl"), args...).CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "ok: ") {
+			t.Errorf("matchctl audit verify: %v\n%s", err, out)
+		}
+		out, err := exec.CommandContext(ctx, filepath.Join(binDir, "matchctl"), "audit", "report", "-dir", a.ExportDir).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "police") || !strings.Contains(string(out), "link-run") {
+			t.Errorf("matchctl audit report: %v\n%s", err, out)
+		}
+	})
+
+	t.Run("audit tampering is detected", func(t *testing.T) {
+		a := res.Audit
+		verify := func(t *testing.T, dir string) string {
+			t.Helper()
+			args := []string{"audit", "verify", "-dir", dir, "-key", a.VerifierKey}
+			for _, d := range a.ReceiptDirs {
+				args = append(args, "-receipts", d)
+			}
+			out, err := exec.CommandContext(ctx, filepath.Join(binDir, "matchctl"), args...).CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+				t.Fatalf("verify of a tampered export: %v, want exit status 1\n%s", err, out)
+			}
+			return string(out)
+		}
+		// A receipt and the index of its entry.
+		r, name := firstReceipt(t, a.ReceiptDirs[0])
+		i := int(r.Index)
+
+		t.Run("flipped byte", func(t *testing.T) {
+			dir := copyExport(t, a.ExportDir)
+			editEntries(t, dir, func(lines []string) []string {
+				b, err := base64.StdEncoding.DecodeString(lines[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				b[len(b)/2] ^= 0x01
+				lines[i] = base64.StdEncoding.EncodeToString(b)
+				return lines
+			})
+			out := verify(t, dir)
+			if !strings.Contains(out, fmt.Sprintf("entry %d:", i)) {
+				t.Errorf("verify does not name entry %d:\n%s", i, out)
+			}
+		})
+		t.Run("deleted entry", func(t *testing.T) {
+			dir := copyExport(t, a.ExportDir)
+			editEntries(t, dir, func(lines []string) []string { return append(lines[:i:i], lines[i+1:]...) })
+			out := verify(t, dir)
+			if !strings.Contains(out, "receipt-entry-") || !strings.Contains(out, name) {
+				t.Errorf("verify does not fail the receipt %s of the deleted entry %d:\n%s", name, i, out)
+			}
+		})
+	})
+
 	t.Run("one-process pipeline flags the same households", func(t *testing.T) {
 		out := filepath.Join(dir, "link")
 		args := []string{"link", "-out", out, "-asof", mustAsOf(t, res.DistrictDir)}
@@ -280,6 +379,40 @@ func TestEndToEnd(t *testing.T) {
 			}
 		}
 	})
+}
+
+// firstReceipt returns the first receipt in dir and its file name.
+func firstReceipt(t *testing.T, dir string) (audit.Receipt, string) {
+	t.Helper()
+	rs, names, err := audit.LoadReceipts(dir)
+	if err != nil || len(rs) == 0 {
+		t.Fatalf("receipts in %s: %d, %v", dir, len(rs), err)
+	}
+	return rs[0], names[0]
+}
+
+// copyExport copies an export directory into a fresh one.
+func copyExport(t *testing.T, src string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "export")
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// editEntries rewrites the entry lines of an export.
+func editEntries(t *testing.T, dir string, edit func([]string) []string) {
+	t.Helper()
+	path := filepath.Join(dir, "entries.txt")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := edit(strings.Split(strings.TrimSuffix(string(b), "\n"), "\n"))
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func mustAsOf(t *testing.T, districtDir string) string {

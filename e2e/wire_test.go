@@ -18,6 +18,7 @@ import (
 	"tfmatch/agency"
 	"tfmatch/agency/mapping"
 	"tfmatch/internal/grpcserve"
+	"tfmatch/internal/nodeaudit"
 	"tfmatch/keys"
 	"tfmatch/matcher/ingest"
 	"tfmatch/matcher/rules"
@@ -70,13 +71,22 @@ func TestWireHoldsNoIdentity(t *testing.T) {
 	}
 	defer st.Close()
 	blinding, _ := keys.NewBlindingKey()
-	srv := server.New(server.Config{
+	auditLog, _, err := nodeaudit.Open(dir, nodeaudit.Config{Name: "wire-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer auditLog.Close()
+	srv, err := server.New(server.Config{
 		Store:    st,
 		Ingester: &ingest.Ingester{Store: st, Blinding: blinding, ISAHash: isaHash, Epoch: 1},
 		Rules:    rules.Phase1(),
 		Roles:    server.Roles{Agencies: synth.Agencies(), Leads: []string{"lead"}},
+		Audit:    auditLog,
 		Party:    pki.PartyFromContext,
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	tlsCfg, err := pki.ServerConfig(filepath.Join(pkiDir, "matcher.crt"), filepath.Join(pkiDir, "matcher.key"), filepath.Join(pkiDir, "ca.crt"))
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +130,7 @@ func TestWireHoldsNoIdentity(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sink, err := agency.NewMatcherSink(ctx, conn)
+		sink, err := agency.NewMatcherSink(ctx, conn, agency.SinkConfig{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,7 +1,10 @@
 // Command agency is an agency node. It reads the agency's CSV extract
 // through a mapping file, pseudonymises every accepted row and streams the
-// tokens to the matcher; with -serve it then stays up to let the programme
-// lead resolve the agency's own record references.
+// tokens to the matcher, keeping the matcher's audit receipt of every
+// batch in STATE/receipts; with -serve it then stays up to let the
+// programme lead resolve the agency's own record references, recording
+// each re-identification in the node's own audit log (STATE/audit), which
+// it serves to auditors.
 package main
 
 import (
@@ -15,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -25,7 +29,10 @@ import (
 
 	"tfmatch/agency"
 	"tfmatch/agency/mapping"
+	"tfmatch/audit"
+	"tfmatch/audit/auditrpc"
 	"tfmatch/internal/grpcserve"
+	"tfmatch/internal/nodeaudit"
 	"tfmatch/keys"
 	"tfmatch/pki"
 	pb "tfmatch/proto/tfmatch/v1"
@@ -41,6 +48,7 @@ type config struct {
 	asof                         string
 	rejects                      string
 	serve, addrFile, leads       string
+	auditKey, auditors           string
 	logLevel                     string
 }
 
@@ -56,12 +64,14 @@ func main() {
 	flag.StringVar(&c.secret, "secret", "", "programme secret file")
 	flag.StringVar(&c.isa, "isa", "", "the information-sharing agreement in force")
 	flag.UintVar(&c.epoch, "epoch", 1, "key epoch")
-	flag.StringVar(&c.state, "state", "", "state directory: vault, local key, rejects (required)")
+	flag.StringVar(&c.state, "state", "", "state directory: vault, local key, rejects, audit receipts, local audit log (required)")
 	flag.StringVar(&c.asof, "asof", "", "reference date for indicators, YYYY-MM-DD (default today)")
 	flag.StringVar(&c.rejects, "rejects", "", "rejects file (default STATE/rejects.csv)")
 	flag.StringVar(&c.serve, "serve", "", "after submitting, serve the vault to the lead on this address")
 	flag.StringVar(&c.addrFile, "addr-file", "", "with -serve: write the address listened on to this file")
 	flag.StringVar(&c.leads, "leads", "lead", "with -serve: comma-separated party ids allowed to resolve references")
+	flag.StringVar(&c.auditors, "auditors", "auditor", "with -serve: comma-separated party ids allowed to read the node's audit log")
+	flag.StringVar(&c.auditKey, "audit-key", "", "the matcher's audit verifier key, or a file holding it: every receipt is verified against it (without it receipts are kept unverified)")
 	flag.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	flag.Parse()
 
@@ -113,20 +123,67 @@ func run(ctx context.Context, c config, logger *slog.Logger, stdout io.Writer) e
 	if err != nil {
 		return err
 	}
+	leads, auditors := splitList(c.leads), splitList(c.auditors)
+	for _, a := range auditors {
+		if slices.Contains(leads, a) {
+			return fmt.Errorf("party %q is both a lead and an auditor: an auditor may only read the audit log", a)
+		}
+	}
+	auditLog, _, err := nodeaudit.Open(c.state, nodeaudit.Config{Name: "tfmatch-agency-" + c.source, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer auditLog.Close()
 	vs := &agency.VaultServer{
 		Vault:   vault,
-		Allowed: strings.Split(c.leads, ","),
+		Source:  c.source,
+		Audit:   auditLog,
+		Allowed: leads,
 		Party:   pki.PartyFromContext,
 		Logger:  logger,
 	}
+	as := &auditrpc.Server{Log: auditLog, Auditors: auditors, Party: pki.PartyFromContext, Logger: logger}
 	return grpcserve.Serve(ctx, grpcserve.Config{
 		Listen:   c.serve,
 		TLS:      tlsCfg,
 		AddrFile: c.addrFile,
-		Register: func(s *grpc.Server) { pb.RegisterVaultServer(s, vs) },
-		Services: []string{pb.Vault_ServiceDesc.ServiceName},
+		Register: func(s *grpc.Server) {
+			pb.RegisterVaultServer(s, vs)
+			pb.RegisterAuditServer(s, as)
+		},
+		Services: []string{pb.Vault_ServiceDesc.ServiceName, pb.Audit_ServiceDesc.ServiceName},
 		Logger:   logger,
 	})
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// sinkConfig returns how the node keeps the matcher's audit receipts.
+func sinkConfig(c config, logger *slog.Logger) (agency.SinkConfig, error) {
+	sc := agency.SinkConfig{Source: c.source, ReceiptsDir: filepath.Join(c.state, "receipts")}
+	if err := os.MkdirAll(sc.ReceiptsDir, 0o755); err != nil {
+		return sc, fmt.Errorf("receipts directory: %w", err)
+	}
+	if c.auditKey == "" {
+		logger.Warn("no -audit-key: the matcher's audit receipts are kept without checking their signatures")
+		return sc, nil
+	}
+	vkey, err := nodeaudit.ReadVerifierKey(c.auditKey)
+	if err != nil {
+		return sc, fmt.Errorf("-audit-key: %w", err)
+	}
+	if sc.AuditVerifier, err = audit.NewVerifier(vkey); err != nil {
+		return sc, fmt.Errorf("-audit-key: %w", err)
+	}
+	return sc, nil
 }
 
 func submit(ctx context.Context, c config, local keys.LocalKey, vault *agency.Vault, logger *slog.Logger, stdout io.Writer) error {
@@ -163,7 +220,11 @@ func submit(ctx context.Context, c config, local keys.LocalKey, vault *agency.Va
 		return fmt.Errorf("connecting to matcher %s: %w", c.matcherAddr, err)
 	}
 	defer conn.Close()
-	sink, err := agency.NewMatcherSink(ctx, conn)
+	sc, err := sinkConfig(c, logger)
+	if err != nil {
+		return err
+	}
+	sink, err := agency.NewMatcherSink(ctx, conn, sc)
 	if err != nil {
 		return err
 	}

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
+	"tfmatch/audit"
 	"tfmatch/internal/devnet"
 	"tfmatch/lead"
 )
@@ -21,6 +24,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	households := fs.Int("households", 10000, "households in the synthetic district")
 	seed := fs.Int64("seed", 1, "seed of the synthetic district")
 	show := fs.Int("show", 25, "flagged households to print (all: -1)")
+	reportLines := fs.Int("report-lines", 20, "lines of the audit report to print (all: -1)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -74,6 +78,35 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%s %d", r, byRule[r])
 	}
 	fmt.Fprintf(stdout, "); %d council members named; %d items held for review\n", len(res.People), res.Run.Review)
+	if err := writeDemoAudit(stdout, res, *reportLines); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "total %s; logs in %s\n", time.Since(start).Round(time.Millisecond), filepath.Join(*dir, "logs"))
+	return nil
+}
+
+// writeDemoAudit prints what the auditor's check found and the first lines
+// of the audit report over the matcher's and the council's logs.
+func writeDemoAudit(w io.Writer, res *devnet.Result, lines int) error {
+	a, c := res.Audit, res.CouncilAudit
+	fmt.Fprintf(w, "\naudit: %d entries, %d checkpoints, %d receipts verified (matcher log, export in %s)\n",
+		a.Entries, a.Checkpoints, a.Receipts, a.ExportDir)
+	fmt.Fprintf(w, "audit: %d entries, %d checkpoints verified (council node's log of re-identifications, export in %s)\n\n",
+		c.Entries, c.Checkpoints, c.ExportDir)
+	var b bytes.Buffer
+	entries := append(append([]audit.Entry(nil), a.Decoded...), c.Decoded...)
+	if err := audit.WriteReport(&b, audit.Report(entries, time.Time{}, time.Time{}), audit.FormatTable); err != nil {
+		return err
+	}
+	report := strings.SplitAfter(b.String(), "\n")
+	if lines >= 0 && len(report) > lines {
+		report = append(report[:lines], fmt.Sprintf("... (%d lines more: matchctl audit report -dir %s)\n", len(report)-lines, a.ExportDir))
+	}
+	for _, l := range report {
+		if l != "\n" {
+			l = "  " + l
+		}
+		fmt.Fprint(w, l)
+	}
 	return nil
 }

@@ -1,7 +1,8 @@
 // Command matchctl is the operators', the lead's and the evaluators' tool:
 // it generates synthetic districts, makes development certificates and
 // keys, runs the whole pipeline in one process for evaluation, starts link
-// runs and lists flagged households, and runs the demonstration.
+// runs and lists flagged households, exports, verifies and reports on the
+// audit log for auditors, and runs the demonstration.
 package main
 
 import (
@@ -29,6 +30,7 @@ func commands() map[string]command {
 		"demo":       {cmdDemo, "run the demonstration: a district, four agencies, the matcher, the lead"},
 		"eval":       {cmdEval, "measure the output of link against ground truth"},
 		"check":      {cmdCheck, "run an extract through its mapping without sending anything (test a mapping)"},
+		"audit":      {cmdAudit, "as an auditor: export, verify and report on an audit log"},
 	}
 }
 

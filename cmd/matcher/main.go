@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc"
 
 	"tfmatch/internal/grpcserve"
+	"tfmatch/internal/nodeaudit"
 	"tfmatch/keys"
 	"tfmatch/matcher/ingest"
 	"tfmatch/matcher/rules"
@@ -35,7 +36,8 @@ type config struct {
 	isa                       string
 	epoch                     uint
 	rulesFile                 string
-	agencies, leads           string
+	agencies, leads, auditors string
+	auditName                 string
 	logLevel                  string
 }
 
@@ -43,7 +45,7 @@ func main() {
 	var c config
 	flag.StringVar(&c.listen, "listen", "127.0.0.1:7443", "address to listen on (host:port)")
 	flag.StringVar(&c.addrFile, "addr-file", "", "write the address listened on to this file")
-	flag.StringVar(&c.dataDir, "data", "", "data directory: the token store and the blinding key (required)")
+	flag.StringVar(&c.dataDir, "data", "", "data directory: the token store, the blinding key and the audit log (required)")
 	flag.StringVar(&c.cert, "cert", "", "server certificate (PEM)")
 	flag.StringVar(&c.key, "key", "", "server private key (PEM)")
 	flag.StringVar(&c.ca, "ca", "", "CA certificate that issues every party's certificate (PEM)")
@@ -52,6 +54,8 @@ func main() {
 	flag.StringVar(&c.rulesFile, "rules", "", "rule set file (default: the embedded phase-1 rules)")
 	flag.StringVar(&c.agencies, "agencies", "council,education,police,dwp", "comma-separated party ids allowed to submit")
 	flag.StringVar(&c.leads, "leads", "lead", "comma-separated party ids allowed to run links and read results")
+	flag.StringVar(&c.auditors, "auditors", "auditor", "comma-separated party ids allowed to read the audit log (and nothing else)")
+	flag.StringVar(&c.auditName, "audit-name", "tfmatch-matcher", "name of a new audit log (its signing key's name)")
 	flag.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	flag.Parse()
 
@@ -111,17 +115,26 @@ func run(ctx context.Context, c config, logger *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
+	auditLog, _, err := nodeaudit.Open(c.dataDir, nodeaudit.Config{Name: c.auditName, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer auditLog.Close()
 
-	srv := server.New(server.Config{
+	srv, err := server.New(server.Config{
 		Store: st,
 		Ingester: &ingest.Ingester{
 			Store: st, Blinding: blinding, ISAHash: keys.HashISA(isaDoc), Epoch: uint32(c.epoch),
 		},
 		Rules:  rs,
-		Roles:  server.Roles{Agencies: splitList(c.agencies), Leads: splitList(c.leads)},
+		Roles:  server.Roles{Agencies: splitList(c.agencies), Leads: splitList(c.leads), Auditors: splitList(c.auditors)},
+		Audit:  auditLog,
 		Party:  pki.PartyFromContext,
 		Logger: logger,
 	})
+	if err != nil {
+		return err
+	}
 	return grpcserve.Serve(ctx, grpcserve.Config{
 		Listen:   c.listen,
 		TLS:      tlsCfg,
@@ -129,8 +142,9 @@ func run(ctx context.Context, c config, logger *slog.Logger) error {
 		Register: func(s *grpc.Server) {
 			pb.RegisterSubmissionServer(s, srv)
 			pb.RegisterLeadServer(s, srv)
+			pb.RegisterAuditServer(s, srv.AuditServer())
 		},
-		Services: []string{pb.Submission_ServiceDesc.ServiceName, pb.Lead_ServiceDesc.ServiceName},
+		Services: []string{pb.Submission_ServiceDesc.ServiceName, pb.Lead_ServiceDesc.ServiceName, pb.Audit_ServiceDesc.ServiceName},
 		Logger:   logger,
 	})
 }

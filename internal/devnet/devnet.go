@@ -1,8 +1,9 @@
 // Package devnet stands up a whole tfmatch programme on one machine: a
 // synthetic district, development certificates and keys, the matcher and
 // one node per agency as separate processes on loopback, and the lead's
-// queries. The demonstration and the end-to-end tests both use it, so what
-// the demonstration shows is what the tests check.
+// queries, and an auditor's export and verification of the audit logs.
+// The demonstration and the end-to-end tests both use it, so what the
+// demonstration shows is what the tests check.
 package devnet
 
 import (
@@ -23,6 +24,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"tfmatch/audit"
+	"tfmatch/audit/auditrpc"
+	"tfmatch/internal/nodeaudit"
 	"tfmatch/keys"
 	"tfmatch/lead"
 	"tfmatch/pki"
@@ -35,6 +39,7 @@ const (
 	MatcherParty = "matcher"
 	LeadParty    = "lead"
 	CouncilParty = "council"
+	AuditorParty = "auditor"
 )
 
 // Config configures a Net. Zero values mean defaults.
@@ -69,9 +74,26 @@ type Result struct {
 	// Agencies holds each agency node's one-line summary.
 	Agencies map[string]string
 	Stages   []Stage
+	// Audit is the auditor's check of the matcher's log, with every
+	// agency's receipts; CouncilAudit that of the council node's own log
+	// (its re-identifications).
+	Audit, CouncilAudit AuditCheck
 	// Paths of interest for tests.
 	DistrictDir, MatcherDir, PKIDir string
 	StateDirs                       map[string]string
+}
+
+// AuditCheck is an auditor's export of one audit log and its verification.
+type AuditCheck struct {
+	// ExportDir is the export, as `matchctl audit export` writes it.
+	ExportDir string
+	// VerifierKey is the log's verifier key, as the node published it.
+	VerifierKey string
+	// ReceiptDirs are the agencies' receipt directories checked.
+	ReceiptDirs []string
+	audit.Verification
+	// Entries decoded, for the report.
+	Decoded []audit.Entry
 }
 
 // Net is a running development programme.
@@ -173,7 +195,7 @@ func (n *Net) run(ctx context.Context) (*Result, error) {
 	isaPath := filepath.Join(cfg.Dir, "isa.yaml")
 	secretPath := filepath.Join(cfg.Dir, "programme.key")
 	err = n.timed(res, "certificates and keys", func() error {
-		parties := append(append([]string(nil), agencies...), LeadParty)
+		parties := append(append([]string(nil), agencies...), LeadParty, AuditorParty)
 		servers := map[string][]string{MatcherParty: {"localhost", "127.0.0.1"}, CouncilParty: {"localhost", "127.0.0.1"}}
 		if _, err := pki.WriteDevPKI(res.PKIDir, parties, servers, pki.DevOptions{}); err != nil {
 			return err
@@ -227,6 +249,7 @@ func (n *Net) run(ctx context.Context) (*Result, error) {
 				"-matcher", n.matcher,
 				"-secret", secretPath, "-isa", isaPath,
 				"-state", state, "-asof", asof.Format(time.DateOnly),
+				"-audit-key", filepath.Join(res.MatcherDir, nodeaudit.VerifierKey),
 			}, tlsArgs(a)...)
 			if a == CouncilParty {
 				args = append(args, "-serve", "127.0.0.1:0", "-addr-file", councilAddr, "-leads", LeadParty)
@@ -255,7 +278,7 @@ func (n *Net) run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := n.dial(n.matcher, res.PKIDir)
+	conn, err := n.dial(n.matcher, res.PKIDir, LeadParty)
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +299,7 @@ func (n *Net) run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	err = n.timed(res, "re-identify council members", func() error {
-		vconn, err := n.dial(n.council, res.PKIDir)
+		vconn, err := n.dial(n.council, res.PKIDir, LeadParty)
 		if err != nil {
 			return err
 		}
@@ -291,7 +314,63 @@ func (n *Net) run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	err = n.timed(res, "audit: export and verify", func() error {
+		var receipts []string
+		for _, a := range agencies {
+			receipts = append(receipts, filepath.Join(res.StateDirs[a], "receipts"))
+		}
+		auditDir := filepath.Join(cfg.Dir, "audit")
+		if res.Audit, err = n.checkAudit(ctx, n.matcher, res.MatcherDir, filepath.Join(auditDir, MatcherParty), receipts, res.PKIDir); err != nil {
+			return fmt.Errorf("matcher's audit log: %w", err)
+		}
+		if res.CouncilAudit, err = n.checkAudit(ctx, n.council, res.StateDirs[CouncilParty], filepath.Join(auditDir, CouncilParty), nil, res.PKIDir); err != nil {
+			return fmt.Errorf("council's audit log: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	return res, nil
+}
+
+// checkAudit exports, as the auditor, the audit log served at addr by the
+// node whose directory (holding its published verifier key) is nodeDir,
+// into exportDir, and verifies it with the receipts in receiptDirs. Any
+// problem is an error.
+func (n *Net) checkAudit(ctx context.Context, addr, nodeDir, exportDir string, receiptDirs []string, pkiDir string) (AuditCheck, error) {
+	c := AuditCheck{ExportDir: exportDir, ReceiptDirs: receiptDirs}
+	vkey, err := nodeaudit.ReadVerifierKey(filepath.Join(nodeDir, nodeaudit.VerifierKey))
+	if err != nil {
+		return c, err
+	}
+	c.VerifierKey = vkey
+	conn, err := n.dial(addr, pkiDir, AuditorParty)
+	if err != nil {
+		return c, err
+	}
+	defer conn.Close()
+	ev, err := auditrpc.Fetch(ctx, pb.NewAuditClient(conn), vkey)
+	if err != nil {
+		return c, err
+	}
+	if err := audit.WriteExport(exportDir, ev); err != nil {
+		return c, err
+	}
+	if c.Verification, err = audit.VerifyExport(exportDir, receiptDirs, vkey); err != nil {
+		return c, err
+	}
+	if len(c.Problems) > 0 {
+		var lines []string
+		for _, p := range c.Problems {
+			lines = append(lines, p.String())
+		}
+		return c, fmt.Errorf("the log does not verify:\n  %s", strings.Join(lines, "\n  "))
+	}
+	if c.Decoded, err = audit.DecodeEntries(ev.Entries); err != nil {
+		return c, err
+	}
+	return c, nil
 }
 
 // summaryLine finds the agency's one-line summary in its output.
@@ -306,8 +385,9 @@ func summaryLine(out string) string {
 	return last
 }
 
-func (n *Net) dial(addr, pkiDir string) (*grpc.ClientConn, error) {
-	tlsCfg, err := pki.ClientConfig(filepath.Join(pkiDir, LeadParty+".crt"), filepath.Join(pkiDir, LeadParty+".key"), filepath.Join(pkiDir, "ca.crt"))
+// dial connects to addr as party.
+func (n *Net) dial(addr, pkiDir, party string) (*grpc.ClientConn, error) {
+	tlsCfg, err := pki.ClientConfig(filepath.Join(pkiDir, party+".crt"), filepath.Join(pkiDir, party+".key"), filepath.Join(pkiDir, "ca.crt"))
 	if err != nil {
 		return nil, err
 	}

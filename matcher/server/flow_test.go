@@ -99,7 +99,7 @@ func TestSubmitLinkList(t *testing.T) {
 			t.Fatal(err)
 		}
 		ctx := as(t, a)
-		ms, err := agency.NewMatcherSink(ctx, env.conn)
+		ms, err := agency.NewMatcherSink(ctx, env.conn, agency.SinkConfig{})
 		if err != nil {
 			t.Fatal(err)
 		}

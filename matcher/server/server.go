@@ -1,12 +1,15 @@
 // Package server is the matcher's gRPC edge: it authenticates each caller
 // by its client certificate, checks the caller's role, converts wire
 // messages to domain types at once and maps domain errors to gRPC status
-// codes in one place. No protobuf type goes further in than this package.
+// codes in one place. It records every accepted batch, link run, query and
+// refusal in the audit log, and answers each batch with the audit receipt
+// of its entry. No protobuf type goes further in than this package.
 package server
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -18,6 +21,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"tfmatch/audit"
+	"tfmatch/audit/auditrpc"
 	"tfmatch/matcher"
 	"tfmatch/matcher/ingest"
 	"tfmatch/matcher/linkage"
@@ -27,19 +32,42 @@ import (
 	pb "tfmatch/proto/tfmatch/v1"
 )
 
-// Roles names the parties allowed each role.
+// Roles names the parties allowed each role. A party holds at most one
+// role: an auditor in particular can do nothing but read the audit log.
 type Roles struct {
 	Agencies []string
 	Leads    []string
+	Auditors []string
 }
 
-// Config configures a Server.
+// Validate reports whether the roles are disjoint.
+func (r Roles) Validate() error {
+	seen := map[string]string{}
+	for _, role := range []struct {
+		name    string
+		parties []string
+	}{{"agency", r.Agencies}, {"lead", r.Leads}, {"auditor", r.Auditors}} {
+		for _, p := range role.parties {
+			if other, ok := seen[p]; ok && other != role.name {
+				return fmt.Errorf("server: party %q has two roles (%s and %s)", p, other, role.name)
+			}
+			seen[p] = role.name
+		}
+	}
+	return nil
+}
+
+// Config configures a Server. Store, Ingester, Rules, Party and Audit are
+// required; other zero fields mean defaults.
 type Config struct {
 	Store    *store.Store
 	Ingester *ingest.Ingester
 	Rules    *rules.RuleSet
 	Linkage  linkage.Config
 	Roles    Roles
+	// Audit is the audit log every accepted batch, link run, query and
+	// refusal is recorded in.
+	Audit *audit.Log
 	// Party returns the authenticated caller of ctx.
 	Party  func(ctx context.Context) (string, error)
 	Logger *slog.Logger
@@ -47,62 +75,123 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Server implements the Submission and Lead services.
+// Validate reports whether the configuration is usable.
+func (c Config) Validate() error {
+	switch {
+	case c.Store == nil:
+		return errors.New("server: config: no store")
+	case c.Ingester == nil:
+		return errors.New("server: config: no ingester")
+	case c.Rules == nil:
+		return errors.New("server: config: no rules")
+	case c.Audit == nil:
+		return errors.New("server: config: no audit log")
+	case c.Party == nil:
+		return errors.New("server: config: no party function")
+	}
+	return c.Roles.Validate()
+}
+
+// Server implements the Submission and Lead services, and gives the Audit
+// service (AuditServer).
 type Server struct {
 	pb.UnimplementedSubmissionServer
 	pb.UnimplementedLeadServer
 	cfg   Config
 	runMu sync.Mutex
+	// auditMu serialises the lookup and recording of submission
+	// entries, so that a batch has one entry however often it is sent.
+	auditMu sync.Mutex
 }
 
 // New returns a Server.
-func New(cfg Config) *Server {
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Server{cfg: cfg}
+	return &Server{cfg: cfg}, nil
 }
 
+// AuditServer returns the Audit service over the server's audit log, for
+// the parties with the auditor role.
+func (s *Server) AuditServer() pb.AuditServer {
+	return &auditrpc.Server{Log: s.cfg.Audit, Auditors: s.cfg.Roles.Auditors, Party: s.cfg.Party, Logger: s.cfg.Logger}
+}
+
+// Actions, as recorded in refusal entries: the method refused.
+const (
+	actionSubmit = "Submit"
+	actionLink   = "StartLinkRun"
+	actionList   = "ListFlaggedHouseholds"
+)
+
 // authorize returns the caller's party id if it holds one of the allowed
-// parties, and a status error otherwise.
-func (s *Server) authorize(ctx context.Context, action string, allowed []string) (string, error) {
+// parties, and records and returns a refusal otherwise. what says what the
+// method does, for the message.
+func (s *Server) authorize(ctx context.Context, action, what string, allowed []string) (string, error) {
 	party, err := s.cfg.Party(ctx)
 	if err != nil {
-		return "", status.Error(codes.Unauthenticated, "no verified client certificate")
+		return "", s.refuse(ctx, "", action, status.Error(codes.Unauthenticated, "no verified client certificate"))
 	}
 	if !slices.Contains(allowed, party) {
 		s.cfg.Logger.Warn("refused", "party", party, "action", action, "reason", "role")
-		return "", status.Errorf(codes.PermissionDenied, "party %q may not %s", party, action)
+		return "", s.refuse(ctx, party, action, status.Errorf(codes.PermissionDenied, "party %q may not %s", party, what))
 	}
 	return party, nil
 }
 
-// errStatus maps a domain error to a status the caller can act on. Detail
-// that could carry data stays in the server log.
-func (s *Server) errStatus(op string, err error) error {
+// refuse records that action was refused to party with the status st, and
+// returns st. The reason recorded is st's message, which is written for
+// the caller and so carries no record data.
+func (s *Server) refuse(ctx context.Context, party, action string, st error) error {
+	if party == "" {
+		party = "(unauthenticated)"
+	}
+	e := audit.Entry{Kind: audit.KindRefusal, Time: s.cfg.Now(), Party: party, Refusal: audit.Refusal{
+		Action: action, Code: status.Code(st).String(), Reason: status.Convert(st).Message(),
+	}}
+	// Recorded even when the caller has gone away.
+	if _, err := s.cfg.Audit.Append(context.WithoutCancel(ctx), e); err != nil {
+		s.cfg.Logger.Error("audit: recording a refusal failed", "action", action, "err", err)
+	}
+	return st
+}
+
+// errStatus maps a domain error to a status the caller can act on, and
+// records the refusal. Detail that could carry data stays in the server
+// log. A call the caller cancelled or let expire is not a refusal.
+func (s *Server) errStatus(ctx context.Context, party, action string, err error) error {
 	switch {
 	case errors.Is(err, ingest.ErrInvalid):
-		return status.Error(codes.InvalidArgument, err.Error())
+		return s.refuse(ctx, party, action, status.Error(codes.InvalidArgument, err.Error()))
 	case errors.Is(err, ingest.ErrWrongAgreement):
-		return status.Error(codes.FailedPrecondition, err.Error())
+		return s.refuse(ctx, party, action, status.Error(codes.FailedPrecondition, err.Error()))
 	case errors.Is(err, store.ErrNoRun):
-		return status.Error(codes.NotFound, "no link run yet: start one with StartLinkRun")
+		return s.refuse(ctx, party, action, status.Error(codes.NotFound, "no link run yet: start one with StartLinkRun"))
+	case errors.Is(err, errNoPurpose):
+		return s.refuse(ctx, party, action, status.Error(codes.InvalidArgument, err.Error()))
 	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, op+": canceled")
+		return status.Error(codes.Canceled, action+": canceled")
 	case errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, op+": deadline exceeded")
+		return status.Error(codes.DeadlineExceeded, action+": deadline exceeded")
 	}
-	s.cfg.Logger.Error(op+" failed", "err", err)
-	return status.Errorf(codes.Internal, "%s failed; see the matcher's log", op)
+	s.cfg.Logger.Error(action+" failed", "err", err)
+	return s.refuse(ctx, party, action, status.Errorf(codes.Internal, "%s failed; see the matcher's log", action))
 }
+
+// errNoPurpose is wrapped by the refusal of a call that states no purpose.
+var errNoPurpose = errors.New("purpose is required")
 
 // Submit receives batches from an agency and answers each with a receipt.
 func (s *Server) Submit(stream pb.Submission_SubmitServer) error {
 	ctx := stream.Context()
-	party, err := s.authorize(ctx, "submit records", s.cfg.Roles.Agencies)
+	party, err := s.authorize(ctx, actionSubmit, "submit records", s.cfg.Roles.Agencies)
 	if err != nil {
 		return err
 	}
@@ -118,19 +207,79 @@ func (s *Server) Submit(stream pb.Submission_SubmitServer) error {
 		res, err := s.cfg.Ingester.Accept(ctx, b)
 		if err != nil {
 			s.cfg.Logger.Warn("batch refused", "party", party, "batch", in.GetBatchId(), "err", err)
-			return s.errStatus("submit", err)
+			return s.errStatus(ctx, party, actionSubmit, err)
 		}
-		s.cfg.Logger.Info("batch stored", "party", party, "batch", res.BatchID, "records", res.Records, "duplicate", res.Duplicate)
+		rc, err := s.submissionReceipt(ctx, b, res)
+		if err != nil {
+			return s.errStatus(ctx, party, actionSubmit, err)
+		}
+		s.cfg.Logger.Info("batch stored", "party", party, "batch", res.BatchID, "records", res.Records, "duplicate", res.Duplicate, "log_index", rc.Index)
 		if err := stream.Send(&pb.Receipt{
-			BatchId:   res.BatchID,
-			Records:   uint32(res.Records),
-			Duplicate: res.Duplicate,
-			Digest:    res.Digest[:],
-			Received:  timestamppb.New(s.cfg.Now()),
+			BatchId:        res.BatchID,
+			Records:        uint32(res.Records),
+			Duplicate:      res.Duplicate,
+			Digest:         res.Digest[:],
+			Received:       timestamppb.New(s.cfg.Now()),
+			Checkpoint:     rc.Checkpoint,
+			LogIndex:       rc.Index,
+			InclusionProof: rc.Proof,
+			LogEntry:       rc.Entry,
 		}); err != nil {
 			return err
 		}
 	}
+}
+
+// submissionReceipt returns the audit receipt of a stored batch: that of
+// its recorded entry when it has one (a batch sent again), else of a new
+// submission entry. A batch stored before its entry was recorded (the
+// matcher stopped in between) gets its entry when it is sent again; its
+// indicator counts are then those of the batch as sent again.
+func (s *Server) submissionReceipt(ctx context.Context, b ingest.Batch, res store.BatchResult) (audit.Receipt, error) {
+	s.auditMu.Lock()
+	defer s.auditMu.Unlock()
+	index, ok, err := s.cfg.Store.BatchLogIndex(ctx, b.Source, res.BatchID)
+	if err != nil {
+		return audit.Receipt{}, err
+	}
+	if ok {
+		return s.cfg.Audit.Receipt(ctx, index)
+	}
+	e := audit.Entry{
+		Kind:            audit.KindSubmission,
+		Time:            s.cfg.Now(),
+		Party:           b.Source,
+		KeyEpoch:        b.Epoch,
+		BatchID:         res.BatchID,
+		BatchDigest:     res.Digest,
+		RecordCount:     uint64(res.Records),
+		IndicatorCounts: indicatorCounts(b),
+	}
+	copy(e.ISAHash[:], b.ISAHash)
+	rc, err := s.cfg.Audit.AppendWithReceipt(ctx, e)
+	if err != nil {
+		return audit.Receipt{}, err
+	}
+	if err := s.cfg.Store.SetBatchLogIndex(ctx, b.Source, res.BatchID, rc.Index); err != nil {
+		return audit.Receipt{}, err
+	}
+	return rc, nil
+}
+
+// indicatorCounts counts, per indicator named in the batch, the records
+// for which it is true.
+func indicatorCounts(b ingest.Batch) map[string]uint64 {
+	counts := map[string]uint64{}
+	for _, r := range b.Records {
+		for name, v := range r.Indicators {
+			if v {
+				counts[name]++
+			} else if _, ok := counts[name]; !ok {
+				counts[name] = 0
+			}
+		}
+	}
+	return counts
 }
 
 func batchFromProto(party string, in *pb.Batch) ingest.Batch {
@@ -153,18 +302,26 @@ func batchFromProto(party string, in *pb.Batch) ingest.Batch {
 
 // StartLinkRun links every stored record and evaluates the rules.
 func (s *Server) StartLinkRun(ctx context.Context, req *pb.StartLinkRunRequest) (*pb.LinkRun, error) {
-	party, err := s.authorize(ctx, "start link runs", s.cfg.Roles.Leads)
+	party, err := s.authorize(ctx, actionLink, "start link runs", s.cfg.Roles.Leads)
 	if err != nil {
 		return nil, err
 	}
 	if req.GetPurpose() == "" {
-		return nil, status.Error(codes.InvalidArgument, "purpose is required: say why this link run is made")
+		return nil, s.errStatus(ctx, party, actionLink, fmt.Errorf("%w: say why this link run is made", errNoPurpose))
 	}
 	s.runMu.Lock()
 	defer s.runMu.Unlock()
 	run, err := matcher.LinkRun(ctx, s.cfg.Store, s.cfg.Rules, s.cfg.Linkage, s.cfg.Now())
 	if err != nil {
-		return nil, s.errStatus("link run", err)
+		return nil, s.errStatus(ctx, party, actionLink, err)
+	}
+	_, err = s.cfg.Audit.Append(ctx, audit.Entry{
+		Kind: audit.KindLinkRun, Time: s.cfg.Now(), Party: party, RunID: run.ID, RuleSet: run.RuleSetVersion,
+		Purpose: req.GetPurpose(), RecordCount: uint64(run.Records),
+		Counts: map[string]uint64{"persons": uint64(run.Persons), "households": uint64(run.Households), "flagged": uint64(len(run.Flagged))},
+	})
+	if err != nil {
+		return nil, s.errStatus(ctx, party, actionLink, fmt.Errorf("recording link run %s: %w", run.ID, err))
 	}
 	s.cfg.Logger.Info("link run finished", "party", party, "run", run.ID, "records", run.Records,
 		"persons", run.Persons, "households", run.Households, "flagged", len(run.Flagged), "purpose", req.GetPurpose())
@@ -173,12 +330,12 @@ func (s *Server) StartLinkRun(ctx context.Context, req *pb.StartLinkRunRequest) 
 
 // ListFlaggedHouseholds lists the households a run flagged.
 func (s *Server) ListFlaggedHouseholds(ctx context.Context, req *pb.ListFlaggedHouseholdsRequest) (*pb.ListFlaggedHouseholdsResponse, error) {
-	party, err := s.authorize(ctx, "read results", s.cfg.Roles.Leads)
+	party, err := s.authorize(ctx, actionList, "read results", s.cfg.Roles.Leads)
 	if err != nil {
 		return nil, err
 	}
 	if req.GetPurpose() == "" {
-		return nil, status.Error(codes.InvalidArgument, "purpose is required: say why the results are read")
+		return nil, s.errStatus(ctx, party, actionList, fmt.Errorf("%w: say why the results are read", errNoPurpose))
 	}
 	var run store.Run
 	if req.GetRunId() == "" {
@@ -187,7 +344,15 @@ func (s *Server) ListFlaggedHouseholds(ctx context.Context, req *pb.ListFlaggedH
 		run, err = s.cfg.Store.Run(ctx, req.GetRunId())
 	}
 	if err != nil {
-		return nil, s.errStatus("list flagged households", err)
+		return nil, s.errStatus(ctx, party, actionList, err)
+	}
+	// Recorded before anything is returned: no read goes unrecorded.
+	_, err = s.cfg.Audit.Append(ctx, audit.Entry{
+		Kind: audit.KindQuery, Time: s.cfg.Now(), Party: party, RunID: run.ID,
+		Purpose: req.GetPurpose(), RecordCount: uint64(len(run.Flagged)),
+	})
+	if err != nil {
+		return nil, s.errStatus(ctx, party, actionList, fmt.Errorf("recording query of run %s: %w", run.ID, err))
 	}
 	s.cfg.Logger.Info("results read", "party", party, "run", run.ID, "purpose", req.GetPurpose())
 	resp := &pb.ListFlaggedHouseholdsResponse{Run: runToProto(run)}

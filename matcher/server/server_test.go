@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
+	"tfmatch/audit"
 	"tfmatch/keys"
 	"tfmatch/matcher/ingest"
 	"tfmatch/matcher/rules"
@@ -44,11 +45,33 @@ var (
 )
 
 type testEnv struct {
-	conn   *grpc.ClientConn
-	sub    pb.SubmissionClient
-	lead   pb.LeadClient
-	store  *store.Store
-	server *Server
+	conn     *grpc.ClientConn
+	sub      pb.SubmissionClient
+	lead     pb.LeadClient
+	auditor  pb.AuditClient
+	store    *store.Store
+	server   *Server
+	log      *audit.Log
+	verifier string // the log's verifier key
+}
+
+// newAuditLog returns an in-memory audit log and its verifier key.
+func newAuditLog(t testing.TB) (*audit.Log, string) {
+	t.Helper()
+	k, err := audit.GenerateSigningKey("audit.server.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := k.Signer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := audit.Open("", audit.Config{Signer: signer, VerifierKey: k.VerifierKey(), InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, k.VerifierKey()
 }
 
 func newEnv(t testing.TB) *testEnv {
@@ -68,18 +91,24 @@ func newEnvWith(t testing.TB, opts store.Options) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Config{
+	log, vkey := newAuditLog(t)
+	srv, err := New(Config{
 		Store:    st,
 		Ingester: &ingest.Ingester{Store: st, Blinding: bk, ISAHash: testISA.ISAHash, Epoch: testISA.Epoch},
 		Rules:    rules.Phase1(),
-		Roles:    Roles{Agencies: testAgencies, Leads: []string{"lead"}},
+		Roles:    Roles{Agencies: testAgencies, Leads: []string{"lead"}, Auditors: []string{"auditor"}},
+		Audit:    log,
 		Party:    partyFromMetadata,
 		Now:      func() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) },
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	lis := bufconn.Listen(1 << 20)
 	gs := grpc.NewServer()
 	pb.RegisterSubmissionServer(gs, srv)
 	pb.RegisterLeadServer(gs, srv)
+	pb.RegisterAuditServer(gs, srv.AuditServer())
 	go gs.Serve(lis)
 	conn, err := grpc.NewClient("passthrough:///bufnet",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
@@ -92,7 +121,8 @@ func newEnvWith(t testing.TB, opts store.Options) *testEnv {
 		gs.Stop()
 		st.Close()
 	})
-	return &testEnv{conn: conn, sub: pb.NewSubmissionClient(conn), lead: pb.NewLeadClient(conn), store: st, server: srv}
+	return &testEnv{conn: conn, sub: pb.NewSubmissionClient(conn), lead: pb.NewLeadClient(conn), auditor: pb.NewAuditClient(conn),
+		store: st, server: srv, log: log, verifier: vkey}
 }
 
 // as returns a context whose calls are made as party ("" for none).
@@ -171,12 +201,31 @@ func TestRoles(t *testing.T) {
 		_, err := submit(ctx, env.sub, batch("roles", 1))
 		return err
 	}
+	entries := func(ctx context.Context) error {
+		_, err := env.auditor.ListEntries(ctx, &pb.ListEntriesRequest{})
+		return err
+	}
+	checkpoints := func(ctx context.Context) error {
+		_, err := env.auditor.GetCheckpoints(ctx, &pb.GetCheckpointsRequest{})
+		return err
+	}
+	consistency := func(ctx context.Context) error {
+		_, err := env.auditor.GetConsistencyProof(ctx, &pb.GetConsistencyProofRequest{OldSize: 0, NewSize: 1})
+		return err
+	}
 	for _, tc := range []struct {
 		name  string
 		call  func(context.Context) error
 		party string
 		want  codes.Code
 	}{
+		{"submit as auditor", sub, "auditor", codes.PermissionDenied},
+		{"start run as auditor", startRun, "auditor", codes.PermissionDenied},
+		{"read entries as lead", entries, "lead", codes.PermissionDenied},
+		{"read entries as agency", entries, "police", codes.PermissionDenied},
+		{"read checkpoints as lead", checkpoints, "lead", codes.PermissionDenied},
+		{"consistency proof as agency", consistency, "council", codes.PermissionDenied},
+		{"read entries with no party", entries, "", codes.Unauthenticated},
 		{"submit as lead", sub, "lead", codes.PermissionDenied},
 		{"submit as stranger", sub, "health", codes.PermissionDenied},
 		{"submit with party differing in case", sub, "Police", codes.PermissionDenied},
@@ -188,6 +237,9 @@ func TestRoles(t *testing.T) {
 		{"list as stranger", list, "auditor", codes.PermissionDenied},
 		{"list with no party", list, "", codes.Unauthenticated},
 		{"list before any run", list, "lead", codes.NotFound},
+		{"read entries as auditor", entries, "auditor", codes.OK},
+		{"read checkpoints as auditor", checkpoints, "auditor", codes.OK},
+		{"consistency proof as auditor", consistency, "auditor", codes.OK},
 		// Allowed calls last: they change the store.
 		{"submit as agency", sub, "police", codes.OK},
 		{"start run as lead", startRun, "lead", codes.OK},
@@ -198,12 +250,23 @@ func TestRoles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			logBefore := env.log.Size()
 			err = tc.call(as(t, tc.party))
 			if got := status.Code(err); got != tc.want {
 				t.Fatalf("code %v (%v), want %v", got, err, tc.want)
 			}
 			if tc.want == codes.OK {
 				return
+			}
+			// Every refusal is in the audit log, with who and what.
+			e := lastEntry(t, env.log)
+			wantParty := tc.party
+			if wantParty == "" {
+				wantParty = "(unauthenticated)"
+			}
+			if env.log.Size() != logBefore+1 || e.Kind != audit.KindRefusal || e.Party != wantParty || e.Refusal.Code != tc.want.String() || e.Refusal.Action == "" {
+				t.Errorf("log grew %d -> %d, last entry %v by %q %+v; want one refusal by %q code %v",
+					logBefore, env.log.Size(), e.Kind, e.Party, e.Refusal, wantParty, tc.want)
 			}
 			if tc.party != "" && tc.want == codes.PermissionDenied && !strings.Contains(status.Convert(err).Message(), tc.party) {
 				t.Errorf("refusal %q does not say which party was refused", status.Convert(err).Message())
@@ -334,5 +397,141 @@ func TestSubmitBatchTooLarge(t *testing.T) {
 	}
 	if c, err := env.store.Counts(context.Background()); err != nil || c.Records != 10 {
 		t.Errorf("store holds %d records (%v), want only the small batch's 10", c.Records, err)
+	}
+}
+
+// lastEntry returns the newest entry of l.
+func lastEntry(t testing.TB, l *audit.Log) audit.Entry {
+	t.Helper()
+	n := l.Size()
+	if n == 0 {
+		t.Fatal("the audit log is empty")
+	}
+	b, err := l.Entries(context.Background(), n-1, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := audit.DecodeEntry(b[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// receiptOf converts the audit part of a wire receipt.
+func receiptOf(r *pb.Receipt) audit.Receipt {
+	return audit.Receipt{Checkpoint: r.GetCheckpoint(), Index: r.GetLogIndex(), Proof: r.GetInclusionProof(), Entry: r.GetLogEntry()}
+}
+
+// TestAuditTrail checks what a session leaves in the audit log: one
+// submission entry per batch with a receipt that verifies (the same one
+// for a batch sent again), the link run and the query with their
+// purposes, and that the whole log verifies with the receipts.
+func TestAuditTrail(t *testing.T) {
+	env := newEnv(t)
+	b1 := batch("b1", 3)
+	b1.Records[0].Indicators["crime"] = true
+	b1.Records[1].Indicators["crime"] = false
+	receipts, err := submit(as(t, "police"), env.sub, b1, batch("b2", 2), batch("b1", 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := audit.NewVerifier(env.verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rs []audit.Receipt
+	for i, r := range receipts {
+		rc := receiptOf(r)
+		if err := audit.VerifyReceipt(rc, v); err != nil {
+			t.Fatalf("receipt %d: %v", i, err)
+		}
+		rs = append(rs, rc)
+	}
+	if rs[2].Index != rs[0].Index || string(rs[2].Entry) != string(rs[0].Entry) {
+		t.Errorf("the batch sent again got entry %d, want its first entry %d", rs[2].Index, rs[0].Index)
+	}
+	e, err := audit.DecodeEntry(rs[0].Entry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := audit.Entry{
+		Kind: audit.KindSubmission, Time: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), Party: "police",
+		ISAHash: testISA.ISAHash, KeyEpoch: 1, BatchID: "b1", BatchDigest: [32]byte(receipts[0].GetDigest()),
+		RecordCount: 3, IndicatorCounts: map[string]uint64{"work": 3, "crime": 1},
+	}
+	if fmt.Sprint(e) != fmt.Sprint(want) {
+		t.Errorf("submission entry\n%+v\nwant\n%+v", e, want)
+	}
+
+	ctx := as(t, "lead")
+	if _, err := env.lead.StartLinkRun(ctx, &pb.StartLinkRunRequest{Purpose: "monthly identification"}); err != nil {
+		t.Fatal(err)
+	}
+	if e := lastEntry(t, env.log); e.Kind != audit.KindLinkRun || e.Purpose != "monthly identification" || e.RecordCount != 5 || e.RunID == "" {
+		t.Errorf("after a link run the last entry is %+v", e)
+	}
+	if _, err := env.lead.ListFlaggedHouseholds(ctx, &pb.ListFlaggedHouseholdsRequest{Purpose: "case allocation"}); err != nil {
+		t.Fatal(err)
+	}
+	if e := lastEntry(t, env.log); e.Kind != audit.KindQuery || e.Purpose != "case allocation" || e.Party != "lead" || e.RunID == "" {
+		t.Errorf("after a query the last entry is %+v", e)
+	}
+	if n := env.log.Size(); n != 4 {
+		t.Errorf("the log has %d entries, want 4 (two batches, a run, a query)", n)
+	}
+	entries, err := env.log.Entries(context.Background(), 0, env.log.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.log.Checkpoint(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cps, err := env.log.Checkpoints(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := audit.Verify(entries, cps, rs, v); p != nil {
+		t.Errorf("the log does not verify: %v", p)
+	}
+}
+
+// TestSubmissionEntryRecovered checks that a batch stored without its
+// entry (the matcher stopped in between) gets one when it is sent again.
+func TestSubmissionEntryRecovered(t *testing.T) {
+	env := newEnv(t)
+	b := batch("lost", 2)
+	in := batchFromProto("police", b)
+	if _, err := env.server.cfg.Ingester.Accept(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	receipts, err := submit(as(t, "police"), env.sub, b, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !receipts[0].GetDuplicate() || receipts[0].GetLogIndex() != receipts[1].GetLogIndex() || len(receipts[0].GetLogEntry()) == 0 {
+		t.Fatalf("receipts %v", receipts)
+	}
+	if n := env.log.Size(); n != 1 {
+		t.Errorf("the log has %d entries, want 1", n)
+	}
+	if e := lastEntry(t, env.log); e.Kind != audit.KindSubmission || e.BatchID != "lost" || e.RecordCount != 2 {
+		t.Errorf("recovered entry %+v", e)
+	}
+}
+
+func TestRolesValidate(t *testing.T) {
+	for _, tc := range []struct {
+		roles Roles
+		ok    bool
+	}{
+		{Roles{Agencies: []string{"police"}, Leads: []string{"lead"}, Auditors: []string{"auditor"}}, true},
+		{Roles{Agencies: []string{"police", "police"}}, true},
+		{Roles{Leads: []string{"lead"}, Auditors: []string{"lead"}}, false},
+		{Roles{Agencies: []string{"council"}, Leads: []string{"council"}}, false},
+	} {
+		if err := tc.roles.Validate(); (err == nil) != tc.ok {
+			t.Errorf("%+v: Validate() = %v, want ok %v", tc.roles, err, tc.ok)
+		}
 	}
 }

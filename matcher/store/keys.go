@@ -15,6 +15,7 @@ import (
 //	'r' len(source) source ref[16]                 -> record (EncodeRecord)
 //	'p' len(kind) kind value[32] len(source) source ref[16] -> empty
 //	'b' len(source) source batchID                 -> batch result (encodeBatch)
+//	'a' len(source) source batchID                 -> u64 audit log index of the batch's entry
 //	'u' runID                                      -> run (encodeRun)
 //	'l'                                            -> ID of the latest run
 //
@@ -26,6 +27,7 @@ const (
 	prefixRecord  = 'r'
 	prefixPosting = 'p'
 	prefixBatch   = 'b'
+	prefixAudit   = 'a'
 	prefixRun     = 'u'
 	keyLatestRun  = 'l'
 )
@@ -55,6 +57,12 @@ func batchKey(source, batchID string) []byte {
 	k = append(k, prefixBatch)
 	k = appendString(k, source)
 	return append(k, batchID...)
+}
+
+func batchAuditKey(source, batchID string) []byte {
+	k := batchKey(source, batchID)
+	k[0] = prefixAudit
+	return k
 }
 
 func runKey(id string) []byte {

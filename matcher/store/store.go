@@ -356,6 +356,53 @@ func (s *Store) PutBatch(ctx context.Context, source, batchID string, recs []Rec
 	return res, nil
 }
 
+// SetBatchLogIndex records that the audit log entry of source's batch
+// batchID is at index, so that a resubmission of the batch can be answered
+// with the receipt of its first entry. It expires with the batch.
+func (s *Store) SetBatchLogIndex(ctx context.Context, source, batchID string, index uint64) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("store: set batch log index: %w", err)
+	}
+	e := badger.NewEntry(batchAuditKey(source, batchID), binary.BigEndian.AppendUint64(nil, index))
+	if s.ttl > 0 {
+		e = e.WithTTL(s.ttl)
+	}
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.SetEntry(e) }); err != nil {
+		return fmt.Errorf("store: set batch log index: %w", err)
+	}
+	return nil
+}
+
+// BatchLogIndex returns the audit log index SetBatchLogIndex recorded for
+// source's batch batchID; ok is false when none was.
+func (s *Store) BatchLogIndex(ctx context.Context, source, batchID string) (index uint64, ok bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return 0, false, fmt.Errorf("store: batch log index: %w", err)
+	}
+	err = s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(batchAuditKey(source, batchID))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		v, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		if len(v) != 8 {
+			return errors.New("corrupt batch log index")
+		}
+		index, ok = binary.BigEndian.Uint64(v), true
+		return nil
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("store: batch log index: %w", err)
+	}
+	return index, ok, nil
+}
+
 func wrapTxnErr(what string, err error) error {
 	if errors.Is(err, badger.ErrTxnTooBig) {
 		return fmt.Errorf("store: put batch: %s: %w: %w", what, ErrBatchTooLarge, err)

@@ -303,6 +303,9 @@ func TestRetention(t *testing.T) {
 	if _, err := s.PutBatch(context.Background(), "police", "1", []Record{{Ref: refOf("a"), Tokens: []Token{tok(matchkey.NameDOB, "a")}}}); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.SetBatchLogIndex(context.Background(), "police", "1", 7); err != nil {
+		t.Fatal(err)
+	}
 	n := 0
 	s.Scan(func(k, v []byte) error {
 		if k[0] == prefixRecord || k[0] == prefixPosting || k[0] == prefixBatch {
@@ -331,5 +334,34 @@ func TestRetention(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestBatchLogIndex(t *testing.T) {
+	s := open(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	if err := s.SetBatchLogIndex(ctx, "police", "b1", 41); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetBatchLogIndex(ctx, "police", "b10", 0); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		source, batch string
+		want          uint64
+		ok            bool
+	}{
+		{"police", "b1", 41, true},
+		{"police", "b10", 0, true},
+		{"police", "b", 0, false},
+		{"council", "b1", 0, false},
+		{"polic", "eb1", 0, false},
+	}
+	for _, tt := range tests {
+		got, ok, err := s.BatchLogIndex(ctx, tt.source, tt.batch)
+		if err != nil || got != tt.want || ok != tt.ok {
+			t.Errorf("BatchLogIndex(%s, %s) = %d, %v, %v; want %d, %v", tt.source, tt.batch, got, ok, err, tt.want, tt.ok)
+		}
 	}
 }

@@ -238,10 +238,18 @@ type Receipt struct {
 	// True when the batch had already been stored.
 	Duplicate bool `protobuf:"varint,3,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
 	// SHA-256 over the stored records, in submission order.
-	Digest        []byte                 `protobuf:"bytes,4,opt,name=digest,proto3" json:"digest,omitempty"`
-	Received      *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=received,proto3" json:"received,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Digest   []byte                 `protobuf:"bytes,4,opt,name=digest,proto3" json:"digest,omitempty"`
+	Received *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=received,proto3" json:"received,omitempty"`
+	// The audit receipt for the batch's submission entry (for a duplicate,
+	// the entry of its first submission): a signed checkpoint covering the
+	// entry, the entry's index, its inclusion proof at the checkpoint's
+	// size and the encoded entry. The agency keeps it for auditors.
+	Checkpoint     []byte   `protobuf:"bytes,6,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	LogIndex       uint64   `protobuf:"varint,7,opt,name=log_index,json=logIndex,proto3" json:"log_index,omitempty"`
+	InclusionProof [][]byte `protobuf:"bytes,8,rep,name=inclusion_proof,json=inclusionProof,proto3" json:"inclusion_proof,omitempty"`
+	LogEntry       []byte   `protobuf:"bytes,9,opt,name=log_entry,json=logEntry,proto3" json:"log_entry,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Receipt) Reset() {
@@ -305,6 +313,34 @@ func (x *Receipt) GetDigest() []byte {
 func (x *Receipt) GetReceived() *timestamppb.Timestamp {
 	if x != nil {
 		return x.Received
+	}
+	return nil
+}
+
+func (x *Receipt) GetCheckpoint() []byte {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+func (x *Receipt) GetLogIndex() uint64 {
+	if x != nil {
+		return x.LogIndex
+	}
+	return 0
+}
+
+func (x *Receipt) GetInclusionProof() [][]byte {
+	if x != nil {
+		return x.InclusionProof
+	}
+	return nil
+}
+
+func (x *Receipt) GetLogEntry() []byte {
+	if x != nil {
+		return x.LogEntry
 	}
 	return nil
 }
@@ -962,6 +998,352 @@ func (x *Person) GetPostcode() string {
 	return ""
 }
 
+type ListEntriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	From  uint64                 `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
+	// Exclusive; 0 means the end of the log.
+	To            uint64 `protobuf:"varint,2,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEntriesRequest) Reset() {
+	*x = ListEntriesRequest{}
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEntriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEntriesRequest) ProtoMessage() {}
+
+func (x *ListEntriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEntriesRequest.ProtoReflect.Descriptor instead.
+func (*ListEntriesRequest) Descriptor() ([]byte, []int) {
+	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListEntriesRequest) GetFrom() uint64 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *ListEntriesRequest) GetTo() uint64 {
+	if x != nil {
+		return x.To
+	}
+	return 0
+}
+
+type ListEntriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Encoded entries from..next-1, in log order.
+	Entries [][]byte `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// The index after the last entry returned: ask again from here while
+	// next < the size wanted.
+	Next uint64 `protobuf:"varint,2,opt,name=next,proto3" json:"next,omitempty"`
+	// The number of entries in the log.
+	Size          uint64 `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEntriesResponse) Reset() {
+	*x = ListEntriesResponse{}
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEntriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEntriesResponse) ProtoMessage() {}
+
+func (x *ListEntriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEntriesResponse.ProtoReflect.Descriptor instead.
+func (*ListEntriesResponse) Descriptor() ([]byte, []int) {
+	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListEntriesResponse) GetEntries() [][]byte {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *ListEntriesResponse) GetNext() uint64 {
+	if x != nil {
+		return x.Next
+	}
+	return 0
+}
+
+func (x *ListEntriesResponse) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+type GetCheckpointsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCheckpointsRequest) Reset() {
+	*x = GetCheckpointsRequest{}
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCheckpointsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCheckpointsRequest) ProtoMessage() {}
+
+func (x *GetCheckpointsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCheckpointsRequest.ProtoReflect.Descriptor instead.
+func (*GetCheckpointsRequest) Descriptor() ([]byte, []int) {
+	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{16}
+}
+
+type GetCheckpointsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Signed checkpoint notes, smallest first.
+	Checkpoints   [][]byte `protobuf:"bytes,1,rep,name=checkpoints,proto3" json:"checkpoints,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCheckpointsResponse) Reset() {
+	*x = GetCheckpointsResponse{}
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCheckpointsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCheckpointsResponse) ProtoMessage() {}
+
+func (x *GetCheckpointsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCheckpointsResponse.ProtoReflect.Descriptor instead.
+func (*GetCheckpointsResponse) Descriptor() ([]byte, []int) {
+	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *GetCheckpointsResponse) GetCheckpoints() [][]byte {
+	if x != nil {
+		return x.Checkpoints
+	}
+	return nil
+}
+
+type GetInclusionProofRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Size          uint64                 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetInclusionProofRequest) Reset() {
+	*x = GetInclusionProofRequest{}
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetInclusionProofRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetInclusionProofRequest) ProtoMessage() {}
+
+func (x *GetInclusionProofRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetInclusionProofRequest.ProtoReflect.Descriptor instead.
+func (*GetInclusionProofRequest) Descriptor() ([]byte, []int) {
+	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GetInclusionProofRequest) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *GetInclusionProofRequest) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+type GetConsistencyProofRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OldSize       uint64                 `protobuf:"varint,1,opt,name=old_size,json=oldSize,proto3" json:"old_size,omitempty"`
+	NewSize       uint64                 `protobuf:"varint,2,opt,name=new_size,json=newSize,proto3" json:"new_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetConsistencyProofRequest) Reset() {
+	*x = GetConsistencyProofRequest{}
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConsistencyProofRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConsistencyProofRequest) ProtoMessage() {}
+
+func (x *GetConsistencyProofRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConsistencyProofRequest.ProtoReflect.Descriptor instead.
+func (*GetConsistencyProofRequest) Descriptor() ([]byte, []int) {
+	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetConsistencyProofRequest) GetOldSize() uint64 {
+	if x != nil {
+		return x.OldSize
+	}
+	return 0
+}
+
+func (x *GetConsistencyProofRequest) GetNewSize() uint64 {
+	if x != nil {
+		return x.NewSize
+	}
+	return 0
+}
+
+type ProofResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Hashes        [][]byte               `protobuf:"bytes,1,rep,name=hashes,proto3" json:"hashes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProofResponse) Reset() {
+	*x = ProofResponse{}
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProofResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProofResponse) ProtoMessage() {}
+
+func (x *ProofResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProofResponse.ProtoReflect.Descriptor instead.
+func (*ProofResponse) Descriptor() ([]byte, []int) {
+	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ProofResponse) GetHashes() [][]byte {
+	if x != nil {
+		return x.Hashes
+	}
+	return nil
+}
+
 var File_tfmatch_v1_tfmatch_proto protoreflect.FileDescriptor
 
 const file_tfmatch_v1_tfmatch_proto_rawDesc = "" +
@@ -985,13 +1367,19 @@ const file_tfmatch_v1_tfmatch_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\bR\x05value:\x028\x01\"1\n" +
 	"\x05Token\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value\"\xac\x01\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\"\xaf\x02\n" +
 	"\aReceipt\x12\x19\n" +
 	"\bbatch_id\x18\x01 \x01(\tR\abatchId\x12\x18\n" +
 	"\arecords\x18\x02 \x01(\rR\arecords\x12\x1c\n" +
 	"\tduplicate\x18\x03 \x01(\bR\tduplicate\x12\x16\n" +
 	"\x06digest\x18\x04 \x01(\fR\x06digest\x126\n" +
-	"\breceived\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\breceived\"/\n" +
+	"\breceived\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\breceived\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x06 \x01(\fR\n" +
+	"checkpoint\x12\x1b\n" +
+	"\tlog_index\x18\a \x01(\x04R\blogIndex\x12'\n" +
+	"\x0finclusion_proof\x18\b \x03(\fR\x0einclusionProof\x12\x1b\n" +
+	"\tlog_entry\x18\t \x01(\fR\blogEntry\"/\n" +
 	"\x13StartLinkRunRequest\x12\x18\n" +
 	"\apurpose\x18\x01 \x01(\tR\apurpose\"\xe0\x03\n" +
 	"\aLinkRun\x12\x15\n" +
@@ -1050,7 +1438,25 @@ const file_tfmatch_v1_tfmatch_proto_rawDesc = "" +
 	"familyName\x12\x10\n" +
 	"\x03dob\x18\x05 \x01(\tR\x03dob\x12\x18\n" +
 	"\aaddress\x18\x06 \x01(\tR\aaddress\x12\x1a\n" +
-	"\bpostcode\x18\a \x01(\tR\bpostcode2B\n" +
+	"\bpostcode\x18\a \x01(\tR\bpostcode\"8\n" +
+	"\x12ListEntriesRequest\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\x04R\x04from\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\x04R\x02to\"W\n" +
+	"\x13ListEntriesResponse\x12\x18\n" +
+	"\aentries\x18\x01 \x03(\fR\aentries\x12\x12\n" +
+	"\x04next\x18\x02 \x01(\x04R\x04next\x12\x12\n" +
+	"\x04size\x18\x03 \x01(\x04R\x04size\"\x17\n" +
+	"\x15GetCheckpointsRequest\":\n" +
+	"\x16GetCheckpointsResponse\x12 \n" +
+	"\vcheckpoints\x18\x01 \x03(\fR\vcheckpoints\"D\n" +
+	"\x18GetInclusionProofRequest\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x04R\x04size\"R\n" +
+	"\x1aGetConsistencyProofRequest\x12\x19\n" +
+	"\bold_size\x18\x01 \x01(\x04R\aoldSize\x12\x19\n" +
+	"\bnew_size\x18\x02 \x01(\x04R\anewSize\"'\n" +
+	"\rProofResponse\x12\x16\n" +
+	"\x06hashes\x18\x01 \x03(\fR\x06hashes2B\n" +
 	"\n" +
 	"Submission\x124\n" +
 	"\x06Submit\x12\x11.tfmatch.v1.Batch\x1a\x13.tfmatch.v1.Receipt(\x010\x012\xba\x01\n" +
@@ -1058,7 +1464,12 @@ const file_tfmatch_v1_tfmatch_proto_rawDesc = "" +
 	"\fStartLinkRun\x12\x1f.tfmatch.v1.StartLinkRunRequest\x1a\x13.tfmatch.v1.LinkRun\x12l\n" +
 	"\x15ListFlaggedHouseholds\x12(.tfmatch.v1.ListFlaggedHouseholdsRequest\x1a).tfmatch.v1.ListFlaggedHouseholdsResponse2K\n" +
 	"\x05Vault\x12B\n" +
-	"\aResolve\x12\x1a.tfmatch.v1.ResolveRequest\x1a\x1b.tfmatch.v1.ResolveResponseB$Z\"tfmatch/proto/tfmatch/v1;tfmatchv1b\x06proto3"
+	"\aResolve\x12\x1a.tfmatch.v1.ResolveRequest\x1a\x1b.tfmatch.v1.ResolveResponse2\xe0\x02\n" +
+	"\x05Audit\x12N\n" +
+	"\vListEntries\x12\x1e.tfmatch.v1.ListEntriesRequest\x1a\x1f.tfmatch.v1.ListEntriesResponse\x12W\n" +
+	"\x0eGetCheckpoints\x12!.tfmatch.v1.GetCheckpointsRequest\x1a\".tfmatch.v1.GetCheckpointsResponse\x12T\n" +
+	"\x11GetInclusionProof\x12$.tfmatch.v1.GetInclusionProofRequest\x1a\x19.tfmatch.v1.ProofResponse\x12X\n" +
+	"\x13GetConsistencyProof\x12&.tfmatch.v1.GetConsistencyProofRequest\x1a\x19.tfmatch.v1.ProofResponseB$Z\"tfmatch/proto/tfmatch/v1;tfmatchv1b\x06proto3"
 
 var (
 	file_tfmatch_v1_tfmatch_proto_rawDescOnce sync.Once
@@ -1072,7 +1483,7 @@ func file_tfmatch_v1_tfmatch_proto_rawDescGZIP() []byte {
 	return file_tfmatch_v1_tfmatch_proto_rawDescData
 }
 
-var file_tfmatch_v1_tfmatch_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_tfmatch_v1_tfmatch_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_tfmatch_v1_tfmatch_proto_goTypes = []any{
 	(*Batch)(nil),                         // 0: tfmatch.v1.Batch
 	(*Record)(nil),                        // 1: tfmatch.v1.Record
@@ -1088,35 +1499,50 @@ var file_tfmatch_v1_tfmatch_proto_goTypes = []any{
 	(*ResolveRequest)(nil),                // 11: tfmatch.v1.ResolveRequest
 	(*ResolveResponse)(nil),               // 12: tfmatch.v1.ResolveResponse
 	(*Person)(nil),                        // 13: tfmatch.v1.Person
-	nil,                                   // 14: tfmatch.v1.Record.IndicatorsEntry
-	nil,                                   // 15: tfmatch.v1.LinkRun.LinksByKindEntry
-	nil,                                   // 16: tfmatch.v1.FlaggedHousehold.CriteriaEntry
-	(*timestamppb.Timestamp)(nil),         // 17: google.protobuf.Timestamp
+	(*ListEntriesRequest)(nil),            // 14: tfmatch.v1.ListEntriesRequest
+	(*ListEntriesResponse)(nil),           // 15: tfmatch.v1.ListEntriesResponse
+	(*GetCheckpointsRequest)(nil),         // 16: tfmatch.v1.GetCheckpointsRequest
+	(*GetCheckpointsResponse)(nil),        // 17: tfmatch.v1.GetCheckpointsResponse
+	(*GetInclusionProofRequest)(nil),      // 18: tfmatch.v1.GetInclusionProofRequest
+	(*GetConsistencyProofRequest)(nil),    // 19: tfmatch.v1.GetConsistencyProofRequest
+	(*ProofResponse)(nil),                 // 20: tfmatch.v1.ProofResponse
+	nil,                                   // 21: tfmatch.v1.Record.IndicatorsEntry
+	nil,                                   // 22: tfmatch.v1.LinkRun.LinksByKindEntry
+	nil,                                   // 23: tfmatch.v1.FlaggedHousehold.CriteriaEntry
+	(*timestamppb.Timestamp)(nil),         // 24: google.protobuf.Timestamp
 }
 var file_tfmatch_v1_tfmatch_proto_depIdxs = []int32{
 	1,  // 0: tfmatch.v1.Batch.records:type_name -> tfmatch.v1.Record
 	2,  // 1: tfmatch.v1.Record.tokens:type_name -> tfmatch.v1.Token
-	14, // 2: tfmatch.v1.Record.indicators:type_name -> tfmatch.v1.Record.IndicatorsEntry
-	17, // 3: tfmatch.v1.Receipt.received:type_name -> google.protobuf.Timestamp
-	17, // 4: tfmatch.v1.LinkRun.started:type_name -> google.protobuf.Timestamp
-	17, // 5: tfmatch.v1.LinkRun.finished:type_name -> google.protobuf.Timestamp
-	15, // 6: tfmatch.v1.LinkRun.links_by_kind:type_name -> tfmatch.v1.LinkRun.LinksByKindEntry
+	21, // 2: tfmatch.v1.Record.indicators:type_name -> tfmatch.v1.Record.IndicatorsEntry
+	24, // 3: tfmatch.v1.Receipt.received:type_name -> google.protobuf.Timestamp
+	24, // 4: tfmatch.v1.LinkRun.started:type_name -> google.protobuf.Timestamp
+	24, // 5: tfmatch.v1.LinkRun.finished:type_name -> google.protobuf.Timestamp
+	22, // 6: tfmatch.v1.LinkRun.links_by_kind:type_name -> tfmatch.v1.LinkRun.LinksByKindEntry
 	6,  // 7: tfmatch.v1.LinkRun.review:type_name -> tfmatch.v1.ReviewItem
 	5,  // 8: tfmatch.v1.ListFlaggedHouseholdsResponse.run:type_name -> tfmatch.v1.LinkRun
 	9,  // 9: tfmatch.v1.ListFlaggedHouseholdsResponse.households:type_name -> tfmatch.v1.FlaggedHousehold
-	16, // 10: tfmatch.v1.FlaggedHousehold.criteria:type_name -> tfmatch.v1.FlaggedHousehold.CriteriaEntry
+	23, // 10: tfmatch.v1.FlaggedHousehold.criteria:type_name -> tfmatch.v1.FlaggedHousehold.CriteriaEntry
 	10, // 11: tfmatch.v1.FlaggedHousehold.members:type_name -> tfmatch.v1.AgencyMembers
 	13, // 12: tfmatch.v1.ResolveResponse.people:type_name -> tfmatch.v1.Person
 	0,  // 13: tfmatch.v1.Submission.Submit:input_type -> tfmatch.v1.Batch
 	4,  // 14: tfmatch.v1.Lead.StartLinkRun:input_type -> tfmatch.v1.StartLinkRunRequest
 	7,  // 15: tfmatch.v1.Lead.ListFlaggedHouseholds:input_type -> tfmatch.v1.ListFlaggedHouseholdsRequest
 	11, // 16: tfmatch.v1.Vault.Resolve:input_type -> tfmatch.v1.ResolveRequest
-	3,  // 17: tfmatch.v1.Submission.Submit:output_type -> tfmatch.v1.Receipt
-	5,  // 18: tfmatch.v1.Lead.StartLinkRun:output_type -> tfmatch.v1.LinkRun
-	8,  // 19: tfmatch.v1.Lead.ListFlaggedHouseholds:output_type -> tfmatch.v1.ListFlaggedHouseholdsResponse
-	12, // 20: tfmatch.v1.Vault.Resolve:output_type -> tfmatch.v1.ResolveResponse
-	17, // [17:21] is the sub-list for method output_type
-	13, // [13:17] is the sub-list for method input_type
+	14, // 17: tfmatch.v1.Audit.ListEntries:input_type -> tfmatch.v1.ListEntriesRequest
+	16, // 18: tfmatch.v1.Audit.GetCheckpoints:input_type -> tfmatch.v1.GetCheckpointsRequest
+	18, // 19: tfmatch.v1.Audit.GetInclusionProof:input_type -> tfmatch.v1.GetInclusionProofRequest
+	19, // 20: tfmatch.v1.Audit.GetConsistencyProof:input_type -> tfmatch.v1.GetConsistencyProofRequest
+	3,  // 21: tfmatch.v1.Submission.Submit:output_type -> tfmatch.v1.Receipt
+	5,  // 22: tfmatch.v1.Lead.StartLinkRun:output_type -> tfmatch.v1.LinkRun
+	8,  // 23: tfmatch.v1.Lead.ListFlaggedHouseholds:output_type -> tfmatch.v1.ListFlaggedHouseholdsResponse
+	12, // 24: tfmatch.v1.Vault.Resolve:output_type -> tfmatch.v1.ResolveResponse
+	15, // 25: tfmatch.v1.Audit.ListEntries:output_type -> tfmatch.v1.ListEntriesResponse
+	17, // 26: tfmatch.v1.Audit.GetCheckpoints:output_type -> tfmatch.v1.GetCheckpointsResponse
+	20, // 27: tfmatch.v1.Audit.GetInclusionProof:output_type -> tfmatch.v1.ProofResponse
+	20, // 28: tfmatch.v1.Audit.GetConsistencyProof:output_type -> tfmatch.v1.ProofResponse
+	21, // [21:29] is the sub-list for method output_type
+	13, // [13:21] is the sub-list for method input_type
 	13, // [13:13] is the sub-list for extension type_name
 	13, // [13:13] is the sub-list for extension extendee
 	0,  // [0:13] is the sub-list for field type_name
@@ -1133,9 +1559,9 @@ func file_tfmatch_v1_tfmatch_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tfmatch_v1_tfmatch_proto_rawDesc), len(file_tfmatch_v1_tfmatch_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   24,
 			NumExtensions: 0,
-			NumServices:   3,
+			NumServices:   4,
 		},
 		GoTypes:           file_tfmatch_v1_tfmatch_proto_goTypes,
 		DependencyIndexes: file_tfmatch_v1_tfmatch_proto_depIdxs,
