@@ -24,6 +24,7 @@ import (
 	"tfmatch/isa"
 	"tfmatch/pki"
 	pb "tfmatch/proto/tfmatch/v1"
+	"tfmatch/synth"
 )
 
 // signedAgreement writes an agreement over the PKI in pkiDir into dir and
@@ -379,6 +380,72 @@ func TestMatcherRefusesToStart(t *testing.T) {
 			}
 			if _, err := os.Stat(filepath.Join(d, "addr")); err == nil {
 				t.Error("the matcher listened")
+			}
+		})
+	}
+}
+
+// TestAgencyRefusesToStart: the agency binary will not run with a
+// certificate, identity, wrapped secret, epoch or mapping that does not
+// fit the signed agreement, nor under an unsigned one; each refusal says
+// what is wrong.
+func TestAgencyRefusesToStart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	dir := t.TempDir()
+	pkiDir := authPKI(t, dir)
+	files := signedAgreement(t, filepath.Join(dir, "isa"), pkiDir, devnet.AgreementConfig{Parties: authParties()})
+	unsigned, err := devnet.WriteAgreement(devnet.AgreementConfig{Dir: filepath.Join(dir, "unsigned"), PKIDir: pkiDir, Parties: authParties()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ceremony := filepath.Join(dir, "ceremony")
+	rec, err := devnet.RunCeremony(binDir, files.Path, 1, ceremony)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Wrapped) != 2 {
+		t.Fatalf("ceremony wrapped to %d agencies, want 2", len(rec.Wrapped))
+	}
+	district := filepath.Join(dir, "district")
+	d, err := synth.Generate(synth.Config{Seed: 3, Households: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.WriteDir(district); err != nil {
+		t.Fatal(err)
+	}
+	type setup struct{ isa, cert, identity, secret, mapping, epoch string }
+	good := setup{files.Path, "police", files.Identities["police"], filepath.Join(ceremony, "police.programme.age"), "police", "1"}
+	for _, tt := range []struct {
+		name string
+		edit func(*setup)
+		want string
+	}{
+		{"unsigned agreement", func(s *setup) { s.isa = unsigned.Path }, "not signed by every party"},
+		{"another party's certificate", func(s *setup) { s.cert = "council" }, `speaks for "council"`},
+		{"a certificate the agreement does not name", func(s *setup) { s.cert = "health" }, "not a party"},
+		{"another party's identity", func(s *setup) { s.identity = files.Identities["council"] }, "age_recipient"},
+		{"another agency's secret", func(s *setup) { s.secret = filepath.Join(ceremony, "council.programme.age") }, "cannot decrypt"},
+		{"another epoch", func(s *setup) { s.epoch = "2" }, "another agreement or epoch"},
+		{"mapping derives an indicator the agency may not share", func(s *setup) { s.mapping = "council" }, `"local_concern"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := good
+			tt.edit(&s)
+			state := t.TempDir()
+			cmd := exec.Command(filepath.Join(binDir, "agency"),
+				"-source", "police", "-matcher", "127.0.0.1:1",
+				"-extract", filepath.Join(district, "police.csv"), "-mapping", filepath.Join(district, "mappings", s.mapping+".yaml"),
+				"-isa", s.isa, "-identity", s.identity, "-secret", s.secret, "-epoch", s.epoch, "-state", state,
+				"-cert", filepath.Join(pkiDir, s.cert+".crt"), "-key", filepath.Join(pkiDir, s.cert+".key"), "-ca", filepath.Join(pkiDir, "ca.crt"))
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("the agency ran:\n%s", out)
+			}
+			if !strings.Contains(string(out), tt.want) {
+				t.Errorf("output %q, want it to say %q", out, tt.want)
 			}
 		})
 	}

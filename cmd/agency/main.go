@@ -1,6 +1,12 @@
-// Command agency is an agency node. It reads the agency's CSV extract
-// through a mapping file, pseudonymises every accepted row and streams the
-// tokens to the matcher, keeping the matcher's audit receipt of every
+// Command agency is an agency node. It runs under the signed
+// information-sharing agreement (-isa) and refuses to start unless the
+// agreement is signed by every party, in force and names this node's
+// certificate as an agency. It opens the programme secret the key ceremony
+// wrapped to its age identity (-secret, -identity), keeps its local key
+// encrypted at rest to the same identity, reads the agency's CSV extract
+// through a mapping file (which may derive only the indicators the
+// agreement lets it share), pseudonymises every accepted row and streams
+// the tokens to the matcher, keeping the matcher's audit receipt of every
 // batch in STATE/receipts; with -serve it then stays up to let the
 // programme lead resolve the agency's own record references, recording
 // each re-identification in the node's own audit log (STATE/audit), which
