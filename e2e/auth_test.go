@@ -360,17 +360,23 @@ func TestMatcherRefusesToStart(t *testing.T) {
 	if err := os.WriteFile(changed, bytes.Replace(src, []byte("retention_days: 365"), []byte("retention_days: 366"), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	otherKey, err := isa.WriteSigningKeyFile(filepath.Join(dir, "other-isa.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		name, isa, party, want string
+		extra                  []string
 	}{
-		{"unsigned agreement", unsigned.Path, "matcher", "not signed by every party"},
-		{"changed after signing", changed, "matcher", "does not verify"},
-		{"expired agreement", expired.Path, "matcher", "expired"},
-		{"an agency's certificate", signed.Path, "council", "may not serve"},
+		{"unsigned agreement", unsigned.Path, "matcher", "not signed by every party", nil},
+		{"changed after signing", changed, "matcher", "does not verify", nil},
+		{"expired agreement", expired.Path, "matcher", "expired", nil},
+		{"an agency's certificate", signed.Path, "council", "may not serve", nil},
+		{"the agreement lists another signing key than the pinned one", signed.Path, "matcher", "not the key this node holds", []string{"-signing-key", otherKey}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			d := t.TempDir()
-			cmd := exec.Command(filepath.Join(binDir, "matcher"), matcherArgs(d, pkiDir, tt.isa, tt.party)...)
+			cmd := exec.Command(filepath.Join(binDir, "matcher"), append(matcherArgs(d, pkiDir, tt.isa, tt.party), tt.extra...)...)
 			out, err := cmd.CombinedOutput()
 			if err == nil {
 				t.Fatal("the matcher started")

@@ -1,6 +1,7 @@
 package devnet
 
 import (
+	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -154,6 +155,16 @@ func readCert(path string) (*x509.Certificate, error) {
 		return nil, fmt.Errorf("devnet: %s: %w", path, err)
 	}
 	return c, nil
+}
+
+// PublicSigningKey returns party's public signing key, as its node pins
+// it (-signing-key).
+func (f *AgreementFiles) PublicSigningKey(party string) (string, error) {
+	k, err := isa.ReadSigningKeyFile(f.SigningKeys[party])
+	if err != nil {
+		return "", err
+	}
+	return isa.FormatSigningKey(k.Public().(ed25519.PublicKey)), nil
 }
 
 // SignAgreement has every party in files sign the agreement with the

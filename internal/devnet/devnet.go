@@ -237,7 +237,11 @@ func (n *Net) run(ctx context.Context) (*Result, error) {
 	}
 	err = n.timed(res, "start matcher", func() error {
 		addrFile := filepath.Join(cfg.Dir, "matcher.addr")
-		args := append([]string{"-listen", "127.0.0.1:0", "-addr-file", addrFile, "-data", res.MatcherDir, "-isa", isaPath}, tlsArgs(MatcherParty)...)
+		pin, err := res.Agreement.PublicSigningKey(MatcherParty)
+		if err != nil {
+			return err
+		}
+		args := append([]string{"-listen", "127.0.0.1:0", "-addr-file", addrFile, "-data", res.MatcherDir, "-isa", isaPath, "-signing-key", pin}, tlsArgs(MatcherParty)...)
 		if err := n.start(MatcherParty, filepath.Join(cfg.Bin, "matcher"), args); err != nil {
 			return err
 		}
@@ -257,13 +261,17 @@ func (n *Net) run(ctx context.Context) (*Result, error) {
 		councilAddr := filepath.Join(cfg.Dir, "council.addr")
 		for _, a := range agencies {
 			state := filepath.Join(cfg.Dir, "agency-"+a)
+			pin, err := res.Agreement.PublicSigningKey(a)
+			if err != nil {
+				return err
+			}
 			res.StateDirs[a] = state
 			args := append([]string{
 				"-source", a,
 				"-extract", filepath.Join(res.DistrictDir, a+".csv"),
 				"-mapping", filepath.Join(res.DistrictDir, "mappings", a+".yaml"),
 				"-matcher", n.matcher,
-				"-isa", isaPath, "-identity", res.Agreement.Identities[a],
+				"-isa", isaPath, "-identity", res.Agreement.Identities[a], "-signing-key", pin,
 				"-secret", filepath.Join(ceremonyDir, keys.WrappedFileName(a)),
 				"-state", state, "-asof", asof.Format(time.DateOnly),
 				"-audit-key", filepath.Join(res.MatcherDir, nodeaudit.VerifierKey),
