@@ -16,6 +16,8 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"tfmatch/audit"
+	"tfmatch/internal/isatest"
+	tfisa "tfmatch/isa"
 	"tfmatch/keys"
 	"tfmatch/matcher/ingest"
 	"tfmatch/matcher/rules"
@@ -74,9 +76,11 @@ func matcherConnAudit(t *testing.T, isa keys.Context) (*grpc.ClientConn, *store.
 		Store:    st,
 		Ingester: &ingest.Ingester{Store: st, Blinding: bk, ISAHash: isa.ISAHash, Epoch: isa.Epoch},
 		Rules:    rules.Phase1(),
-		Roles:    server.Roles{Agencies: []string{"housing"}, Leads: []string{"lead"}},
-		Audit:    auditLog,
-		Party:    partyFromMetadata,
+		Policy: isatest.Policy(t, isatest.Config{Parties: []isatest.Party{
+			{ID: "housing", Role: tfisa.RoleAgency, Indicators: []string{"work", "crime_asb", "local_concern", "education"}},
+		}}),
+		Audit: auditLog,
+		Party: partyFromMetadata,
 	})
 	if err != nil {
 		t.Fatal(err)

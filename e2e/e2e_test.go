@@ -166,6 +166,39 @@ func TestEndToEnd(t *testing.T) {
 		t.Logf("stage %-40s %v", s.Name, s.Elapsed)
 	}
 
+	t.Run("signed agreement and ceremony", func(t *testing.T) {
+		if res.ISA.SignedBy != len(devnet.DevParties()) || res.Ceremony.Epoch != 1 || len(res.Ceremony.Wrapped) != 4 {
+			t.Errorf("ISA %+v, ceremony %+v: want every party signed and the secret wrapped to 4 agencies", res.ISA, res.Ceremony)
+		}
+		// Every submission is bound to the agreement's canonical hash.
+		subs := 0
+		for _, e := range res.Audit.Decoded {
+			if e.Kind == audit.KindSubmission {
+				subs++
+				if e.ISAHash != res.ISA.Hash {
+					t.Errorf("submission %s by %s under ISA %x, want %x", e.BatchID, e.Party, e.ISAHash[:6], res.ISA.Hash[:6])
+				}
+			}
+		}
+		if subs == 0 {
+			t.Error("no submission entries")
+		}
+		// Nothing secret in the clear at the agencies; nothing of the
+		// programme secret at the matcher.
+		for a, state := range res.StateDirs {
+			if _, err := os.Stat(filepath.Join(state, "local.key")); err == nil {
+				t.Errorf("%s keeps its local key in the clear", a)
+			}
+			if _, err := os.Stat(filepath.Join(state, "local.key.age")); err != nil {
+				t.Errorf("%s: no encrypted local key: %v", a, err)
+			}
+		}
+		wrapped, _ := filepath.Glob(filepath.Join(res.MatcherDir, "*.programme.age"))
+		if len(wrapped) != 0 {
+			t.Errorf("the matcher's directory holds %v", wrapped)
+		}
+	})
+
 	t.Run("flagged", func(t *testing.T) {
 		if len(res.Households) == 0 {
 			t.Fatal("no household flagged")

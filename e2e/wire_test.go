@@ -17,6 +17,7 @@ import (
 
 	"tfmatch/agency"
 	"tfmatch/agency/mapping"
+	"tfmatch/internal/devnet"
 	"tfmatch/internal/grpcserve"
 	"tfmatch/internal/nodeaudit"
 	"tfmatch/keys"
@@ -61,10 +62,11 @@ func TestWireHoldsNoIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	pkiDir := filepath.Join(dir, "pki")
-	if _, err := pki.WriteDevPKI(pkiDir, synth.Agencies(), map[string][]string{"matcher": {"localhost", "127.0.0.1"}}, pki.DevOptions{}); err != nil {
+	if _, err := pki.WriteDevPKI(pkiDir, append(synth.Agencies(), devnet.LeadParty, devnet.AuditorParty), map[string][]string{"matcher": {"localhost", "127.0.0.1"}}, pki.DevOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	isaHash := keys.HashISA([]byte("wire test"))
+	policy := signedPolicy(t, filepath.Join(dir, "isa"), pkiDir, devnet.AgreementConfig{})
+	isaHash := policy.Agreement().Hash()
 	st, err := store.Open(filepath.Join(dir, "store"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -80,9 +82,9 @@ func TestWireHoldsNoIdentity(t *testing.T) {
 		Store:    st,
 		Ingester: &ingest.Ingester{Store: st, Blinding: blinding, ISAHash: isaHash, Epoch: 1},
 		Rules:    rules.Phase1(),
-		Roles:    server.Roles{Agencies: synth.Agencies(), Leads: []string{"lead"}},
+		Policy:   policy,
 		Audit:    auditLog,
-		Party:    pki.PartyFromContext,
+		Party:    policy.PartyFromContext,
 	})
 	if err != nil {
 		t.Fatal(err)

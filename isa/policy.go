@@ -233,3 +233,41 @@ func (p *Policy) PartyFromContext(ctx context.Context) (string, error) {
 	}
 	return p.PartyFromState(info.State)
 }
+
+// IdentifySelf returns the party a node's own certificate speaks for (see
+// Identify), verifying it against roots, the programme's CA pool. Nodes
+// call it at start to refuse to run under a certificate the agreement
+// does not give them.
+func (p *Policy) IdentifySelf(cert tls.Certificate, roots *x509.CertPool) (string, error) {
+	leaf := cert.Leaf
+	if leaf == nil {
+		if len(cert.Certificate) == 0 {
+			return "", fmt.Errorf("%w: no certificate", ErrUnknownParty)
+		}
+		var err error
+		if leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return "", fmt.Errorf("%w: %w", ErrUnknownParty, err)
+		}
+	}
+	inter := x509.NewCertPool()
+	for _, der := range cert.Certificate[1:] {
+		if c, err := x509.ParseCertificate(der); err == nil {
+			inter.AddCert(c)
+		}
+	}
+	chains, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrUnknownParty, err)
+	}
+	var firstErr error
+	for _, chain := range chains {
+		party, err := p.Identify(chain)
+		if err == nil {
+			return party, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	return "", firstErr
+}

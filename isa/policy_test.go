@@ -249,3 +249,45 @@ func TestIdentify(t *testing.T) {
 		}
 	}
 }
+
+// TestIdentifySelf: a node finds which party its own certificate speaks
+// for, and is refused one the agreement does not give it.
+func TestIdentifySelf(t *testing.T) {
+	f := newFixture(t)
+	p := f.policy(t, testNow)
+	otherCA, err := pki.NewCA("another CA", 0, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		ca    *pki.CA
+		roots *pki.CA
+		party string
+		want  string // "" for ErrUnknownParty
+	}{
+		{"own certificate", f.ca, f.ca, "matcher", "matcher"},
+		{"an agency's", f.ca, f.ca, "police", "police"},
+		{"not a party", f.ca, f.ca, "health", ""},
+		{"from another CA", otherCA, otherCA, "matcher", ""},
+		{"not trusted by the roots", otherCA, f.ca, "matcher", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := tc.ca.Issue(pki.Request{Party: tc.party})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := p.IdentifySelf(c.TLSCertificate(), tc.roots.Pool())
+			if tc.want == "" {
+				if !errors.Is(err, ErrUnknownParty) {
+					t.Errorf("IdentifySelf = %q, %v; want ErrUnknownParty", got, err)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("IdentifySelf = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}

@@ -1,6 +1,12 @@
-// Command agency is an agency node. It reads the agency's CSV extract
-// through a mapping file, pseudonymises every accepted row and streams the
-// tokens to the matcher, keeping the matcher's audit receipt of every
+// Command agency is an agency node. It runs under the signed
+// information-sharing agreement (-isa) and refuses to start unless the
+// agreement is signed by every party, in force and names this node's
+// certificate as an agency. It opens the programme secret the key ceremony
+// wrapped to its age identity (-secret, -identity), keeps its local key
+// encrypted at rest to the same identity, reads the agency's CSV extract
+// through a mapping file (which may derive only the indicators the
+// agreement lets it share), pseudonymises every accepted row and streams
+// the tokens to the matcher, keeping the matcher's audit receipt of every
 // batch in STATE/receipts; with -serve it then stays up to let the
 // programme lead resolve the agency's own record references, recording
 // each re-identification in the node's own audit log (STATE/audit), which
@@ -13,16 +19,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
-	"strings"
 	"syscall"
 	"time"
 
+	"filippo.io/age"
 	"golang.org/x/term"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -33,6 +37,7 @@ import (
 	"tfmatch/audit/auditrpc"
 	"tfmatch/internal/grpcserve"
 	"tfmatch/internal/nodeaudit"
+	"tfmatch/isa"
 	"tfmatch/keys"
 	"tfmatch/pki"
 	pb "tfmatch/proto/tfmatch/v1"
@@ -42,13 +47,14 @@ type config struct {
 	source, extract, mappingFile string
 	matcherAddr                  string
 	cert, key, ca                string
-	secret, isa                  string
+	secret, isa, identity        string
+	signingKey                   string
 	epoch                        uint
 	state                        string
 	asof                         string
 	rejects                      string
-	serve, addrFile, leads       string
-	auditKey, auditors           string
+	serve, addrFile              string
+	auditKey                     string
 	logLevel                     string
 }
 
@@ -61,16 +67,16 @@ func main() {
 	flag.StringVar(&c.cert, "cert", "", "this node's certificate (PEM)")
 	flag.StringVar(&c.key, "key", "", "this node's private key (PEM)")
 	flag.StringVar(&c.ca, "ca", "", "CA certificate of the programme (PEM)")
-	flag.StringVar(&c.secret, "secret", "", "programme secret file")
-	flag.StringVar(&c.isa, "isa", "", "the information-sharing agreement in force")
+	flag.StringVar(&c.secret, "secret", "", "the programme secret from the key ceremony, wrapped to this node (<party>.programme.age); required to submit")
+	flag.StringVar(&c.isa, "isa", "", "the information-sharing agreement in force, signed by every party (required)")
+	flag.StringVar(&c.identity, "identity", "", "this node's age identity file: opens -secret and encrypts the local key at rest (required)")
+	flag.StringVar(&c.signingKey, "signing-key", "", "this party's ISA signing key (ed25519:...), pinned: the agreement must list exactly this key for -source")
 	flag.UintVar(&c.epoch, "epoch", 1, "key epoch")
 	flag.StringVar(&c.state, "state", "", "state directory: vault, local key, rejects, audit receipts, local audit log (required)")
 	flag.StringVar(&c.asof, "asof", "", "reference date for indicators, YYYY-MM-DD (default today)")
 	flag.StringVar(&c.rejects, "rejects", "", "rejects file (default STATE/rejects.csv)")
 	flag.StringVar(&c.serve, "serve", "", "after submitting, serve the vault to the lead on this address")
 	flag.StringVar(&c.addrFile, "addr-file", "", "with -serve: write the address listened on to this file")
-	flag.StringVar(&c.leads, "leads", "lead", "with -serve: comma-separated party ids allowed to resolve references")
-	flag.StringVar(&c.auditors, "auditors", "auditor", "with -serve: comma-separated party ids allowed to read the node's audit log")
 	flag.StringVar(&c.auditKey, "audit-key", "", "the matcher's audit verifier key, or a file holding it: every receipt is verified against it (without it receipts are kept unverified)")
 	flag.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	flag.Parse()
@@ -90,7 +96,7 @@ func main() {
 }
 
 func run(ctx context.Context, c config, logger *slog.Logger, stdout io.Writer) error {
-	for _, req := range []struct{ name, val string }{{"source", c.source}, {"state", c.state}, {"cert", c.cert}, {"key", c.key}, {"ca", c.ca}} {
+	for _, req := range []struct{ name, val string }{{"source", c.source}, {"state", c.state}, {"cert", c.cert}, {"key", c.key}, {"ca", c.ca}, {"isa", c.isa}, {"identity", c.identity}} {
 		if req.val == "" {
 			return fmt.Errorf("-%s is required", req.name)
 		}
@@ -98,10 +104,19 @@ func run(ctx context.Context, c config, logger *slog.Logger, stdout io.Writer) e
 	if c.extract == "" && c.serve == "" {
 		return errors.New("nothing to do: give -extract to submit, -serve to serve, or both")
 	}
+	policy, err := loadAgreement(c, logger)
+	if err != nil {
+		return err
+	}
+	a := policy.Agreement()
+	id, err := loadIdentity(c.identity, a, c.source)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(c.state, 0o700); err != nil {
 		return fmt.Errorf("state directory: %w", err)
 	}
-	local, err := loadOrCreateLocalKey(filepath.Join(c.state, "local.key"), logger)
+	local, err := loadOrCreateLocalKey(c.state, id, logger)
 	if err != nil {
 		return err
 	}
@@ -112,7 +127,7 @@ func run(ctx context.Context, c config, logger *slog.Logger, stdout io.Writer) e
 	defer vault.Close()
 
 	if c.extract != "" {
-		if err := submit(ctx, c, local, vault, logger, stdout); err != nil {
+		if err := submit(ctx, c, policy, id, local, vault, logger, stdout); err != nil {
 			return err
 		}
 	}
@@ -123,12 +138,9 @@ func run(ctx context.Context, c config, logger *slog.Logger, stdout io.Writer) e
 	if err != nil {
 		return err
 	}
-	leads, auditors := splitList(c.leads), splitList(c.auditors)
-	for _, a := range auditors {
-		if slices.Contains(leads, a) {
-			return fmt.Errorf("party %q is both a lead and an auditor: an auditor may only read the audit log", a)
-		}
-	}
+	// Who may resolve references and read the node's log comes from the
+	// agreement: its leads and its auditors.
+	leads, auditors := a.PartiesWithRole(isa.RoleLead), a.PartiesWithRole(isa.RoleAuditor)
 	auditLog, _, err := nodeaudit.Open(c.state, nodeaudit.Config{Name: "tfmatch-agency-" + c.source, Logger: logger})
 	if err != nil {
 		return err
@@ -139,10 +151,10 @@ func run(ctx context.Context, c config, logger *slog.Logger, stdout io.Writer) e
 		Source:  c.source,
 		Audit:   auditLog,
 		Allowed: leads,
-		Party:   pki.PartyFromContext,
+		Party:   policy.PartyFromContext,
 		Logger:  logger,
 	}
-	as := &auditrpc.Server{Log: auditLog, Auditors: auditors, Party: pki.PartyFromContext, Logger: logger}
+	as := &auditrpc.Server{Log: auditLog, Auditors: auditors, Party: policy.PartyFromContext, Logger: logger}
 	return grpcserve.Serve(ctx, grpcserve.Config{
 		Listen:   c.serve,
 		TLS:      tlsCfg,
@@ -154,16 +166,6 @@ func run(ctx context.Context, c config, logger *slog.Logger, stdout io.Writer) e
 		Services: []string{pb.Vault_ServiceDesc.ServiceName, pb.Audit_ServiceDesc.ServiceName},
 		Logger:   logger,
 	})
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // sinkConfig returns how the node keeps the matcher's audit receipts.
@@ -186,8 +188,8 @@ func sinkConfig(c config, logger *slog.Logger) (agency.SinkConfig, error) {
 	return sc, nil
 }
 
-func submit(ctx context.Context, c config, local keys.LocalKey, vault *agency.Vault, logger *slog.Logger, stdout io.Writer) error {
-	for _, req := range []struct{ name, val string }{{"mapping", c.mappingFile}, {"secret", c.secret}, {"isa", c.isa}} {
+func submit(ctx context.Context, c config, policy *isa.Policy, id age.Identity, local keys.LocalKey, vault *agency.Vault, logger *slog.Logger, stdout io.Writer) error {
+	for _, req := range []struct{ name, val string }{{"mapping", c.mappingFile}, {"secret", c.secret}} {
 		if req.val == "" {
 			return fmt.Errorf("-%s is required to submit", req.name)
 		}
@@ -196,14 +198,19 @@ func submit(ctx context.Context, c config, local keys.LocalKey, vault *agency.Va
 	if err != nil {
 		return err
 	}
-	var secret keys.ProgrammeSecret
-	if err := keys.ReadFile(c.secret, &secret); err != nil {
+	// The node refuses to start on a mapping that derives an indicator the
+	// agreement does not let this agency share, rather than drop it
+	// quietly: the mapping is the agency's to fix.
+	if err := policy.CheckIndicators(c.source, m.Indicators()); err != nil {
+		return fmt.Errorf("refusing to start: mapping %s: %w; remove it from the mapping or revise the agreement", c.mappingFile, err)
+	}
+	a := policy.Agreement()
+	kctx := a.KeyContext(uint32(c.epoch))
+	secret, err := loadSecret(c.secret, id, kctx)
+	if err != nil {
 		return err
 	}
-	isaDoc, err := os.ReadFile(c.isa)
-	if err != nil {
-		return fmt.Errorf("reading ISA: %w", err)
-	}
+	logger.Info("programme secret opened", "isa", a.ID, "version", a.Version, "epoch", kctx.Epoch, "check", secret.CheckValue())
 	var asof time.Time
 	if c.asof != "" {
 		if asof, err = time.Parse(time.DateOnly, c.asof); err != nil {
@@ -241,7 +248,7 @@ func submit(ctx context.Context, c config, local keys.LocalKey, vault *agency.Va
 		Mapping:      m,
 		Extract:      c.extract,
 		AsOf:         asof,
-		Keys:         agency.Keys{Secret: secret, Context: keys.Context{ISAHash: keys.HashISA(isaDoc), Epoch: uint32(c.epoch)}, Local: local},
+		Keys:         agency.Keys{Secret: secret, Context: kctx, Local: local},
 		RejectsPath:  rejects,
 		WarningsPath: filepath.Join(filepath.Dir(rejects), "warnings.csv"),
 		Logger:       logger,
@@ -255,26 +262,4 @@ func submit(ctx context.Context, c config, local keys.LocalKey, vault *agency.Va
 		fmt.Fprintf(stdout, "%s: %d rejected rows listed in %s\n", c.source, sum.Rejected, rejects)
 	}
 	return nil
-}
-
-// loadOrCreateLocalKey reads the agency's local key, making one on first
-// run. It never leaves the agency: losing it makes every reference the
-// matcher holds unresolvable.
-func loadOrCreateLocalKey(path string, logger *slog.Logger) (keys.LocalKey, error) {
-	var k keys.LocalKey
-	err := keys.ReadFile(path, &k)
-	if err == nil {
-		return k, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return k, err
-	}
-	if k, err = keys.NewLocalKey(); err != nil {
-		return k, err
-	}
-	if err := keys.WriteFile(path, k); err != nil {
-		return k, err
-	}
-	logger.Info("created local key", "path", path)
-	return k, nil
 }

@@ -30,9 +30,14 @@ func auditCommands() map[string]command {
 
 // cmdAudit dispatches `matchctl audit SUBCOMMAND`.
 func cmdAudit(args []string, stdout, stderr io.Writer) error {
-	cmds := auditCommands()
+	return dispatch("audit", auditCommands(), args, stdout, stderr)
+}
+
+// dispatch runs the subcommand of group named by args[0], or prints the
+// group's usage.
+func dispatch(group string, cmds map[string]command, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stderr, "usage: matchctl audit <subcommand> [flags]")
+		fmt.Fprintf(stderr, "usage: matchctl %s <subcommand> [flags]\n", group)
 		fmt.Fprintln(stderr, "\nsubcommands:")
 		names := make([]string, 0, len(cmds))
 		for n := range cmds {
@@ -40,17 +45,17 @@ func cmdAudit(args []string, stdout, stderr io.Writer) error {
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			fmt.Fprintf(stderr, "  %-7s %s\n", n, cmds[n].summary)
+			fmt.Fprintf(stderr, "  %-9s %s\n", n, cmds[n].summary)
 		}
-		fmt.Fprintln(stderr, "\nRun 'matchctl audit <subcommand> -h' for its flags.")
+		fmt.Fprintf(stderr, "\nRun 'matchctl %s <subcommand> -h' for its flags.\n", group)
 		if len(args) == 0 {
-			return usageError{"audit: a subcommand is required"}
+			return usageError{group + ": a subcommand is required"}
 		}
 		return flag.ErrHelp
 	}
 	c, ok := cmds[args[0]]
 	if !ok {
-		return usageError{fmt.Sprintf("audit: unknown subcommand %q", args[0])}
+		return usageError{fmt.Sprintf("%s: unknown subcommand %q", group, args[0])}
 	}
 	return c.run(args[1:], stdout, stderr)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -43,6 +44,8 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(stdout, "\nISA %s v%d %s: signed by %d parties; ceremony epoch %d wrapped to %d agencies\n",
+		res.ISA.ID, res.ISA.Version, hex.EncodeToString(res.ISA.Hash[:6]), res.ISA.SignedBy, res.Ceremony.Epoch, len(res.Ceremony.Wrapped))
 	fmt.Fprintln(stdout, "\nagency nodes:")
 	names := make([]string, 0, len(res.Agencies))
 	for a := range res.Agencies {

@@ -1,6 +1,7 @@
 // Command matchctl is the operators', the lead's and the evaluators' tool:
 // it generates synthetic districts, makes development certificates and
-// keys, runs the whole pipeline in one process for evaluation, starts link
+// keys, signs and verifies the information-sharing agreement, runs the key
+// ceremony, runs the whole pipeline in one process for evaluation, starts link
 // runs and lists flagged households, exports, verifies and reports on the
 // audit log for auditors, and runs the demonstration.
 package main
@@ -23,7 +24,8 @@ func commands() map[string]command {
 	return map[string]command{
 		"gen":        {cmdGen, "generate a synthetic district with ground truth"},
 		"pki":        {cmdPKI, "make a development CA and one certificate per party"},
-		"keys":       {cmdKeys, "make a development programme secret"},
+		"keys":       {cmdKeys, "run the key ceremony (keys ceremony), or make a development programme secret"},
+		"isa":        {cmdISA, "make signing keys for, sign and verify the information-sharing agreement"},
 		"link":       {cmdLink, "run the whole pipeline in one process on CSV extracts (evaluation)"},
 		"start-run":  {cmdStartRun, "as the lead: ask the matcher for a new link run"},
 		"households": {cmdHouseholds, "as the lead: list flagged households"},

@@ -6,6 +6,9 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,13 +17,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"google.golang.org/grpc"
 
 	"tfmatch/internal/grpcserve"
 	"tfmatch/internal/nodeaudit"
+	"tfmatch/isa"
 	"tfmatch/keys"
 	"tfmatch/matcher/ingest"
 	"tfmatch/matcher/rules"
@@ -33,10 +36,9 @@ import (
 type config struct {
 	listen, addrFile, dataDir string
 	cert, key, ca             string
-	isa                       string
+	isa, signingKey           string
 	epoch                     uint
 	rulesFile                 string
-	agencies, leads, auditors string
 	auditName                 string
 	logLevel                  string
 }
@@ -49,12 +51,10 @@ func main() {
 	flag.StringVar(&c.cert, "cert", "", "server certificate (PEM)")
 	flag.StringVar(&c.key, "key", "", "server private key (PEM)")
 	flag.StringVar(&c.ca, "ca", "", "CA certificate that issues every party's certificate (PEM)")
-	flag.StringVar(&c.isa, "isa", "", "the information-sharing agreement in force (its hash binds every submission)")
+	flag.StringVar(&c.isa, "isa", "", "the information-sharing agreement in force, signed by every party: it names who may do what, and its hash binds every submission (required)")
+	flag.StringVar(&c.signingKey, "signing-key", "", "the matcher's own ISA signing key (ed25519:...), pinned: the agreement must list exactly this key for the matcher")
 	flag.UintVar(&c.epoch, "epoch", 1, "key epoch in force")
 	flag.StringVar(&c.rulesFile, "rules", "", "rule set file (default: the embedded phase-1 rules)")
-	flag.StringVar(&c.agencies, "agencies", "council,education,police,dwp", "comma-separated party ids allowed to submit")
-	flag.StringVar(&c.leads, "leads", "lead", "comma-separated party ids allowed to run links and read results")
-	flag.StringVar(&c.auditors, "auditors", "auditor", "comma-separated party ids allowed to read the audit log (and nothing else)")
 	flag.StringVar(&c.auditName, "audit-name", "tfmatch-matcher", "name of a new audit log (its signing key's name)")
 	flag.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	flag.Parse()
@@ -73,16 +73,6 @@ func main() {
 	}
 }
 
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 func run(ctx context.Context, c config, logger *slog.Logger) error {
 	for _, req := range []struct{ name, val string }{{"data", c.dataDir}, {"cert", c.cert}, {"key", c.key}, {"ca", c.ca}, {"isa", c.isa}} {
 		if req.val == "" {
@@ -93,10 +83,11 @@ func run(ctx context.Context, c config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	isaDoc, err := os.ReadFile(c.isa)
+	policy, err := loadAgreement(c, tlsCfg, logger)
 	if err != nil {
-		return fmt.Errorf("reading ISA: %w", err)
+		return err
 	}
+	isaHash := policy.Agreement().Hash()
 	rs := rules.Phase1()
 	if c.rulesFile != "" {
 		if rs, err = rules.Load(c.rulesFile); err != nil {
@@ -124,12 +115,12 @@ func run(ctx context.Context, c config, logger *slog.Logger) error {
 	srv, err := server.New(server.Config{
 		Store: st,
 		Ingester: &ingest.Ingester{
-			Store: st, Blinding: blinding, ISAHash: keys.HashISA(isaDoc), Epoch: uint32(c.epoch),
+			Store: st, Blinding: blinding, ISAHash: isaHash, Epoch: uint32(c.epoch),
 		},
 		Rules:  rs,
-		Roles:  server.Roles{Agencies: splitList(c.agencies), Leads: splitList(c.leads), Auditors: splitList(c.auditors)},
+		Policy: policy,
 		Audit:  auditLog,
-		Party:  pki.PartyFromContext,
+		Party:  policy.PartyFromContext,
 		Logger: logger,
 	})
 	if err != nil {
@@ -147,6 +138,55 @@ func run(ctx context.Context, c config, logger *slog.Logger) error {
 		Services: []string{pb.Submission_ServiceDesc.ServiceName, pb.Lead_ServiceDesc.ServiceName, pb.Audit_ServiceDesc.ServiceName},
 		Logger:   logger,
 	})
+}
+
+// loadAgreement loads the signed agreement and checks that the matcher
+// may serve under it: every party has signed (with the matcher's own key
+// pinned when -signing-key is given), the matcher's certificate is the one
+// the agreement names for a party with the matcher role, and the agreement
+// has not expired. One not yet in force is served, refusing every request
+// until it is.
+func loadAgreement(c config, tlsCfg *tls.Config, logger *slog.Logger) (*isa.Policy, error) {
+	var pinned map[string]ed25519.PublicKey
+	if c.signingKey != "" {
+		k, err := isa.ParseSigningKey(c.signingKey)
+		if err != nil {
+			return nil, fmt.Errorf("-signing-key: %w", err)
+		}
+		pinned = map[string]ed25519.PublicKey{}
+		// Pinned for the agreement's matcher party; IdentifySelf below
+		// checks that this node's certificate speaks for that party.
+		a, err := isa.ReadFile(c.isa)
+		if err != nil {
+			return nil, err
+		}
+		pinned[a.Matcher()] = k
+	}
+	a, err := isa.Load(c.isa, pinned)
+	if err != nil {
+		return nil, fmt.Errorf("refusing to start: %w", err)
+	}
+	policy, err := isa.NewPolicy(a, isa.PolicyConfig{Pinned: pinned})
+	if err != nil {
+		return nil, fmt.Errorf("refusing to start: %w", err)
+	}
+	if len(tlsCfg.Certificates) != 1 {
+		return nil, errors.New("refusing to start: want one server certificate")
+	}
+	self, err := policy.IdentifySelf(tlsCfg.Certificates[0], tlsCfg.ClientCAs)
+	if err != nil {
+		return nil, fmt.Errorf("refusing to start: the matcher's certificate: %w", err)
+	}
+	h := a.Hash()
+	switch err := policy.MayDo(self, isa.ActionServe); {
+	case errors.Is(err, isa.ErrNotYetValid):
+		logger.Warn("the agreement is not yet in force: every request is refused until it is", "valid_from", a.ValidFrom)
+	case err != nil:
+		return nil, fmt.Errorf("refusing to start under agreement %s v%d: %w", a.ID, a.Version, err)
+	}
+	logger.Info("agreement loaded", "isa", a.ID, "version", a.Version, "hash", hex.EncodeToString(h[:]), "party", self,
+		"valid_until", a.ValidUntil, "signed_by", len(a.Signatures))
+	return policy, nil
 }
 
 // loadOrCreateBlindingKey reads the matcher's blinding key, making one on

@@ -1,5 +1,6 @@
 // Package devnet stands up a whole tfmatch programme on one machine: a
-// synthetic district, development certificates and keys, the matcher and
+// synthetic district, development certificates, an information-sharing
+// agreement signed by every party and its key ceremony, the matcher and
 // one node per agency as separate processes on loopback, and the lead's
 // queries, and an auditor's export and verification of the audit logs.
 // The demonstration and the end-to-end tests both use it, so what the
@@ -27,6 +28,7 @@ import (
 	"tfmatch/audit"
 	"tfmatch/audit/auditrpc"
 	"tfmatch/internal/nodeaudit"
+	"tfmatch/isa"
 	"tfmatch/keys"
 	"tfmatch/lead"
 	"tfmatch/pki"
@@ -78,9 +80,23 @@ type Result struct {
 	// agency's receipts; CouncilAudit that of the council node's own log
 	// (its re-identifications).
 	Audit, CouncilAudit AuditCheck
+	// ISA is the signed agreement the programme ran under; Ceremony the
+	// record of its key ceremony.
+	ISA      ISAInfo
+	Ceremony keys.CeremonyRecord
 	// Paths of interest for tests.
 	DistrictDir, MatcherDir, PKIDir string
-	StateDirs                       map[string]string
+	// Agreement holds the agreement's file and every party's keys.
+	Agreement *AgreementFiles
+	StateDirs map[string]string
+}
+
+// ISAInfo describes the signed agreement a net ran under.
+type ISAInfo struct {
+	ID       string
+	Version  int
+	Hash     [32]byte
+	SignedBy int // parties whose signatures verified
 }
 
 // AuditCheck is an auditor's export of one audit log and its verification.
@@ -110,17 +126,6 @@ type proc struct {
 	out  *bytes.Buffer
 	done chan error
 }
-
-// DevISA is the development information-sharing agreement the demo runs
-// under. Keys and submissions are bound to its hash.
-const DevISA = `# Development information-sharing agreement (not for real data).
-id: tfmatch-dev
-version: 1
-purpose: >-
-  Identify households that meet the Troubled Families phase-1 criteria so
-  that the council can offer each one a key worker.
-parties: [council, education, police, dwp, lead, matcher]
-`
 
 func (c *Config) defaults() error {
 	if c.Dir == "" || c.Bin == "" {
@@ -192,26 +197,37 @@ func (n *Net) run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	isaPath := filepath.Join(cfg.Dir, "isa.yaml")
-	secretPath := filepath.Join(cfg.Dir, "programme.key")
+	ceremonyDir := filepath.Join(cfg.Dir, "ceremony")
 	err = n.timed(res, "certificates and keys", func() error {
 		parties := append(append([]string(nil), agencies...), LeadParty, AuditorParty)
 		servers := map[string][]string{MatcherParty: {"localhost", "127.0.0.1"}, CouncilParty: {"localhost", "127.0.0.1"}}
-		if _, err := pki.WriteDevPKI(res.PKIDir, parties, servers, pki.DevOptions{}); err != nil {
-			return err
-		}
-		p, err := keys.NewProgrammeSecret()
-		if err != nil {
-			return err
-		}
-		if err := keys.WriteFile(secretPath, p); err != nil {
-			return err
-		}
-		return os.WriteFile(isaPath, []byte(DevISA), 0o644)
+		_, err := pki.WriteDevPKI(res.PKIDir, parties, servers, pki.DevOptions{})
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	err = n.timed(res, "agreement: sign, key ceremony", func() error {
+		files, err := WriteAgreement(AgreementConfig{Dir: filepath.Join(cfg.Dir, "isa"), PKIDir: res.PKIDir})
+		if err != nil {
+			return err
+		}
+		res.Agreement = files
+		if err := SignAgreement(cfg.Bin, files); err != nil {
+			return err
+		}
+		a, err := isa.Load(files.Path, nil)
+		if err != nil {
+			return err
+		}
+		res.ISA = ISAInfo{ID: a.ID, Version: a.Version, Hash: a.Hash(), SignedBy: len(a.Signatures)}
+		res.Ceremony, err = RunCeremony(cfg.Bin, files.Path, 1, ceremonyDir)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	isaPath := res.Agreement.Path
 	tlsArgs := func(party string) []string {
 		return []string{
 			"-cert", filepath.Join(res.PKIDir, party+".crt"),
@@ -221,7 +237,11 @@ func (n *Net) run(ctx context.Context) (*Result, error) {
 	}
 	err = n.timed(res, "start matcher", func() error {
 		addrFile := filepath.Join(cfg.Dir, "matcher.addr")
-		args := append([]string{"-listen", "127.0.0.1:0", "-addr-file", addrFile, "-data", res.MatcherDir, "-isa", isaPath}, tlsArgs(MatcherParty)...)
+		pin, err := res.Agreement.PublicSigningKey(MatcherParty)
+		if err != nil {
+			return err
+		}
+		args := append([]string{"-listen", "127.0.0.1:0", "-addr-file", addrFile, "-data", res.MatcherDir, "-isa", isaPath, "-signing-key", pin}, tlsArgs(MatcherParty)...)
 		if err := n.start(MatcherParty, filepath.Join(cfg.Bin, "matcher"), args); err != nil {
 			return err
 		}
@@ -241,18 +261,23 @@ func (n *Net) run(ctx context.Context) (*Result, error) {
 		councilAddr := filepath.Join(cfg.Dir, "council.addr")
 		for _, a := range agencies {
 			state := filepath.Join(cfg.Dir, "agency-"+a)
+			pin, err := res.Agreement.PublicSigningKey(a)
+			if err != nil {
+				return err
+			}
 			res.StateDirs[a] = state
 			args := append([]string{
 				"-source", a,
 				"-extract", filepath.Join(res.DistrictDir, a+".csv"),
 				"-mapping", filepath.Join(res.DistrictDir, "mappings", a+".yaml"),
 				"-matcher", n.matcher,
-				"-secret", secretPath, "-isa", isaPath,
+				"-isa", isaPath, "-identity", res.Agreement.Identities[a], "-signing-key", pin,
+				"-secret", filepath.Join(ceremonyDir, keys.WrappedFileName(a)),
 				"-state", state, "-asof", asof.Format(time.DateOnly),
 				"-audit-key", filepath.Join(res.MatcherDir, nodeaudit.VerifierKey),
 			}, tlsArgs(a)...)
 			if a == CouncilParty {
-				args = append(args, "-serve", "127.0.0.1:0", "-addr-file", councilAddr, "-leads", LeadParty)
+				args = append(args, "-serve", "127.0.0.1:0", "-addr-file", councilAddr)
 			}
 			if err := n.start(a, filepath.Join(cfg.Bin, "agency"), args); err != nil {
 				return err

@@ -1,5 +1,7 @@
 // Package server is the matcher's gRPC edge: it authenticates each caller
-// by its client certificate, checks the caller's role, converts wire
+// by its client certificate, checks every call and batch against the
+// signed information-sharing agreement (the caller's role, the indicators
+// it may send, the agreement's dates), converts wire
 // messages to domain types at once and maps domain errors to gRPC status
 // codes in one place. It records every accepted batch, link run, query and
 // refusal in the audit log, and answers each batch with the audit receipt
@@ -12,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -23,6 +24,7 @@ import (
 
 	"tfmatch/audit"
 	"tfmatch/audit/auditrpc"
+	"tfmatch/isa"
 	"tfmatch/matcher"
 	"tfmatch/matcher/ingest"
 	"tfmatch/matcher/linkage"
@@ -32,43 +34,22 @@ import (
 	pb "tfmatch/proto/tfmatch/v1"
 )
 
-// Roles names the parties allowed each role. A party holds at most one
-// role: an auditor in particular can do nothing but read the audit log.
-type Roles struct {
-	Agencies []string
-	Leads    []string
-	Auditors []string
-}
-
-// Validate reports whether the roles are disjoint.
-func (r Roles) Validate() error {
-	seen := map[string]string{}
-	for _, role := range []struct {
-		name    string
-		parties []string
-	}{{"agency", r.Agencies}, {"lead", r.Leads}, {"auditor", r.Auditors}} {
-		for _, p := range role.parties {
-			if other, ok := seen[p]; ok && other != role.name {
-				return fmt.Errorf("server: party %q has two roles (%s and %s)", p, other, role.name)
-			}
-			seen[p] = role.name
-		}
-	}
-	return nil
-}
-
-// Config configures a Server. Store, Ingester, Rules, Party and Audit are
-// required; other zero fields mean defaults.
+// Config configures a Server. Store, Ingester, Rules, Policy, Party and
+// Audit are required; other zero fields mean defaults.
 type Config struct {
 	Store    *store.Store
 	Ingester *ingest.Ingester
 	Rules    *rules.RuleSet
 	Linkage  linkage.Config
-	Roles    Roles
+	// Policy is the signed agreement in force: the role of every party,
+	// the indicators each agency may send and the dates it is in force.
+	Policy *isa.Policy
 	// Audit is the audit log every accepted batch, link run, query and
 	// refusal is recorded in.
 	Audit *audit.Log
-	// Party returns the authenticated caller of ctx.
+	// Party returns the authenticated caller of ctx: in production
+	// Policy.PartyFromContext, which checks the client certificate against
+	// the party's entry in the agreement.
 	Party  func(ctx context.Context) (string, error)
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -88,8 +69,10 @@ func (c Config) Validate() error {
 		return errors.New("server: config: no audit log")
 	case c.Party == nil:
 		return errors.New("server: config: no party function")
+	case c.Policy == nil:
+		return errors.New("server: config: no agreement policy")
 	}
-	return c.Roles.Validate()
+	return nil
 }
 
 // Server implements the Submission and Lead services, and gives the Audit
@@ -121,7 +104,21 @@ func New(cfg Config) (*Server, error) {
 // AuditServer returns the Audit service over the server's audit log, for
 // the parties with the auditor role.
 func (s *Server) AuditServer() pb.AuditServer {
-	return &auditrpc.Server{Log: s.cfg.Audit, Auditors: s.cfg.Roles.Auditors, Party: s.cfg.Party, Logger: s.cfg.Logger}
+	auditors := s.cfg.Policy.Agreement().PartiesWithRole(isa.RoleAuditor)
+	return &auditrpc.Server{Log: s.cfg.Audit, Auditors: auditors, Party: s.party, Logger: s.cfg.Logger}
+}
+
+// party returns the authenticated caller of ctx, which must be a party to
+// the agreement.
+func (s *Server) party(ctx context.Context) (string, error) {
+	party, err := s.cfg.Party(ctx)
+	if err != nil {
+		return "", err
+	}
+	if _, ok := s.cfg.Policy.RoleOf(party); !ok {
+		return "", fmt.Errorf("%w: %q", isa.ErrUnknownParty, party)
+	}
+	return party, nil
 }
 
 // Actions, as recorded in refusal entries: the method refused.
@@ -131,17 +128,20 @@ const (
 	actionList   = "ListFlaggedHouseholds"
 )
 
-// authorize returns the caller's party id if it holds one of the allowed
-// parties, and records and returns a refusal otherwise. what says what the
-// method does, for the message.
-func (s *Server) authorize(ctx context.Context, action, what string, allowed []string) (string, error) {
-	party, err := s.cfg.Party(ctx)
+// authorize returns the caller's party id if the agreement lets it do
+// act now, and records and returns a refusal otherwise: a caller that is
+// no party is Unauthenticated, a party outside its role PermissionDenied,
+// and any call outside the agreement's dates FailedPrecondition. action
+// names the method, for the audit log.
+func (s *Server) authorize(ctx context.Context, action string, act isa.Action) (string, error) {
+	party, err := s.party(ctx)
 	if err != nil {
-		return "", s.refuse(ctx, "", action, status.Error(codes.Unauthenticated, "no verified client certificate"))
+		s.cfg.Logger.Warn("refused", "action", action, "reason", "identity", "err", err)
+		return "", s.refuse(ctx, "", action, status.Error(codes.Unauthenticated, "no verified client certificate of a party to the agreement"))
 	}
-	if !slices.Contains(allowed, party) {
-		s.cfg.Logger.Warn("refused", "party", party, "action", action, "reason", "role")
-		return "", s.refuse(ctx, party, action, status.Errorf(codes.PermissionDenied, "party %q may not %s", party, what))
+	if err := s.cfg.Policy.MayDo(party, act); err != nil {
+		s.cfg.Logger.Warn("refused", "party", party, "action", action, "err", err)
+		return "", s.errStatus(ctx, party, action, err)
 	}
 	return party, nil
 }
@@ -167,7 +167,16 @@ func (s *Server) refuse(ctx context.Context, party, action string, st error) err
 // records the refusal. Detail that could carry data stays in the server
 // log. A call the caller cancelled or let expire is not a refusal.
 func (s *Server) errStatus(ctx context.Context, party, action string, err error) error {
+	var notAllowed *isa.ErrIndicatorNotAllowed
 	switch {
+	case errors.Is(err, isa.ErrUnknownParty):
+		return s.refuse(ctx, party, action, status.Error(codes.Unauthenticated, "no verified client certificate of a party to the agreement"))
+	case errors.Is(err, isa.ErrWrongRole):
+		return s.refuse(ctx, party, action, status.Error(codes.PermissionDenied, err.Error()))
+	case errors.As(err, &notAllowed):
+		return s.refuse(ctx, party, action, status.Error(codes.InvalidArgument, notAllowed.Error()))
+	case errors.Is(err, isa.ErrNotYetValid), errors.Is(err, isa.ErrExpired):
+		return s.refuse(ctx, party, action, status.Error(codes.FailedPrecondition, err.Error()))
 	case errors.Is(err, ingest.ErrInvalid):
 		return s.refuse(ctx, party, action, status.Error(codes.InvalidArgument, err.Error()))
 	case errors.Is(err, ingest.ErrWrongAgreement):
@@ -191,7 +200,7 @@ var errNoPurpose = errors.New("purpose is required")
 // Submit receives batches from an agency and answers each with a receipt.
 func (s *Server) Submit(stream pb.Submission_SubmitServer) error {
 	ctx := stream.Context()
-	party, err := s.authorize(ctx, actionSubmit, "submit records", s.cfg.Roles.Agencies)
+	party, err := s.authorize(ctx, actionSubmit, isa.ActionSubmit)
 	if err != nil {
 		return err
 	}
@@ -204,6 +213,16 @@ func (s *Server) Submit(stream pb.Submission_SubmitServer) error {
 			return err
 		}
 		b := batchFromProto(party, in)
+		// The agreement is checked again for every batch, before anything
+		// is stored: it may have ended since the stream opened, and each
+		// batch may name only the indicators this agency may share.
+		if err := s.cfg.Policy.Active(); err != nil {
+			return s.errStatus(ctx, party, actionSubmit, err)
+		}
+		if err := s.cfg.Policy.CheckIndicators(party, indicatorNames(b)); err != nil {
+			s.cfg.Logger.Warn("batch refused", "party", party, "batch", in.GetBatchId(), "err", err)
+			return s.errStatus(ctx, party, actionSubmit, err)
+		}
 		res, err := s.cfg.Ingester.Accept(ctx, b)
 		if err != nil {
 			s.cfg.Logger.Warn("batch refused", "party", party, "batch", in.GetBatchId(), "err", err)
@@ -266,6 +285,23 @@ func (s *Server) submissionReceipt(ctx context.Context, b ingest.Batch, res stor
 	return rc, nil
 }
 
+// indicatorNames returns the indicators named anywhere in the batch,
+// sorted, so that a refusal always names the same one.
+func indicatorNames(b ingest.Batch) []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, r := range b.Records {
+		for name := range r.Indicators {
+			if !seen[name] {
+				seen[name] = true
+				names = append(names, name)
+			}
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
 // indicatorCounts counts, per indicator named in the batch, the records
 // for which it is true.
 func indicatorCounts(b ingest.Batch) map[string]uint64 {
@@ -302,7 +338,7 @@ func batchFromProto(party string, in *pb.Batch) ingest.Batch {
 
 // StartLinkRun links every stored record and evaluates the rules.
 func (s *Server) StartLinkRun(ctx context.Context, req *pb.StartLinkRunRequest) (*pb.LinkRun, error) {
-	party, err := s.authorize(ctx, actionLink, "start link runs", s.cfg.Roles.Leads)
+	party, err := s.authorize(ctx, actionLink, isa.ActionStartRun)
 	if err != nil {
 		return nil, err
 	}
@@ -330,7 +366,7 @@ func (s *Server) StartLinkRun(ctx context.Context, req *pb.StartLinkRunRequest) 
 
 // ListFlaggedHouseholds lists the households a run flagged.
 func (s *Server) ListFlaggedHouseholds(ctx context.Context, req *pb.ListFlaggedHouseholdsRequest) (*pb.ListFlaggedHouseholdsResponse, error) {
-	party, err := s.authorize(ctx, actionList, "read results", s.cfg.Roles.Leads)
+	party, err := s.authorize(ctx, actionList, isa.ActionReadResults)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,8 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"tfmatch/audit"
+	"tfmatch/internal/isatest"
+	"tfmatch/isa"
 	"tfmatch/keys"
 	"tfmatch/matcher/ingest"
 	"tfmatch/matcher/rules"
@@ -39,10 +41,25 @@ func partyFromMetadata(ctx context.Context) (string, error) {
 	return "", errors.New("no party")
 }
 
-var (
-	testAgencies = []string{"council", "education", "police", "dwp"}
-	testISA      = keys.Context{ISAHash: keys.HashISA([]byte("server test agreement")), Epoch: 1}
-)
+var testISA = keys.Context{ISAHash: keys.HashISA([]byte("server test agreement")), Epoch: 1}
+
+// testParties are the parties of the test agreement. The agencies'
+// indicators are those of the synthetic district, and every agency may
+// also send work, which the batch helper sets.
+func testParties() []isatest.Party {
+	return []isatest.Party{
+		{ID: "council", Role: isa.RoleAgency, Indicators: []string{"crime_asb", "local_concern", "work"}},
+		{ID: "education", Role: isa.RoleAgency, Indicators: []string{"education", "work"}},
+		{ID: "police", Role: isa.RoleAgency, Indicators: []string{"crime_asb", "work"}},
+		{ID: "dwp", Role: isa.RoleAgency, Indicators: []string{"work"}},
+		{ID: "lead", Role: isa.RoleLead},
+		{ID: "auditor", Role: isa.RoleAuditor},
+		{ID: "matcher", Role: isa.RoleMatcher},
+	}
+}
+
+// serverNow is the server's clock in these tests.
+var serverNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 type testEnv struct {
 	conn     *grpc.ClientConn
@@ -80,8 +97,15 @@ func newEnv(t testing.TB) *testEnv {
 }
 
 // newEnvWith starts a server on a store opened with opts, over an
-// in-memory listener, with the caller's party taken from metadata.
+// in-memory listener, with the caller's party taken from metadata, under
+// an agreement in force.
 func newEnvWith(t testing.TB, opts store.Options) *testEnv {
+	t.Helper()
+	return newEnvPolicy(t, opts, isatest.Policy(t, isatest.Config{Parties: testParties(), Now: func() time.Time { return serverNow }}))
+}
+
+// newEnvPolicy is newEnvWith under the given agreement policy.
+func newEnvPolicy(t testing.TB, opts store.Options, policy *isa.Policy) *testEnv {
 	t.Helper()
 	st, err := store.Open(t.TempDir(), opts)
 	if err != nil {
@@ -96,10 +120,10 @@ func newEnvWith(t testing.TB, opts store.Options) *testEnv {
 		Store:    st,
 		Ingester: &ingest.Ingester{Store: st, Blinding: bk, ISAHash: testISA.ISAHash, Epoch: testISA.Epoch},
 		Rules:    rules.Phase1(),
-		Roles:    Roles{Agencies: testAgencies, Leads: []string{"lead"}, Auditors: []string{"auditor"}},
+		Policy:   policy,
 		Audit:    log,
 		Party:    partyFromMetadata,
-		Now:      func() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) },
+		Now:      func() time.Time { return serverNow },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -187,64 +211,103 @@ func submit(ctx context.Context, c pb.SubmissionClient, batches ...*pb.Batch) ([
 	}
 }
 
+// roleCalls are the calls of TestRoles, one per action the matcher
+// enforces.
+type roleCall struct {
+	action isa.Action
+	name   string
+	call   func(context.Context) error
+}
+
+func roleCalls(env *testEnv) []roleCall {
+	return []roleCall{
+		{isa.ActionSubmit, "submit", func(ctx context.Context) error {
+			_, err := submit(ctx, env.sub, batch("roles", 1))
+			return err
+		}},
+		{isa.ActionStartRun, "start run", func(ctx context.Context) error {
+			_, err := env.lead.StartLinkRun(ctx, &pb.StartLinkRunRequest{Purpose: "monthly identification"})
+			return err
+		}},
+		{isa.ActionReadResults, "list", func(ctx context.Context) error {
+			_, err := env.lead.ListFlaggedHouseholds(ctx, &pb.ListFlaggedHouseholdsRequest{Purpose: "case allocation"})
+			return err
+		}},
+		{isa.ActionAuditRead, "read entries", func(ctx context.Context) error {
+			_, err := env.auditor.ListEntries(ctx, &pb.ListEntriesRequest{})
+			return err
+		}},
+		{isa.ActionAuditRead, "read checkpoints", func(ctx context.Context) error {
+			_, err := env.auditor.GetCheckpoints(ctx, &pb.GetCheckpointsRequest{})
+			return err
+		}},
+		{isa.ActionAuditRead, "consistency proof", func(ctx context.Context) error {
+			_, err := env.auditor.GetConsistencyProof(ctx, &pb.GetConsistencyProofRequest{OldSize: 0, NewSize: 1})
+			return err
+		}},
+	}
+}
+
+// TestRoles runs every party of the agreement, a stranger and a caller
+// with no identity against every action: a caller that is no party is
+// Unauthenticated, a party outside its role PermissionDenied (naming the
+// party), and each refusal is in the audit log and changes nothing.
 func TestRoles(t *testing.T) {
 	env := newEnv(t)
-	startRun := func(ctx context.Context) error {
-		_, err := env.lead.StartLinkRun(ctx, &pb.StartLinkRunRequest{Purpose: "monthly identification"})
-		return err
-	}
-	list := func(ctx context.Context) error {
-		_, err := env.lead.ListFlaggedHouseholds(ctx, &pb.ListFlaggedHouseholdsRequest{Purpose: "case allocation"})
-		return err
-	}
-	sub := func(ctx context.Context) error {
-		_, err := submit(ctx, env.sub, batch("roles", 1))
-		return err
-	}
-	entries := func(ctx context.Context) error {
-		_, err := env.auditor.ListEntries(ctx, &pb.ListEntriesRequest{})
-		return err
-	}
-	checkpoints := func(ctx context.Context) error {
-		_, err := env.auditor.GetCheckpoints(ctx, &pb.GetCheckpointsRequest{})
-		return err
-	}
-	consistency := func(ctx context.Context) error {
-		_, err := env.auditor.GetConsistencyProof(ctx, &pb.GetConsistencyProofRequest{OldSize: 0, NewSize: 1})
-		return err
-	}
-	for _, tc := range []struct {
+	type tcase struct {
 		name  string
 		call  func(context.Context) error
 		party string
 		want  codes.Code
-	}{
-		{"submit as auditor", sub, "auditor", codes.PermissionDenied},
-		{"start run as auditor", startRun, "auditor", codes.PermissionDenied},
-		{"read entries as lead", entries, "lead", codes.PermissionDenied},
-		{"read entries as agency", entries, "police", codes.PermissionDenied},
-		{"read checkpoints as lead", checkpoints, "lead", codes.PermissionDenied},
-		{"consistency proof as agency", consistency, "council", codes.PermissionDenied},
-		{"read entries with no party", entries, "", codes.Unauthenticated},
-		{"submit as lead", sub, "lead", codes.PermissionDenied},
-		{"submit as stranger", sub, "health", codes.PermissionDenied},
-		{"submit with party differing in case", sub, "Police", codes.PermissionDenied},
-		{"submit with no party", sub, "", codes.Unauthenticated},
-		{"start run as agency", startRun, "police", codes.PermissionDenied},
-		{"start run as stranger", startRun, "matcher", codes.PermissionDenied},
-		{"start run with no party", startRun, "", codes.Unauthenticated},
-		{"list as agency", list, "council", codes.PermissionDenied},
-		{"list as stranger", list, "auditor", codes.PermissionDenied},
-		{"list with no party", list, "", codes.Unauthenticated},
-		{"list before any run", list, "lead", codes.NotFound},
-		{"read entries as auditor", entries, "auditor", codes.OK},
-		{"read checkpoints as auditor", checkpoints, "auditor", codes.OK},
-		{"consistency proof as auditor", consistency, "auditor", codes.OK},
-		// Allowed calls last: they change the store.
-		{"submit as agency", sub, "police", codes.OK},
-		{"start run as lead", startRun, "lead", codes.OK},
-		{"list as lead", list, "lead", codes.OK},
-	} {
+	}
+	var refusals, allowed []tcase
+	callers := []string{"", "health", "Police"}
+	for _, p := range testParties() {
+		callers = append(callers, p.ID)
+	}
+	for _, rc := range roleCalls(env) {
+		for _, party := range callers {
+			tc := tcase{name: rc.name + " as " + party, call: rc.call, party: party}
+			role, known := env.server.cfg.Policy.RoleOf(party)
+			want, _ := isa.RoleFor(rc.action)
+			switch {
+			case !known:
+				tc.want = codes.Unauthenticated
+			case role != want:
+				tc.want = codes.PermissionDenied
+			default:
+				allowed = append(allowed, tc)
+				continue
+			}
+			refusals = append(refusals, tc)
+		}
+	}
+	// Allowed calls last: they change the store. Reading results before
+	// any run finds none.
+	var list, run []tcase
+	for _, tc := range allowed {
+		switch {
+		case strings.HasPrefix(tc.name, "list"):
+			list = append(list, tc)
+		case strings.HasPrefix(tc.name, "start run"):
+			run = append(run, tc)
+		default:
+			tc.want = codes.OK
+			refusals = append(refusals, tc)
+		}
+	}
+	for _, tc := range list {
+		tc.want = codes.NotFound
+		refusals = append(refusals, tc)
+	}
+	for _, tc := range append(run, list...) {
+		tc.want = codes.OK
+		refusals = append(refusals, tc)
+	}
+	if len(allowed) != 9 {
+		t.Fatalf("%d allowed calls in the matrix, want 9 (four agencies submit, the lead runs and lists, the auditor reads three ways)", len(allowed))
+	}
+	for _, tc := range refusals {
 		t.Run(tc.name, func(t *testing.T) {
 			before, err := env.store.Counts(context.Background())
 			if err != nil {
@@ -261,8 +324,8 @@ func TestRoles(t *testing.T) {
 			// Every refusal is in the audit log, with who and what.
 			e := lastEntry(t, env.log)
 			wantParty := tc.party
-			if wantParty == "" {
-				wantParty = "(unauthenticated)"
+			if tc.want == codes.Unauthenticated {
+				wantParty = "(unauthenticated)" // a name no party has is no identity
 			}
 			if env.log.Size() != logBefore+1 || e.Kind != audit.KindRefusal || e.Party != wantParty || e.Refusal.Code != tc.want.String() || e.Refusal.Action == "" {
 				t.Errorf("log grew %d -> %d, last entry %v by %q %+v; want one refusal by %q code %v",
@@ -279,6 +342,75 @@ func TestRoles(t *testing.T) {
 				t.Errorf("a refused call changed the store: %+v -> %+v", before, after)
 			}
 		})
+	}
+}
+
+// TestAgreementNotInForce: before the agreement's first day and from its
+// end, every party's every call is refused with FailedPrecondition,
+// recorded, and changes nothing. The audit log stays readable to
+// auditors: it must be checkable after the agreement ends.
+func TestAgreementNotInForce(t *testing.T) {
+	from, until := time.Date(2025, 4, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name string
+		now  time.Time
+		msg  string
+	}{
+		{"not yet in force", from.Add(-time.Second), "not yet in force"},
+		{"expired", until, "expired"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			policy := isatest.Policy(t, isatest.Config{Parties: testParties(), ValidFrom: from, ValidUntil: until, Now: func() time.Time { return tt.now }})
+			env := newEnvPolicy(t, store.Options{MemTableSize: 4 << 20, NoSync: true}, policy)
+			callers := map[isa.Action]string{isa.ActionSubmit: "police", isa.ActionStartRun: "lead", isa.ActionReadResults: "lead", isa.ActionAuditRead: "auditor"}
+			for _, rc := range roleCalls(env) {
+				logBefore := env.log.Size()
+				err := rc.call(as(t, callers[rc.action]))
+				if rc.action == isa.ActionAuditRead {
+					if err != nil {
+						t.Errorf("%s: %v, want the audit log readable", rc.name, err)
+					}
+					continue
+				}
+				if status.Code(err) != codes.FailedPrecondition || !strings.Contains(status.Convert(err).Message(), tt.msg) {
+					t.Errorf("%s: %v, want FailedPrecondition saying %q", rc.name, err, tt.msg)
+				}
+				if e := lastEntry(t, env.log); env.log.Size() != logBefore+1 || e.Kind != audit.KindRefusal || e.Refusal.Code != codes.FailedPrecondition.String() {
+					t.Errorf("%s: refusal not recorded: %+v", rc.name, e)
+				}
+			}
+			if c, err := env.store.Counts(context.Background()); err != nil || c.Records != 0 || c.Batches != 0 || c.Runs != 0 {
+				t.Errorf("store %+v (%v), want empty", c, err)
+			}
+		})
+	}
+}
+
+// TestIndicatorNotAllowed: a batch carrying an indicator the agreement
+// does not let the agency share is refused with InvalidArgument naming
+// the indicator, recorded, and nothing of it is stored; batches before it
+// on the stream stay stored.
+func TestIndicatorNotAllowed(t *testing.T) {
+	env := newEnv(t)
+	bad := batch("bad", 3)
+	bad.Records[2].Indicators["education"] = true
+	receipts, err := submit(as(t, "police"), env.sub, batch("good", 2), bad, batch("never", 1))
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), `"education"`) {
+		t.Fatalf("%v, want InvalidArgument naming the indicator", err)
+	}
+	if len(receipts) != 1 {
+		t.Errorf("%d receipts, want 1 (the batch before the refused one)", len(receipts))
+	}
+	c, err := env.store.Counts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Records != 2 || c.Batches != 1 {
+		t.Errorf("store %+v, want only the first batch", c)
+	}
+	e := lastEntry(t, env.log)
+	if e.Kind != audit.KindRefusal || e.Party != "police" || e.Refusal.Code != codes.InvalidArgument.String() || !strings.Contains(e.Refusal.Reason, "education") {
+		t.Errorf("last entry %+v, want police's refusal naming the indicator", e)
 	}
 }
 
@@ -430,8 +562,8 @@ func receiptOf(r *pb.Receipt) audit.Receipt {
 func TestAuditTrail(t *testing.T) {
 	env := newEnv(t)
 	b1 := batch("b1", 3)
-	b1.Records[0].Indicators["crime"] = true
-	b1.Records[1].Indicators["crime"] = false
+	b1.Records[0].Indicators["crime_asb"] = true
+	b1.Records[1].Indicators["crime_asb"] = false
 	receipts, err := submit(as(t, "police"), env.sub, b1, batch("b2", 2), batch("b1", 3))
 	if err != nil {
 		t.Fatal(err)
@@ -458,7 +590,7 @@ func TestAuditTrail(t *testing.T) {
 	want := audit.Entry{
 		Kind: audit.KindSubmission, Time: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), Party: "police",
 		ISAHash: testISA.ISAHash, KeyEpoch: 1, BatchID: "b1", BatchDigest: [32]byte(receipts[0].GetDigest()),
-		RecordCount: 3, IndicatorCounts: map[string]uint64{"work": 3, "crime": 1},
+		RecordCount: 3, IndicatorCounts: map[string]uint64{"work": 3, "crime_asb": 1},
 	}
 	if fmt.Sprint(e) != fmt.Sprint(want) {
 		t.Errorf("submission entry\n%+v\nwant\n%+v", e, want)
@@ -517,21 +649,5 @@ func TestSubmissionEntryRecovered(t *testing.T) {
 	}
 	if e := lastEntry(t, env.log); e.Kind != audit.KindSubmission || e.BatchID != "lost" || e.RecordCount != 2 {
 		t.Errorf("recovered entry %+v", e)
-	}
-}
-
-func TestRolesValidate(t *testing.T) {
-	for _, tc := range []struct {
-		roles Roles
-		ok    bool
-	}{
-		{Roles{Agencies: []string{"police"}, Leads: []string{"lead"}, Auditors: []string{"auditor"}}, true},
-		{Roles{Agencies: []string{"police", "police"}}, true},
-		{Roles{Leads: []string{"lead"}, Auditors: []string{"lead"}}, false},
-		{Roles{Agencies: []string{"council"}, Leads: []string{"council"}}, false},
-	} {
-		if err := tc.roles.Validate(); (err == nil) != tc.ok {
-			t.Errorf("%+v: Validate() = %v, want ok %v", tc.roles, err, tc.ok)
-		}
 	}
 }
