@@ -62,6 +62,9 @@ type Config struct {
 type Stage struct {
 	Name    string
 	Elapsed time.Duration
+	// CPU is the processor time (user + system) each node spent during
+	// the stage, by node name; nodes that used none are absent.
+	CPU map[string]time.Duration
 }
 
 // Result is what a run of the net produced.
@@ -78,6 +81,9 @@ type Result struct {
 	// agency's receipts; CouncilAudit that of the council node's own log
 	// (its re-identifications).
 	Audit, CouncilAudit AuditCheck
+	// Usage is each node's resource use over its whole life, by node name,
+	// read when it exited.
+	Usage map[string]Usage
 	// Paths of interest for tests.
 	DistrictDir, MatcherDir, PKIDir string
 	StateDirs                       map[string]string
@@ -109,6 +115,10 @@ type proc struct {
 	cmd  *exec.Cmd
 	out  *bytes.Buffer
 	done chan error
+
+	mu     sync.Mutex
+	exited bool
+	usage  Usage // set when exited
 }
 
 // DevISA is the development information-sharing agreement the demo runs
@@ -148,15 +158,30 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	n := &Net{cfg: cfg}
-	defer n.stop()
-	return n.run(ctx)
+	res, err := n.run(ctx)
+	n.stop()
+	if err != nil {
+		return nil, err
+	}
+	res.Usage = map[string]Usage{}
+	for _, p := range n.procs {
+		res.Usage[p.name] = p.finalUsage()
+	}
+	return res, nil
 }
 
 func (n *Net) timed(res *Result, name string, fn func() error) error {
+	before := n.cpu()
 	start := time.Now()
 	err := fn()
 	el := time.Since(start)
-	res.Stages = append(res.Stages, Stage{name, el})
+	st := Stage{Name: name, Elapsed: el, CPU: map[string]time.Duration{}}
+	for node, t := range n.cpu() {
+		if d := t - before[node]; d > 0 {
+			st.CPU[node] = d
+		}
+	}
+	res.Stages = append(res.Stages, st)
 	if err == nil {
 		fmt.Fprintf(n.cfg.Log, "  %-28s %8s\n", name, el.Round(time.Millisecond))
 	}
@@ -410,7 +435,14 @@ func (n *Net) start(name, bin string, args []string) error {
 		return fmt.Errorf("starting %s: %w", name, err)
 	}
 	p := &proc{name: name, cmd: cmd, out: out, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait(); logf.Close() }()
+	go func() {
+		err := cmd.Wait()
+		p.mu.Lock()
+		p.exited, p.usage = true, usageOf(cmd.ProcessState)
+		p.mu.Unlock()
+		logf.Close()
+		p.done <- err
+	}()
 	n.procs = append(n.procs, p)
 	return nil
 }
