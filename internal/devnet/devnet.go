@@ -56,6 +56,9 @@ type Config struct {
 	Purpose string
 	// Log receives progress lines (default: discard).
 	Log io.Writer
+	// ProfileDir, when set, receives a CPU profile of every node,
+	// NAME.pprof (for go tool pprof).
+	ProfileDir string
 }
 
 // Stage is one timed step.
@@ -425,6 +428,13 @@ func (n *Net) start(name, bin string, args []string) error {
 	logf, err := os.Create(filepath.Join(n.cfg.Dir, "logs", name+".log"))
 	if err != nil {
 		return err
+	}
+	if n.cfg.ProfileDir != "" {
+		if err := os.MkdirAll(n.cfg.ProfileDir, 0o755); err != nil {
+			logf.Close()
+			return fmt.Errorf("profile directory: %w", err)
+		}
+		args = append([]string{"-cpuprofile", filepath.Join(n.cfg.ProfileDir, name+".pprof")}, args...)
 	}
 	cmd := exec.Command(bin, args...)
 	out := &bytes.Buffer{}
