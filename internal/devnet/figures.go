@@ -33,12 +33,12 @@ type Figures struct {
 	GoMaxProcs int       `json:"gomaxprocs"`
 
 	// Records is what the matcher linked; Tokens what the agencies sent.
-	Records       int `json:"records"`
-	Tokens        int `json:"tokens"`
-	Persons       int `json:"persons"`
-	LinkedHH      int `json:"linked_households"`
-	FlaggedHH     int `json:"flagged_households"`
-	ExtractRecord int `json:"extract_rows"`
+	Records           int `json:"records"`
+	Tokens            int `json:"tokens"`
+	Persons           int `json:"persons"`
+	LinkedHouseholds  int `json:"linked_households"`
+	FlaggedHouseholds int `json:"flagged_households"`
+	ExtractRows       int `json:"extract_rows"`
 
 	// HMACLimitNs is the cost of one HMAC-SHA256 of a canonical match key
 	// with reused state on this machine, measured in the same run.
@@ -53,18 +53,18 @@ type Figures struct {
 
 	// Pseudonymisation: the agencies' processor time over the ingest stage
 	// and the tokens made per CPU second, and their share of the HMAC limit.
-	AgencyCPUSec          float64 `json:"agency_cpu_s"`
-	PseudoRecordsPerCPU   float64 `json:"pseudonymise_records_per_cpu_s"`
-	PseudoTokensPerCPU    float64 `json:"pseudonymise_tokens_per_cpu_s"`
-	PseudoShareOfLimit    float64 `json:"pseudonymise_share_of_hmac_limit"`
-	StreamRecordsPerSec   float64 `json:"stream_records_per_s"`
-	IngestTokensPerSec    float64 `json:"ingest_tokens_per_s"`
-	MatcherIngestCPUSec   float64 `json:"matcher_ingest_cpu_s"`
-	IngestTokensPerCPU    float64 `json:"ingest_tokens_per_cpu_s"`
-	LinkRecordsPerSec     float64 `json:"link_records_per_s"`
-	MatcherLinkCPUSec     float64 `json:"matcher_link_cpu_s"`
-	PipelineMicrosPerRec  float64 `json:"pipeline_us_per_record"`
-	MatcherPeakBytesPerRc float64 `json:"matcher_peak_bytes_per_record"`
+	AgencyCPUSec              float64 `json:"agency_cpu_s"`
+	PseudoRecordsPerCPU       float64 `json:"pseudonymise_records_per_cpu_s"`
+	PseudoTokensPerCPU        float64 `json:"pseudonymise_tokens_per_cpu_s"`
+	PseudoShareOfLimit        float64 `json:"pseudonymise_share_of_hmac_limit"`
+	StreamRecordsPerSec       float64 `json:"stream_records_per_s"`
+	IngestTokensPerSec        float64 `json:"ingest_tokens_per_s"`
+	MatcherIngestCPUSec       float64 `json:"matcher_ingest_cpu_s"`
+	IngestTokensPerCPU        float64 `json:"ingest_tokens_per_cpu_s"`
+	LinkRecordsPerSec         float64 `json:"link_records_per_s"`
+	MatcherLinkCPUSec         float64 `json:"matcher_link_cpu_s"`
+	PipelineMicrosPerRec      float64 `json:"pipeline_us_per_record"`
+	MatcherPeakBytesPerRecord float64 `json:"matcher_peak_bytes_per_record"`
 
 	// PeakRSS is each node's peak resident set, bytes.
 	PeakRSS map[string]int64 `json:"peak_rss_bytes"`
@@ -111,23 +111,23 @@ func agencyCounts(line string) (read, tokens int, ok bool) {
 // on the same machine (MeasureHMACLimit).
 func Measure(res *Result, households int, limit time.Duration, now time.Time) (Figures, error) {
 	f := Figures{
-		Households:  households,
-		Time:        now.UTC().Truncate(time.Second),
-		GoMaxProcs:  runtime.GOMAXPROCS(0),
-		Records:     int(res.Run.Records),
-		Persons:     int(res.Run.Persons),
-		LinkedHH:    int(res.Run.Households),
-		FlaggedHH:   len(res.Households),
-		HMACLimitNs: float64(limit.Nanoseconds()),
-		PeakRSS:     map[string]int64{},
-		CPUSec:      map[string]float64{},
+		Households:        households,
+		Time:              now.UTC().Truncate(time.Second),
+		GoMaxProcs:        runtime.GOMAXPROCS(0),
+		Records:           int(res.Run.Records),
+		Persons:           int(res.Run.Persons),
+		LinkedHouseholds:  int(res.Run.Households),
+		FlaggedHouseholds: len(res.Households),
+		HMACLimitNs:       float64(limit.Nanoseconds()),
+		PeakRSS:           map[string]int64{},
+		CPUSec:            map[string]float64{},
 	}
 	for name, line := range res.Agencies {
 		read, tokens, ok := agencyCounts(line)
 		if !ok {
 			return f, fmt.Errorf("agency %s: no counts in its summary", name)
 		}
-		f.ExtractRecord += read
+		f.ExtractRows += read
 		f.Tokens += tokens
 	}
 	var ingest, link *Stage
@@ -169,7 +169,7 @@ func Measure(res *Result, households int, limit time.Duration, now time.Time) (F
 		f.PeakRSS[name] = u.PeakRSS
 		f.CPUSec[name] = u.CPU.Seconds()
 	}
-	f.MatcherPeakBytesPerRc = ratio(float64(f.PeakRSS[MatcherParty]), float64(f.Records))
+	f.MatcherPeakBytesPerRecord = ratio(float64(f.PeakRSS[MatcherParty]), float64(f.Records))
 	return f, nil
 }
 
@@ -194,8 +194,8 @@ func (f Figures) WriteJSON(w io.Writer) error {
 func (f Figures) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(what, value, note string) { fmt.Fprintf(tw, "%s\t%s\t%s\n", what, value, note) }
-	row("district", fmt.Sprintf("%d households", f.Households), fmt.Sprintf("%d extract rows, %d records linked, %d tokens (%.2f per record)", f.ExtractRecord, f.Records, f.Tokens, ratio(float64(f.Tokens), float64(f.Records))))
-	row("result", fmt.Sprintf("%d persons", f.Persons), fmt.Sprintf("%d households, %d flagged", f.LinkedHH, f.FlaggedHH))
+	row("district", fmt.Sprintf("%d households", f.Households), fmt.Sprintf("%d extract rows, %d records linked, %d tokens (%.2f per record)", f.ExtractRows, f.Records, f.Tokens, ratio(float64(f.Tokens), float64(f.Records))))
+	row("result", fmt.Sprintf("%d persons", f.Persons), fmt.Sprintf("%d households, %d flagged", f.LinkedHouseholds, f.FlaggedHouseholds))
 	row("HMAC-SHA256 limit", fmt.Sprintf("%.0f ns", f.HMACLimitNs), fmt.Sprintf("%s tokens/s per core", human(ratio(1e9, f.HMACLimitNs))))
 	row("pseudonymise", fmt.Sprintf("%s tokens/CPU s", human(f.PseudoTokensPerCPU)), fmt.Sprintf("%.1f%% of the HMAC limit; %s records/CPU s; agencies %.2f CPU s", 100*f.PseudoShareOfLimit, human(f.PseudoRecordsPerCPU), f.AgencyCPUSec))
 	row("stream to matcher", fmt.Sprintf("%s records/s", human(f.StreamRecordsPerSec)), fmt.Sprintf("ingest stage %.2f s wall", f.IngestSec))
@@ -211,7 +211,7 @@ func (f Figures) WriteTable(w io.Writer) error {
 	for _, n := range names {
 		mem = append(mem, fmt.Sprintf("%s %s", n, mib(f.PeakRSS[n])))
 	}
-	row("peak memory", mib(f.PeakRSS[MatcherParty])+" matcher", fmt.Sprintf("%.0f bytes per record; %s", f.MatcherPeakBytesPerRc, strings.Join(mem, ", ")))
+	row("peak memory", mib(f.PeakRSS[MatcherParty])+" matcher", fmt.Sprintf("%.0f bytes per record; %s", f.MatcherPeakBytesPerRecord, strings.Join(mem, ", ")))
 	return tw.Flush()
 }
 

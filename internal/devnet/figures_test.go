@@ -130,8 +130,8 @@ func TestMeasure(t *testing.T) {
 	}{
 		{"records", float64(f.Records), 10000},
 		{"tokens", float64(f.Tokens), 200000},
-		{"extract rows", float64(f.ExtractRecord), 10000},
-		{"flagged", float64(f.FlaggedHH), 100},
+		{"extract rows", float64(f.ExtractRows), 10000},
+		{"flagged", float64(f.FlaggedHouseholds), 100},
 		{"pipeline s", f.PipelineSec, 5},
 		{"agency CPU s", f.AgencyCPUSec, 2},
 		{"tokens per CPU s", f.PseudoTokensPerCPU, 100000},
@@ -142,7 +142,7 @@ func TestMeasure(t *testing.T) {
 		{"link records/s", f.LinkRecordsPerSec, 10000},
 		{"matcher link CPU", f.MatcherLinkCPUSec, 0.9},
 		{"µs per record", f.PipelineMicrosPerRec, 500},
-		{"matcher bytes per record", f.MatcherPeakBytesPerRc, float64(100<<20) / 10000},
+		{"matcher bytes per record", f.MatcherPeakBytesPerRecord, float64(100<<20) / 10000},
 	}
 	for _, c := range checks {
 		if math.Abs(c.got-c.want) > 1e-9*math.Max(1, math.Abs(c.want)) {
