@@ -68,6 +68,10 @@ type Stage struct {
 	// CPU is the processor time (user + system) each node spent during
 	// the stage, by node name; nodes that used none are absent.
 	CPU map[string]time.Duration
+	// PeakRSS is the resident-memory high-water mark, in bytes, of each
+	// node still running at the end of the stage (VmHWM: the peak over
+	// the node's life so far).
+	PeakRSS map[string]int64
 }
 
 // Result is what a run of the net produced.
@@ -178,7 +182,7 @@ func (n *Net) timed(res *Result, name string, fn func() error) error {
 	start := time.Now()
 	err := fn()
 	el := time.Since(start)
-	st := Stage{Name: name, Elapsed: el, CPU: map[string]time.Duration{}}
+	st := Stage{Name: name, Elapsed: el, CPU: map[string]time.Duration{}, PeakRSS: n.peakRSS()}
 	for node, t := range n.cpu() {
 		if d := t - before[node]; d > 0 {
 			st.CPU[node] = d

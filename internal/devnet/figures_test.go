@@ -76,6 +76,49 @@ func FuzzParseStatCPU(f *testing.F) {
 	})
 }
 
+func TestParseStatusHWM(t *testing.T) {
+	tests := []struct {
+		name, status string
+		want         int64
+		wantErr      bool
+	}{
+		{"typical", "Name:\tmatcher\nVmPeak:\t  900 kB\nVmHWM:\t    2048 kB\nVmRSS:\t 1024 kB\n", 2 << 20, false},
+		{"missing", "Name:\tmatcher\nVmRSS:\t 1024 kB\n", 0, true},
+		{"not kB", "VmHWM:\t 2048 MB\n", 0, true},
+		{"not a number", "VmHWM:\t 2x48 kB\n", 0, true},
+		{"negative", "VmHWM:\t -1 kB\n", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := parseStatusHWM(tt.status)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("%s: got %d, %v; want %d, error %v", tt.name, got, err, tt.want, tt.wantErr)
+		}
+	}
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		if v, err := parseStatusHWM(string(b)); err != nil || v <= 0 {
+			t.Errorf("this process's /proc/self/status: %d, %v", v, err)
+		}
+	}
+}
+
+func FuzzParseStatusHWM(f *testing.F) {
+	f.Add("VmHWM:\t    2048 kB\n")
+	f.Add("Name: x\nVmHWM: 1 kB")
+	f.Fuzz(func(t *testing.T, status string) {
+		v, err := parseStatusHWM(status)
+		if err != nil {
+			return
+		}
+		if v < 0 || v%1024 != 0 {
+			t.Fatalf("VmHWM %d bytes: not a whole number of KiB", v)
+		}
+		// Lines after the first VmHWM do not change it.
+		if v2, err := parseStatusHWM(status + "\nVmHWM: 7 kB\n"); err != nil || v2 != v {
+			t.Fatalf("a later VmHWM line changed the result: %d -> %d, %v", v, v2, err)
+		}
+	})
+}
+
 func TestAgencyCounts(t *testing.T) {
 	tests := []struct {
 		line         string
@@ -107,7 +150,8 @@ func sampleResult() *Result {
 		},
 		Stages: []Stage{
 			{Name: StageGenerate, Elapsed: 500 * time.Millisecond},
-			{Name: StageIngest, Elapsed: 4 * time.Second, CPU: map[string]time.Duration{"council": 1200 * time.Millisecond, "police": 800 * time.Millisecond, MatcherParty: 3 * time.Second}},
+			{Name: StageIngest, Elapsed: 4 * time.Second, CPU: map[string]time.Duration{"council": 1200 * time.Millisecond, "police": 800 * time.Millisecond, MatcherParty: 3 * time.Second},
+				PeakRSS: map[string]int64{MatcherParty: 60 << 20, "council": 50 << 20}},
 			{Name: StageLink, Elapsed: time.Second, CPU: map[string]time.Duration{MatcherParty: 900 * time.Millisecond}},
 		},
 		Usage: map[string]Usage{
@@ -143,6 +187,7 @@ func TestMeasure(t *testing.T) {
 		{"matcher link CPU", f.MatcherLinkCPUSec, 0.9},
 		{"µs per record", f.PipelineMicrosPerRec, 500},
 		{"matcher bytes per record", f.MatcherPeakBytesPerRecord, float64(100<<20) / 10000},
+		{"matcher peak by the end of ingest", float64(f.MatcherPeakIngest), 60 << 20},
 	}
 	for _, c := range checks {
 		if math.Abs(c.got-c.want) > 1e-9*math.Max(1, math.Abs(c.want)) {

@@ -102,3 +102,46 @@ func parseStatCPU(stat string) (time.Duration, error) {
 	}
 	return time.Duration(ticks) * time.Second / userHZ, nil
 }
+
+// peakRSS returns the resident-memory high-water mark of every running
+// node, by name.
+func (n *Net) peakRSS() map[string]int64 {
+	out := map[string]int64{}
+	for _, p := range n.procs {
+		p.mu.Lock()
+		exited := p.exited
+		p.mu.Unlock()
+		if exited || p.cmd.Process == nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+		if err != nil {
+			continue
+		}
+		if v, err := parseStatusHWM(string(b)); err == nil {
+			out[p.name] = v
+		}
+	}
+	return out
+}
+
+// parseStatusHWM returns VmHWM, in bytes, from the text of
+// /proc/PID/status ("VmHWM:     1234 kB").
+func parseStatusHWM(status string) (int64, error) {
+	for _, line := range strings.Split(status, "\n") {
+		rest, ok := strings.CutPrefix(line, "VmHWM:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, fmt.Errorf("/proc status: VmHWM is not a size in kB")
+		}
+		v, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil || v < 0 || v > 1<<43 {
+			return 0, fmt.Errorf("/proc status: bad VmHWM")
+		}
+		return v * 1024, nil
+	}
+	return 0, fmt.Errorf("/proc status: no VmHWM")
+}
