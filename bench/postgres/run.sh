@@ -69,7 +69,8 @@ as_server "$pgbin/pg_ctl" -D "$tmp/data" -l "$tmp/server.log" -w -s start \
 	-o "-k $tmp -c listen_addresses= -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=1GB -c work_mem=512MB -c maintenance_work_mem=1GB -c max_parallel_workers_per_gather=$(nproc)"
 started=1
 
-psql_run() { psql -X -q -v ON_ERROR_STOP=1 -h "$tmp" -U postgres -d postgres "$@"; }
+psql=psql; [ -x "$pgbin/psql" ] && psql=$pgbin/psql
+psql_run() { "$psql" -X -q -v ON_ERROR_STOP=1 -h "$tmp" -U postgres -d postgres "$@"; }
 
 # \copy reads the files as this user; psql does not expand variables in
 # it, so the commands are written out with the path quoted for SQL.
