@@ -46,13 +46,16 @@ type Summary struct {
 	Rejected int
 	Sent     int
 	Issues   int // non-fatal problems, such as an invalid identifier dropped
-	Elapsed  time.Duration
+	// Tokens is the number of match-key tokens in the accepted records
+	// (each one HMAC of a canonical key).
+	Tokens  int
+	Elapsed time.Duration
 }
 
 // String is the run's one-line summary.
 func (s Summary) String() string {
-	return fmt.Sprintf("read %d, accepted %d, rejected %d, sent %d, warnings %d, elapsed %s",
-		s.Read, s.Accepted, s.Rejected, s.Sent, s.Issues, s.Elapsed.Round(time.Millisecond))
+	return fmt.Sprintf("read %d, accepted %d, rejected %d, sent %d, warnings %d, tokens %d, elapsed %s",
+		s.Read, s.Accepted, s.Rejected, s.Sent, s.Issues, s.Tokens, s.Elapsed.Round(time.Millisecond))
 }
 
 // Config configures Run. Zero values of optional fields mean defaults.
@@ -141,6 +144,7 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 
 	var (
 		read, accepted, sent atomic.Int64
+		tokens               int // accepted records' tokens (collector only)
 		rejMu                sync.Mutex
 		rejects              []Reject
 	)
@@ -267,6 +271,9 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 			return fmt.Errorf("sending batch %s: %w", b.ID, err)
 		}
 		accepted.Add(int64(len(b.Records)))
+		for _, r := range b.Records {
+			tokens += len(r.Tokens)
+		}
 		return nil
 	}
 	var runErr error
@@ -309,6 +316,7 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 		Rejected: len(rejects),
 		Sent:     acked,
 		Issues:   len(warnings),
+		Tokens:   tokens,
 		Elapsed:  time.Since(start),
 	}
 	if cfg.RejectsPath != "" {

@@ -83,6 +83,16 @@ func TestRunSummaryAndRejects(t *testing.T) {
 	want := Summary{Read: 12, Accepted: len(acceptedRun), Rejected: len(rejectedRun), Sent: len(acceptedRun), Issues: 2}
 	got := sum
 	got.Elapsed = 0
+	var tokens int
+	for _, b := range sink.batches {
+		for _, r := range b.Records {
+			tokens += len(r.Tokens)
+		}
+	}
+	if got.Tokens != tokens || tokens == 0 {
+		t.Errorf("summary counts %d tokens, the sink received %d", got.Tokens, tokens)
+	}
+	got.Tokens = 0
 	if got != want {
 		t.Errorf("summary = %+v, want %+v", got, want)
 	}

@@ -56,6 +56,7 @@ type config struct {
 	serve, addrFile              string
 	auditKey                     string
 	logLevel                     string
+	cpuProfile                   string
 }
 
 func main() {
@@ -79,6 +80,7 @@ func main() {
 	flag.StringVar(&c.addrFile, "addr-file", "", "with -serve: write the address listened on to this file")
 	flag.StringVar(&c.auditKey, "audit-key", "", "the matcher's audit verifier key, or a file holding it: every receipt is verified against it (without it receipts are kept unverified)")
 	flag.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (for go tool pprof)")
 	flag.Parse()
 
 	var level slog.Level
@@ -89,7 +91,14 @@ func main() {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", c.source)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, c, logger, os.Stdout); err != nil {
+	stopProfile, err := startCPUProfile(c.cpuProfile)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "agency: %v\n", err)
+		os.Exit(1)
+	}
+	err = run(ctx, c, logger, os.Stdout)
+	stopProfile()
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "agency: %v\n", err)
 		os.Exit(1)
 	}

@@ -30,6 +30,7 @@ func commands() map[string]command {
 		"start-run":  {cmdStartRun, "as the lead: ask the matcher for a new link run"},
 		"households": {cmdHouseholds, "as the lead: list flagged households"},
 		"demo":       {cmdDemo, "run the demonstration: a district, four agencies, the matcher, the lead"},
+		"bench":      {cmdBench, "measure the whole programme with the real binaries: stage rates, CPU, peak memory"},
 		"eval":       {cmdEval, "measure the output of link against ground truth"},
 		"check":      {cmdCheck, "run an extract through its mapping without sending anything (test a mapping)"},
 		"audit":      {cmdAudit, "as an auditor: export, verify and report on an audit log"},

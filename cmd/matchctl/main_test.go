@@ -56,6 +56,8 @@ func TestUsageErrors(t *testing.T) {
 		{"eval/unknown flag", cmdEval, []string{"-truth", dir, "-out", out, "-v"}, "v"},
 		{"check/missing -mapping", cmdCheck, []string{"-extract", "x.csv"}, "-mapping and -extract are required"},
 		{"check/bad -asof", cmdCheck, []string{"-mapping", "m.yaml", "-extract", "x.csv", "-asof", "today"}, "-asof"},
+		{"bench/no households", cmdBench, []string{"-dir", out, "-households", "0"}, "-households must be positive"},
+		{"bench/stray argument", cmdBench, []string{"-dir", out, "extra"}, `unexpected argument "extra"`},
 		{"pki/missing -dir", cmdPKI, nil, "-dir is required"},
 		{"pki/bad party", cmdPKI, []string{"-dir", out, "-parties", "police,Not A Party"}, "-parties"},
 		{"start-run/missing -cert", cmdStartRun, []string{"-purpose", "p"}, "-cert is required"},

@@ -41,6 +41,7 @@ type config struct {
 	rulesFile                 string
 	auditName                 string
 	logLevel                  string
+	cpuProfile                string
 }
 
 func main() {
@@ -57,6 +58,7 @@ func main() {
 	flag.StringVar(&c.rulesFile, "rules", "", "rule set file (default: the embedded phase-1 rules)")
 	flag.StringVar(&c.auditName, "audit-name", "tfmatch-matcher", "name of a new audit log (its signing key's name)")
 	flag.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (for go tool pprof)")
 	flag.Parse()
 
 	var level slog.Level
@@ -67,7 +69,14 @@ func main() {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", "matcher")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, c, logger); err != nil {
+	stopProfile, err := startCPUProfile(c.cpuProfile)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "matcher: %v\n", err)
+		os.Exit(1)
+	}
+	err = run(ctx, c, logger)
+	stopProfile()
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "matcher: %v\n", err)
 		os.Exit(1)
 	}

@@ -58,12 +58,22 @@ type Config struct {
 	Purpose string
 	// Log receives progress lines (default: discard).
 	Log io.Writer
+	// ProfileDir, when set, receives a CPU profile of every node,
+	// NAME.pprof (for go tool pprof).
+	ProfileDir string
 }
 
 // Stage is one timed step.
 type Stage struct {
 	Name    string
 	Elapsed time.Duration
+	// CPU is the processor time (user + system) each node spent during
+	// the stage, by node name; nodes that used none are absent.
+	CPU map[string]time.Duration
+	// PeakRSS is the resident-memory high-water mark, in bytes, of each
+	// node still running at the end of the stage (VmHWM: the peak over
+	// the node's life so far).
+	PeakRSS map[string]int64
 }
 
 // Result is what a run of the net produced.
@@ -84,6 +94,9 @@ type Result struct {
 	// record of its key ceremony.
 	ISA      ISAInfo
 	Ceremony keys.CeremonyRecord
+	// Usage is each node's resource use over its whole life, by node name,
+	// read when it exited.
+	Usage map[string]Usage
 	// Paths of interest for tests.
 	DistrictDir, MatcherDir, PKIDir string
 	// Agreement holds the agreement's file and every party's keys.
@@ -125,6 +138,10 @@ type proc struct {
 	cmd  *exec.Cmd
 	out  *bytes.Buffer
 	done chan error
+
+	mu     sync.Mutex
+	exited bool
+	usage  Usage // set when exited
 }
 
 func (c *Config) defaults() error {
@@ -153,15 +170,30 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	n := &Net{cfg: cfg}
-	defer n.stop()
-	return n.run(ctx)
+	res, err := n.run(ctx)
+	n.stop()
+	if err != nil {
+		return nil, err
+	}
+	res.Usage = map[string]Usage{}
+	for _, p := range n.procs {
+		res.Usage[p.name] = p.finalUsage()
+	}
+	return res, nil
 }
 
 func (n *Net) timed(res *Result, name string, fn func() error) error {
+	before := n.cpu()
 	start := time.Now()
 	err := fn()
 	el := time.Since(start)
-	res.Stages = append(res.Stages, Stage{name, el})
+	st := Stage{Name: name, Elapsed: el, CPU: map[string]time.Duration{}, PeakRSS: n.peakRSS()}
+	for node, t := range n.cpu() {
+		if d := t - before[node]; d > 0 {
+			st.CPU[node] = d
+		}
+	}
+	res.Stages = append(res.Stages, st)
 	if err == nil {
 		fmt.Fprintf(n.cfg.Log, "  %-28s %8s\n", name, el.Round(time.Millisecond))
 	}
@@ -426,6 +458,13 @@ func (n *Net) start(name, bin string, args []string) error {
 	if err != nil {
 		return err
 	}
+	if n.cfg.ProfileDir != "" {
+		if err := os.MkdirAll(n.cfg.ProfileDir, 0o755); err != nil {
+			logf.Close()
+			return fmt.Errorf("profile directory: %w", err)
+		}
+		args = append([]string{"-cpuprofile", filepath.Join(n.cfg.ProfileDir, name+".pprof")}, args...)
+	}
 	cmd := exec.Command(bin, args...)
 	out := &bytes.Buffer{}
 	cmd.Stdout = io.MultiWriter(out, logf)
@@ -435,7 +474,14 @@ func (n *Net) start(name, bin string, args []string) error {
 		return fmt.Errorf("starting %s: %w", name, err)
 	}
 	p := &proc{name: name, cmd: cmd, out: out, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait(); logf.Close() }()
+	go func() {
+		err := cmd.Wait()
+		p.mu.Lock()
+		p.exited, p.usage = true, usageOf(cmd.ProcessState)
+		p.mu.Unlock()
+		logf.Close()
+		p.done <- err
+	}()
 	n.procs = append(n.procs, p)
 	return nil
 }

@@ -1,0 +1,147 @@
+package devnet
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Usage is a node's use of the machine.
+type Usage struct {
+	// CPU is the processor time, user and system.
+	CPU time.Duration
+	// PeakRSS is the largest resident set the process had, in bytes
+	// (zero where the system does not report it).
+	PeakRSS int64
+}
+
+// usageOf reads what the kernel reported for an exited process.
+func usageOf(ps *os.ProcessState) Usage {
+	if ps == nil {
+		return Usage{}
+	}
+	u := Usage{CPU: ps.UserTime() + ps.SystemTime()}
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+		// Linux reports ru_maxrss in KiB.
+		u.PeakRSS = int64(ru.Maxrss) * 1024
+	}
+	return u
+}
+
+// finalUsage returns the usage of an exited node; for one still running
+// (it could not be stopped) the usage read from /proc so far.
+func (p *proc) finalUsage() Usage {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.exited {
+		return p.usage
+	}
+	cpu, _ := procCPU(p.cmd)
+	return Usage{CPU: cpu}
+}
+
+// cpu returns the processor time every node has used so far, by name.
+func (n *Net) cpu() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for _, p := range n.procs {
+		p.mu.Lock()
+		exited, u := p.exited, p.usage
+		p.mu.Unlock()
+		if exited {
+			out[p.name] = u.CPU
+			continue
+		}
+		if t, err := procCPU(p.cmd); err == nil {
+			out[p.name] = t
+		}
+	}
+	return out
+}
+
+// userHZ is the unit of the times in /proc/PID/stat: USER_HZ, fixed at 100
+// in the Linux ABI whatever the kernel's own tick rate.
+const userHZ = 100
+
+// procCPU reads the processor time a running process has used from
+// /proc/PID/stat (Linux only).
+func procCPU(cmd *exec.Cmd) (time.Duration, error) {
+	if cmd.Process == nil {
+		return 0, fmt.Errorf("process not started")
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseStatCPU(string(b))
+}
+
+// parseStatCPU returns utime + stime from the text of /proc/PID/stat. The
+// command name (field 2) is in parentheses and may hold spaces or
+// parentheses, so fields are counted from the last ')'.
+func parseStatCPU(stat string) (time.Duration, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc stat: no command name")
+	}
+	f := strings.Fields(stat[i+1:])
+	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc stat: %d fields after the command name, want at least 13", len(f))
+	}
+	var ticks int64
+	for _, s := range f[11:13] {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || v < 0 {
+			return 0, fmt.Errorf("/proc stat: bad processor time %q", s)
+		}
+		ticks += v
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
+}
+
+// peakRSS returns the resident-memory high-water mark of every running
+// node, by name.
+func (n *Net) peakRSS() map[string]int64 {
+	out := map[string]int64{}
+	for _, p := range n.procs {
+		p.mu.Lock()
+		exited := p.exited
+		p.mu.Unlock()
+		if exited || p.cmd.Process == nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+		if err != nil {
+			continue
+		}
+		if v, err := parseStatusHWM(string(b)); err == nil {
+			out[p.name] = v
+		}
+	}
+	return out
+}
+
+// parseStatusHWM returns VmHWM, in bytes, from the text of
+// /proc/PID/status ("VmHWM:     1234 kB").
+func parseStatusHWM(status string) (int64, error) {
+	for _, line := range strings.Split(status, "\n") {
+		rest, ok := strings.CutPrefix(line, "VmHWM:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, fmt.Errorf("/proc status: VmHWM is not a size in kB")
+		}
+		v, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil || v < 0 || v > 1<<43 {
+			return 0, fmt.Errorf("/proc status: bad VmHWM")
+		}
+		return v * 1024, nil
+	}
+	return 0, fmt.Errorf("/proc status: no VmHWM")
+}
