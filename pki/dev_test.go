@@ -68,7 +68,7 @@ func TestWriteDevPKI(t *testing.T) {
 			t.Fatal(err)
 		}
 		if f.Key {
-			if !bytes.HasPrefix(data, []byte("-----BEGIN PRIVATE KEY-----\n")) {
+			if !bytes.HasPrefix(data, []byte(pemBegin+"PRIVATE KEY-----\n")) {
 				t.Errorf("%s is not a PKCS#8 PEM key", f.Path)
 			}
 			continue

