@@ -35,6 +35,7 @@ import (
 	"tfmatch/agency/mapping"
 	"tfmatch/audit"
 	"tfmatch/audit/auditrpc"
+	"tfmatch/internal/cpuprofile"
 	"tfmatch/internal/grpcserve"
 	"tfmatch/internal/nodeaudit"
 	"tfmatch/isa"
@@ -91,7 +92,7 @@ func main() {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", c.source)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	stopProfile, err := startCPUProfile(c.cpuProfile)
+	stopProfile, err := cpuprofile.Start(c.cpuProfile)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "agency: %v\n", err)
 		os.Exit(1)

@@ -21,6 +21,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"tfmatch/internal/cpuprofile"
 	"tfmatch/internal/grpcserve"
 	"tfmatch/internal/nodeaudit"
 	"tfmatch/isa"
@@ -69,7 +70,7 @@ func main() {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", "matcher")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	stopProfile, err := startCPUProfile(c.cpuProfile)
+	stopProfile, err := cpuprofile.Start(c.cpuProfile)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "matcher: %v\n", err)
 		os.Exit(1)
