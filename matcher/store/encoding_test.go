@@ -132,21 +132,3 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 	})
 }
-
-func FuzzPostingKey(f *testing.F) {
-	f.Add("name_dob", "police")
-	f.Fuzz(func(t *testing.T, kind, source string) {
-		if kind == "" || len(kind) > MaxKindLen || source == "" || len(source) > MaxSourceLen {
-			return
-		}
-		tk := Token{Kind: matchkey.Kind(kind), Value: [32]byte{1, 2, 3}}
-		ref := [16]byte{9}
-		p, err := parsePostingKey(postingKey(tk, source, ref))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if p.Token != tk || p.Source != source || p.Ref != ref {
-			t.Fatalf("round trip: got %+v", p)
-		}
-	})
-}

@@ -3,8 +3,6 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
-
-	"tfmatch/matchkey"
 )
 
 // The keyspace. Every key starts with a one-byte prefix naming its table;
@@ -13,23 +11,17 @@ import (
 //
 //	'm' "schema"                                   -> schema version (1 byte)
 //	'r' len(source) source ref[16]                 -> record (EncodeRecord)
-//	'p' len(kind) kind value[32] len(source) source ref[16] -> empty
 //	'b' len(source) source batchID                 -> batch result (encodeBatch)
 //	'a' len(source) source batchID                 -> u64 audit log index of the batch's entry
 //	'u' runID                                      -> run (encodeRun)
 //	'l'                                            -> ID of the latest run
-//
-// Postings sort by kind, then token value, so a prefix scan over
-// 'p' kind value lists every record carrying one token, and a scan over
-// 'p' kind streams the posting lists of a kind in sorted order.
 const (
-	prefixMeta    = 'm'
-	prefixRecord  = 'r'
-	prefixPosting = 'p'
-	prefixBatch   = 'b'
-	prefixAudit   = 'a'
-	prefixRun     = 'u'
-	keyLatestRun  = 'l'
+	prefixMeta   = 'm'
+	prefixRecord = 'r'
+	prefixBatch  = 'b'
+	prefixAudit  = 'a'
+	prefixRun    = 'u'
+	keyLatestRun = 'l'
 )
 
 const schemaVersion = 1
@@ -39,15 +31,6 @@ var keySchema = []byte{prefixMeta, 's', 'c', 'h', 'e', 'm', 'a'}
 func recordKey(source string, ref [16]byte) []byte {
 	k := make([]byte, 0, 1+binary.MaxVarintLen64+len(source)+16)
 	k = append(k, prefixRecord)
-	k = appendString(k, source)
-	return append(k, ref[:]...)
-}
-
-func postingKey(t Token, source string, ref [16]byte) []byte {
-	k := make([]byte, 0, 2+2*binary.MaxVarintLen64+len(t.Kind)+32+len(source)+16)
-	k = append(k, prefixPosting)
-	k = appendString(k, string(t.Kind))
-	k = append(k, t.Value[:]...)
 	k = appendString(k, source)
 	return append(k, ref[:]...)
 }
@@ -67,34 +50,6 @@ func batchAuditKey(source, batchID string) []byte {
 
 func runKey(id string) []byte {
 	return append([]byte{prefixRun}, id...)
-}
-
-// Posting is one entry of a posting list: the record (source, ref) carries
-// the token.
-type Posting struct {
-	Token  Token
-	Source string
-	Ref    [16]byte
-}
-
-// parsePostingKey is the inverse of postingKey.
-func parsePostingKey(k []byte) (Posting, error) {
-	d := decoder{b: k}
-	if d.byte() != prefixPosting {
-		d.fail("not a posting key")
-	}
-	var p Posting
-	p.Token.Kind = matchkey.Kind(d.string(MaxKindLen, "kind"))
-	copy(p.Token.Value[:], d.bytes(32, "value"))
-	p.Source = d.string(MaxSourceLen, "source")
-	copy(p.Ref[:], d.bytes(16, "ref"))
-	if d.err == nil && len(d.b) != 0 {
-		d.fail("trailing bytes in posting key")
-	}
-	if d.err != nil {
-		return Posting{}, fmt.Errorf("posting key: %w", d.err)
-	}
-	return p, nil
 }
 
 // parseRecordKey returns the source of a record key.

@@ -1,16 +1,16 @@
 // Package store is the matcher's durable token store, kept in badger. It
-// owns the keyspace and the binary encodings of records, posting lists,
-// batch receipts and link-run results.
+// owns the keyspace and the binary encodings of records, batch receipts
+// and link-run results.
 //
 // A record is what an agency submitted for one of its records: the
 // agency's party id (Source), an opaque 16-byte reference, blinded tokens
 // and boolean indicators. The store holds nothing else about a person.
-// Every record is also indexed by posting keys (token kind, token value,
-// source, ref) so that records sharing a token sit next to each other.
+// There is no token index: linkage reads every record once and sorts the
+// tokens in memory, which is much cheaper than maintaining one key per
+// token on every write (a posting index cost about 70% of ingest time).
 package store
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -53,7 +53,7 @@ type Options struct {
 	// NoSync skips the fsync on every commit. Faster, and loses the last
 	// batches on a machine crash (they are acknowledged but not durable).
 	NoSync bool
-	// Retention, if positive, makes records, postings and batch receipts
+	// Retention, if positive, makes records and batch receipts
 	// expire that long after they were written (badger TTL). A re-sent
 	// record gets a fresh expiry.
 	Retention time.Duration
@@ -92,9 +92,8 @@ var (
 type Store struct {
 	db  *badger.DB
 	ttl time.Duration
-	// mu serialises batch writes: a record replacement reads the old
-	// record and deletes its postings, which must not interleave with
-	// another batch touching the same record.
+	// mu serialises batch writes, so that the duplicate-batch check and
+	// the writes of one batch never interleave with another's.
 	mu sync.Mutex
 }
 
@@ -217,12 +216,11 @@ func Digest(source string, recs []Record) [32]byte {
 }
 
 // PutBatch stores one batch of records from source, atomically: either
-// every record (and its postings and the batch receipt) is written, or
+// every record (and the batch receipt) is written, or
 // nothing is. It is idempotent: a second call with the same (source,
 // batchID) writes nothing and returns the first result with Duplicate set.
 //
-// A record whose (source, ref) is already stored replaces the old one, and
-// postings of the old record that the new one lacks are deleted. Records
+// A record whose (source, ref) is already stored replaces the old one. Records
 // with an empty Source take source; a record naming another source, an
 // unknown token kind, a bad indicator name or a ref repeated within the
 // batch rejects the whole batch with an error wrapping ErrInvalid.
@@ -235,9 +233,8 @@ func (s *Store) PutBatch(ctx context.Context, source, batchID string, recs []Rec
 	}
 	// Validate and encode everything before touching the database.
 	type prepared struct {
-		key      []byte
-		value    []byte
-		postings [][]byte
+		key   []byte
+		value []byte
 	}
 	prep := make([]prepared, len(recs))
 	seen := make(map[[16]byte]struct{}, len(recs))
@@ -260,12 +257,7 @@ func (s *Store) PutBatch(ctx context.Context, source, batchID string, recs []Rec
 		enc := EncodeRecord(r)
 		h.Write(lb[:binary.PutUvarint(lb[:], uint64(len(enc)))])
 		h.Write(enc)
-		toks := canonicalTokens(r.Tokens)
-		p := prepared{key: recordKey(source, r.Ref), value: enc, postings: make([][]byte, len(toks))}
-		for j, t := range toks {
-			p.postings[j] = postingKey(t, source, r.Ref)
-		}
-		prep[i] = p
+		prep[i] = prepared{key: recordKey(source, r.Ref), value: enc}
 	}
 	res := BatchResult{BatchID: batchID, Records: len(recs)}
 	h.Sum(res.Digest[:0])
@@ -307,44 +299,8 @@ func (s *Store) PutBatch(ctx context.Context, source, batchID string, recs []Rec
 				return BatchResult{}, fmt.Errorf("store: put batch: %w", err)
 			}
 		}
-		// Replacement: delete the old record's postings the new one lacks.
-		keep := map[string]bool(nil)
-		item, err := txn.Get(p.key)
-		switch {
-		case err == nil:
-			v, err := item.ValueCopy(nil)
-			if err != nil {
-				return BatchResult{}, fmt.Errorf("store: put batch: read old record %d: %w", i, err)
-			}
-			old, err := DecodeRecord(v)
-			if err != nil {
-				return BatchResult{}, fmt.Errorf("store: put batch: old record %d: %w", i, err)
-			}
-			if bytes.Equal(v, p.value) && s.ttl == 0 {
-				continue // unchanged
-			}
-			keep = make(map[string]bool, len(p.postings))
-			for _, pk := range p.postings {
-				keep[string(pk)] = true
-			}
-			for _, t := range old.Tokens {
-				pk := postingKey(t, source, old.Ref)
-				if !keep[string(pk)] {
-					if err := txn.Delete(pk); err != nil {
-						return BatchResult{}, wrapTxnErr("delete stale posting", err)
-					}
-				}
-			}
-		case !errors.Is(err, badger.ErrKeyNotFound):
-			return BatchResult{}, fmt.Errorf("store: put batch: read old record %d: %w", i, err)
-		}
 		if err := set(p.key, p.value); err != nil {
 			return BatchResult{}, wrapTxnErr("write record", err)
-		}
-		for _, pk := range p.postings {
-			if err := set(pk, nil); err != nil {
-				return BatchResult{}, wrapTxnErr("write posting", err)
-			}
 		}
 	}
 	if err := set(bkey, encodeBatch(res)); err != nil {
@@ -440,46 +396,17 @@ func (s *Store) ForEachRecord(ctx context.Context, fn func(Record) error) error 
 	})
 }
 
-// ForEachPosting calls fn for every posting of kind, in (value, source,
-// ref) order, so the records sharing one token arrive consecutively. An
-// empty kind streams every kind's postings, grouped by kind.
-func (s *Store) ForEachPosting(ctx context.Context, kind matchkey.Kind, fn func(Posting) error) error {
-	prefix := []byte{prefixPosting}
-	if kind != "" {
-		prefix = appendString(prefix, string(kind))
-	}
-	return s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
-		defer it.Close()
-		n := 0
-		for it.Rewind(); it.Valid(); it.Next() {
-			if n++; n%4096 == 0 {
-				if err := ctx.Err(); err != nil {
-					return fmt.Errorf("store: postings: %w", err)
-				}
-			}
-			p, err := parsePostingKey(it.Item().Key())
-			if err != nil {
-				return fmt.Errorf("store: postings: %w", err)
-			}
-			if err := fn(p); err != nil {
-				return err
-			}
-		}
-		return ctx.Err()
-	})
-}
-
 // Counts summarises the store's contents.
 type Counts struct {
 	Records         int
 	RecordsBySource map[string]int        // records per source
-	TokensByKind    map[matchkey.Kind]int // postings per token kind
+	TokensByKind    map[matchkey.Kind]int // tokens per kind, over all records
 	Batches         int
 	Runs            int
 }
 
-// Counts counts records per source and tokens per kind by scanning keys.
+// Counts counts records per source and tokens per kind by scanning the
+// store.
 func (s *Store) Counts(ctx context.Context) (Counts, error) {
 	c := Counts{RecordsBySource: map[string]int{}, TokensByKind: map[matchkey.Kind]int{}}
 	err := s.db.View(func(txn *badger.Txn) error {
@@ -501,13 +428,16 @@ func (s *Store) Counts(ctx context.Context) (Counts, error) {
 				}
 				c.Records++
 				c.RecordsBySource[src]++
-			case prefixPosting:
-				d := decoder{b: k[1:]}
-				kind := d.string(MaxKindLen, "kind")
-				if d.err != nil {
-					return fmt.Errorf("posting key: %w", d.err)
+				err = it.Item().Value(func(v []byte) error {
+					r, err := DecodeRecord(v)
+					for _, t := range r.Tokens {
+						c.TokensByKind[t.Kind]++
+					}
+					return err
+				})
+				if err != nil {
+					return err
 				}
-				c.TokensByKind[matchkey.Kind(kind)]++
 			case prefixBatch:
 				c.Batches++
 			case prefixRun:
