@@ -125,8 +125,7 @@ func TestWriteFEBRLTruth(t *testing.T) {
 // TestFEBRL4 runs the FEBRL 4 benchmark through the whole privacy-
 // preserving pipeline (both files, deploy/examples/febrl4.yaml) and pins
 // person precision and recall. See docs/linkage.md for the measured
-// figures and why recall stays below the clear-text and the published
-// CLK results.
+// figures and why recall stays below the 0.995 aimed for.
 func TestFEBRL4(t *testing.T) {
 	a := filepath.Join(febrlDir, "dataset4a.csv")
 	b := filepath.Join(febrlDir, "dataset4b.csv")
@@ -159,8 +158,8 @@ func TestFEBRL4(t *testing.T) {
 	if p.Precision() < 0.999 {
 		t.Errorf("precision %.4f, want >= 0.999", p.Precision())
 	}
-	if p.Recall() < 0.98 {
-		t.Errorf("recall %.4f, want >= 0.98", p.Recall())
+	if p.Recall() < 0.985 {
+		t.Errorf("recall %.4f, want >= 0.985", p.Recall())
 	}
 	if rep.Records < 9900 {
 		t.Errorf("only %d of 10000 records linked; want >= 9900", rep.Records)

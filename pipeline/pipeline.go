@@ -58,7 +58,10 @@ type Summary struct {
 	Persons    int
 	Households int
 	Flagged    int
-	Elapsed    time.Duration
+	// Threshold is the similarity tier's Dice threshold (zero when the
+	// tier is off).
+	Threshold float64
+	Elapsed   time.Duration
 }
 
 var sourceName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,62}$`)
@@ -188,6 +191,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	sum.Records = len(cl.Records)
 	sum.Households = len(cl.Households)
 	sum.Flagged = len(flagged)
+	sum.Threshold = cl.Link.Threshold
 	persons := map[int]bool{}
 	for _, a := range cl.Records {
 		persons[a.Person] = true

@@ -127,15 +127,15 @@ func Normalize(fields map[string]string) (Person, []Issue, error) {
 	p.NINO = ident(FieldNINO, NINO, "National Insurance number")
 	p.NHS = ident(FieldNHSNumber, NHSNumber, "NHS number")
 	p.UPN = ident(FieldUPN, UPN, "Unique Pupil Number")
+	p.OtherID = OtherID(fields[FieldOtherID])
 
-	if p.Given == "" && p.Family == "" && p.NINO == "" && p.NHS == "" && p.UPN == "" {
-		return Person{}, nil, &FieldError{Field: FieldFamilyName, Reason: "record has no name (given_name, family_name, full_name) and no valid identifier (nino, nhs_number, upn)"}
+	if p.Given == "" && p.Family == "" && p.NINO == "" && p.NHS == "" && p.UPN == "" && p.OtherID == "" {
+		return Person{}, nil, &FieldError{Field: FieldFamilyName, Reason: "record has no name (given_name, family_name, full_name) and no valid identifier (nino, nhs_number, upn, other_id)"}
 	}
 
 	p.Address = normalizeAddress(fields, add)
 	p.HouseholdRef = strings.TrimSpace(fields[FieldHouseholdRef])
 	p.UnitRef = strings.TrimSpace(fields[FieldUnitRef])
-	p.OtherID = OtherID(fields[FieldOtherID])
 	return p, issues, nil
 }
 
@@ -164,7 +164,7 @@ func normalizeAddress(fields map[string]string, add func(field, reason string)) 
 		default:
 			if a.Postcode == "" {
 				a.RawPostcode = RawPostcode(pc)
-				add(FieldPostcode, "not a valid UK postcode; treated as missing")
+				add(FieldPostcode, "not a valid UK postcode; kept as recorded for blocking and similarity, not for address keys")
 			} else {
 				add(FieldPostcode, "not a valid UK postcode; the one in the address is used")
 			}

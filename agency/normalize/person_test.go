@@ -42,11 +42,11 @@ func TestNormalizeErrors(t *testing.T) {
 		{"dob not a date", map[string]string{FieldRecordID: "1", FieldFamilyName: "Smith", FieldDOB: "unknown"},
 			`field "dob": not a YYYY-MM-DD date`},
 		{"no name no identifier", map[string]string{FieldRecordID: "1", FieldDOB: "1990-01-01", FieldPostcode: "LS1 1AB"},
-			`field "family_name": record has no name (given_name, family_name, full_name) and no valid identifier (nino, nhs_number, upn)`},
+			`field "family_name": record has no name (given_name, family_name, full_name) and no valid identifier (nino, nhs_number, upn, other_id)`},
 		{"no name, invalid identifier", map[string]string{FieldRecordID: "1", FieldNINO: "XX"},
-			`field "family_name": record has no name (given_name, family_name, full_name) and no valid identifier (nino, nhs_number, upn)`},
+			`field "family_name": record has no name (given_name, family_name, full_name) and no valid identifier (nino, nhs_number, upn, other_id)`},
 		{"title only", map[string]string{FieldRecordID: "1", FieldGivenName: "Mr"},
-			`field "family_name": record has no name (given_name, family_name, full_name) and no valid identifier (nino, nhs_number, upn)`},
+			`field "family_name": record has no name (given_name, family_name, full_name) and no valid identifier (nino, nhs_number, upn, other_id)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -223,5 +223,17 @@ func BenchmarkNormalize(b *testing.B) {
 		if _, _, err := Normalize(r); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestNormalizeOtherIDOnly(t *testing.T) {
+	// A record with no name but an identifier of another scheme can
+	// still be linked by that identifier: it is kept.
+	p, _, err := Normalize(map[string]string{FieldRecordID: "1", FieldOtherID: " 64-3229 0", FieldDOB: "1900-04-30"})
+	if err != nil {
+		t.Fatalf("Normalize: %v", err)
+	}
+	if p.OtherID != "6432290" || p.Given != "" || p.Family != "" {
+		t.Errorf("got other id %q, names %q %q; want 6432290 and no names", p.OtherID, p.Given, p.Family)
 	}
 }

@@ -25,7 +25,7 @@ func cmdLink(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "output directory for clusters.csv, flagged.csv, links.csv and rejects-NAME.csv (required)")
 	rulesFile := fs.String("rules", "", "rule set file (default: the embedded phase-1 rules)")
 	asof := fs.String("asof", "", "reference date for indicators, YYYY-MM-DD (default today)")
-	dice := fs.Float64("similarity", 0, "Dice threshold of the similarity tier, in (0, 1] (default 0.8)")
+	dice := fs.Float64("similarity", 0, "Dice threshold of the similarity tier, in (0, 1]; 0 chooses it from the data, between 0.7 and 0.8")
 	noSim := fs.Bool("no-similarity", false, "link on exact match keys only")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: matchctl link -out DIR [-rules FILE] [-asof YYYY-MM-DD] NAME=DATA.csv,MAPPING.yaml [NAME=DATA.csv,MAPPING.yaml ...]")
@@ -91,5 +91,12 @@ func cmdLink(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "linked %d records into %d persons and %d households; %d flagged; %s; wrote clusters.csv, flagged.csv and links.csv in %s\n",
 		sum.Records, sum.Persons, sum.Households, sum.Flagged, sum.Elapsed.Round(time.Millisecond), *out)
+	if sum.Threshold > 0 {
+		how := "set by -similarity"
+		if *dice == 0 {
+			how = "chosen from the data"
+		}
+		fmt.Fprintf(stdout, "similarity tier: Dice threshold %.2f (%s)\n", sum.Threshold, how)
+	}
 	return nil
 }

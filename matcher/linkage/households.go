@@ -68,38 +68,70 @@ func (l *linker) linkHouseholds() {
 
 	// A house token (an address without a flat) in a building where other
 	// records name flats is ambiguous: most often a flat whose number was
-	// left off. It is not used to join households.
-	multi := map[int32]bool{}
+	// left off. It is not used to join households as it stands. If
+	// exactly one flat of the building has a resident who shares the
+	// record's family name (a family name + postcode block in common),
+	// the record is taken to be at that flat; otherwise it joins nobody
+	// through that address.
+	flats := map[int32]map[int32][]int32{} // building -> flat tid -> records
 	for r, tids := range recAddr {
 		if b := l.building[r]; b >= 0 {
 			for _, t := range tids {
 				if tidKind[t] == matchkey.AddressLine {
-					multi[b] = true
+					if flats[b] == nil {
+						flats[b] = map[int32][]int32{}
+					}
+					flats[b][t] = append(flats[b][t], int32(r))
 				}
 			}
 		}
 	}
-	dropped := map[int32]bool{}
+	dropped := map[int32]bool{} // house tids left unused
+	resolved := 0
+	var moves [][2]int32 // record, flat tid
 	for r, tids := range recAddr {
-		if b := l.building[r]; b < 0 || !multi[b] {
+		b := l.building[r]
+		if b < 0 || flats[b] == nil {
 			continue
 		}
 		kept := tids[:0]
+		var house []int32
 		for _, t := range tids {
 			if tidKind[t] == matchkey.House {
-				dropped[t] = true
+				house = append(house, t)
 				continue
 			}
 			kept = append(kept, t)
 		}
 		recAddr[r] = kept
+		if len(house) == 0 {
+			continue
+		}
+		if f, ok := l.kinFlat(int32(r), flats[b]); ok {
+			moves = append(moves, [2]int32{int32(r), f})
+			resolved++
+			continue
+		}
+		for _, t := range house {
+			dropped[t] = true
+		}
+	}
+	// Applied after the scan, so that a record placed at a flat does not
+	// count as that flat's resident for another record.
+	for _, m := range moves {
+		recAddr[m[0]] = append(recAddr[m[0]], m[1])
+		slices.Sort(recAddr[m[0]])
 	}
 	if len(dropped) > 0 {
 		l.res.Blocked[GuardHouseInFlats] += len(dropped)
 	}
+	if resolved > 0 {
+		l.res.FlatsByKin += resolved
+	}
 
 	// Pass 1: each person's dwellings; a clear winner is the home.
 	home := make([][]int32, np)
+	homeVotes := make([]int, np)
 	ambiguous := map[int32][]dwelling{}
 	var amb []int32
 	for p := int32(0); p < int32(np); p++ {
@@ -117,6 +149,7 @@ func (l *linker) linkHouseholds() {
 				top = append(top, d)
 			}
 		}
+		homeVotes[p] = best
 		if len(top) == 1 {
 			home[p] = top[0].tids
 			continue
@@ -124,56 +157,42 @@ func (l *linker) linkHouseholds() {
 		ambiguous[p] = top
 		amb = append(amb, p)
 	}
-	// Persons whose home is settled, per address token.
-	homePersons := make([][]int32, len(tidKind))
-	for p, tids := range home {
-		for _, t := range tids {
-			homePersons[t] = append(homePersons[t], int32(p))
-		}
-	}
-	// Pass 2: settle ties using the settled homes of others. Tied
+	// Pass 2: settle a tie by the person's household and unit groups: the
+	// dwelling where most of its group-mates have settled homes wins. A
+	// tie there too leaves the person without a home address: picking
+	// one by token order would make the result depend on the keys, and
+	// picking the one with more (or fewer) residents would guess. Tied
 	// persons are few (a few per cent), so plain maps are fine here.
 	for _, p := range amb {
 		var best []int32
-		bestGroup, bestOthers, tied := -1, -1, false
+		bestGroup, tied := -1, false
 		for _, d := range ambiguous[p] {
-			inD := func(q int32) bool {
-				for _, t := range home[q] {
-					if _, ok := slices.BinarySearch(d.tids, t); ok {
-						return true
-					}
-				}
-				return false
-			}
 			grouped := map[int32]bool{}
 			for _, gid := range personGroups[p] {
 				for _, q := range groupPersons[gid] {
-					if q != p && !grouped[q] && inD(q) {
+					if q != p && !grouped[q] && overlaps(home[q], d.tids) {
 						grouped[q] = true
 					}
 				}
 			}
-			others := map[int32]bool{}
-			for _, t := range d.tids {
-				for _, q := range homePersons[t] {
-					others[q] = true
-				}
-			}
-			g, o := len(grouped), len(others)
-			switch {
-			case g > bestGroup || g == bestGroup && o > bestOthers:
-				best, bestGroup, bestOthers, tied = d.tids, g, o, false
-			case g == bestGroup && o == bestOthers:
+			switch g := len(grouped); {
+			case g > bestGroup:
+				best, bestGroup, tied = d.tids, g, false
+			case g == bestGroup:
 				tied = true
 			}
 		}
-		// A tie on both scores leaves the person without a home address:
-		// picking one by token order would make the result depend on the
-		// keys.
 		if !tied {
 			home[p] = best
 		}
 	}
+	// Pass 3: a household or unit reference outweighs an address only
+	// one source gives. A person whose home rests on one source, and
+	// whose group-mates have homes elsewhere and none at that address, is
+	// most likely recorded at an address it has left (the group still
+	// joins it to its household); its address is not used to join
+	// households.
+	l.groupOverridesAddress(home, homeVotes, personGroups, groupPersons)
 
 	// Union persons on home address tokens, then on group tokens. Each
 	// person starts with the household references its records carry. An
@@ -376,6 +395,22 @@ func (l *linker) result() *Result {
 // findBuildings numbers the buildings (records sharing a postcode + house
 // number block token) before the block tokens are dropped.
 func (l *linker) findBuildings() {
+	l.kin = make([][]int32, len(l.orig))
+	for k := range l.kinds {
+		ks := &l.kinds[k]
+		if ks.info.Kind != matchkey.BlockFamilyPostcode {
+			continue
+		}
+		var g int32
+		ks.entries = forEachGroup(ks.entries, func(es []entry) {
+			if len(es) > 1 {
+				for _, e := range es {
+					l.kin[e.rec] = append(l.kin[e.rec], g)
+				}
+			}
+			g++
+		})
+	}
 	l.building = make([]int32, len(l.orig))
 	for i := range l.building {
 		l.building[i] = -1
@@ -393,4 +428,63 @@ func (l *linker) findBuildings() {
 			b++
 		})
 	}
+}
+
+// groupOverridesAddress clears home[p] for every person p whose home rests
+// on a single source (homeVotes[p] == 1) and whose group-mates' homes are
+// all elsewhere (at least one of them has one). Two persons of one group
+// who each have one source for a different address both lose theirs:
+// nothing says which address is stale, and joining both would weld the
+// two households living there. The group still joins the two. The
+// decisions are taken
+// on the homes as they were before any is cleared, so they do not depend
+// on the order of persons.
+func (l *linker) groupOverridesAddress(home [][]int32, homeVotes []int, personGroups, groupPersons [][]int32) {
+	var drop []int32
+	for p := range home {
+		if len(home[p]) == 0 || homeVotes[p] != 1 || len(personGroups[p]) == 0 {
+			continue
+		}
+		with, elsewhere := false, false
+		for _, g := range personGroups[p] {
+			for _, q := range groupPersons[g] {
+				if q == int32(p) || len(home[q]) == 0 {
+					continue
+				}
+				if overlaps(home[q], home[p]) {
+					with = true
+				} else {
+					elsewhere = true
+				}
+			}
+		}
+		if elsewhere && !with {
+			drop = append(drop, int32(p))
+		}
+	}
+	for _, p := range drop {
+		home[p] = nil
+	}
+	if len(drop) > 0 {
+		l.res.Blocked[GuardGroupAddress] += len(drop)
+	}
+}
+
+// kinFlat returns the one flat of a building (flat tid -> records) with a
+// resident other than record r who shares a family name + postcode block
+// with r, if there is exactly one.
+func (l *linker) kinFlat(r int32, flats map[int32][]int32) (int32, bool) {
+	if len(l.kin[r]) == 0 {
+		return 0, false
+	}
+	found, n := int32(0), 0
+	for f, recs := range flats {
+		for _, q := range recs {
+			if q != r && overlaps(l.kin[r], l.kin[q]) {
+				found, n = f, n+1
+				break
+			}
+		}
+	}
+	return found, n == 1
 }

@@ -64,10 +64,18 @@
 // one home only. The person's records are grouped into dwellings (records
 // whose address tokens overlap); the home is the dwelling reported by the
 // most distinct sources. On a tie the home is the dwelling where persons
-// sharing an agency household grouping with this person live, then the
-// dwelling where more other persons live; a person still tied has no home
-// and joins a household only through an agency grouping.
-// The other addresses are ignored. A merged household never exceeds
+// sharing an agency household or unit grouping with this person live; a
+// person still tied has no home and joins a household only through an
+// agency grouping. An agency grouping also outweighs an address that
+// only one source gives: a person so recorded whose group-mates all live
+// elsewhere keeps no home (the group_address guard; the grouping still
+// joins it to its household). The other addresses are ignored.
+//
+// An address without a flat, in a building (postcode and number) where
+// other records name flats, is most often a flat whose number was left
+// off: it joins nobody, unless exactly one flat of the building has a
+// resident of the same family name (a shared family name + postcode
+// block token), in which case it stands for that flat. A merged household never exceeds
 // Config.MaxHouseholdPersons persons either.
 package linkage
 
@@ -100,8 +108,10 @@ type Config struct {
 	SameSourceKinds []matchkey.Kind
 
 	// SimilarityThreshold is the Dice coefficient at or above which the
-	// similarity tier links two records' Bloom filters. Zero means
-	// DefaultSimilarityThreshold.
+	// similarity tier links two records' Bloom filters. Zero means the
+	// tier chooses it from the data, between MinAutoThreshold and
+	// DefaultSimilarityThreshold (see linkSimilar); Result.Threshold
+	// reports the value used.
 	SimilarityThreshold float64
 	// DisableSimilarity turns the similarity tier off: linkage is then
 	// exact only.
@@ -121,7 +131,13 @@ const (
 	// FEBRL results at 0.8); see docs/linkage.md for the measured
 	// sensitivity.
 	DefaultSimilarityThreshold = 0.8
-	DefaultMaxBlockRecords     = 64
+	// MinAutoThreshold is the lowest Dice threshold the tier chooses on
+	// its own, however clean the data look.
+	MinAutoThreshold = 0.7
+	// AutoFalseShare is the estimated share of false links among the
+	// similarity tier's candidates that a chosen threshold may allow.
+	AutoFalseShare         = 0.01
+	DefaultMaxBlockRecords = 64
 )
 
 // Validate reports whether c is usable.
@@ -150,9 +166,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxHouseholdPersons == 0 {
 		c.MaxHouseholdPersons = DefaultMaxHouseholdPersons
-	}
-	if c.SimilarityThreshold == 0 {
-		c.SimilarityThreshold = DefaultSimilarityThreshold
 	}
 	if c.MaxBlockRecords == 0 {
 		c.MaxBlockRecords = DefaultMaxBlockRecords
@@ -185,6 +198,10 @@ const (
 	GuardHouseholdSize = "household_size"
 	GuardHouseholdRef  = "household_ref"
 	GuardHouseInFlats  = "house_in_building_with_flats"
+	// GuardGroupAddress counts persons whose only-one-source address
+	// was not used because their household or unit group lives
+	// elsewhere.
+	GuardGroupAddress = "group_address"
 	// GuardBirthDate refuses a similarity link between two records with
 	// dates of birth that share no block carrying one.
 	GuardBirthDate = "birth_date"
@@ -214,6 +231,13 @@ type Result struct {
 	// Compared counts the filter pairs the similarity tier compared and
 	// Candidates those at or above the threshold (before guards).
 	Compared, Candidates int
+	// FlatsByKin counts records with an address but no flat, in a
+	// building where other records name flats, placed at the one flat
+	// where someone of their family name lives.
+	FlatsByKin int
+	// Threshold is the Dice threshold the similarity tier used: the
+	// configured one, or the one it chose from the data.
+	Threshold float64
 	// SkippedBlocks counts, per kind, the blocks with more than
 	// Config.MaxBlockRecords records whose filters were not compared.
 	SkippedBlocks map[matchkey.Kind]int
@@ -330,7 +354,8 @@ type linker struct {
 	hsize   []int32
 	hrefs   [][]hhRef // per household root: the agency household references it holds
 
-	building []int32 // canonical index -> building (postcode + number), -1 if none
+	building []int32   // canonical index -> building (postcode + number), -1 if none
+	kin      [][]int32 // canonical index -> family name + postcode blocks shared with another record
 
 	res *Result
 }

@@ -299,7 +299,10 @@ func TestHouseholds(t *testing.T) {
 			households: []string{"dad mum-dwp mum-police", "tenant1 tenant2 tenant3"},
 		},
 		{
-			name: "stale address tie settled by who lives there",
+			// Nothing says which address is stale: the person joins
+			// neither household (joining one by who lives there would
+			// guess).
+			name: "stale address tie without a grouping leaves no home",
 			recs: []named{
 				n("school", "kid-school", id("kid"), addr("new")),
 				n("police", "kid-police", id("kid"), addr("old")),
@@ -307,7 +310,40 @@ func TestHouseholds(t *testing.T) {
 				n("school", "sib2", id("sib2"), addr("new")),
 				n("council", "tenant", id("t1"), addr("old")),
 			},
-			households: []string{"kid-police kid-school sib1 sib2", "tenant"},
+			households: []string{"kid-police kid-school", "sib1 sib2", "tenant"},
+		},
+		{
+			name: "household reference outweighs a one-source address",
+			recs: []named{
+				n("council", "mum", id("mum"), addr("home"), grp("F1")),
+				n("council", "kid", id("kid"), addr("home"), grp("F1")),
+				n("council", "gran", id("gran"), addr("old"), grp("F1")),
+				n("police", "tenant", id("t1"), addr("old")),
+			},
+			households: []string{"gran kid mum", "tenant"},
+		},
+		{
+			name: "two sources for an address outweigh a household reference",
+			recs: []named{
+				n("council", "mum", id("mum"), addr("home"), grp("F1")),
+				n("council", "son-council", id("son"), addr("flat"), grp("F1")),
+				n("police", "son-police", id("son"), addr("flat")),
+				n("dwp", "flatmate", id("fm"), addr("flat")),
+			},
+			// The son's home is the flat (two sources); the council's
+			// reference still joins him to his mother, and the flat
+			// joins his flatmate: one household of three.
+			households: []string{"flatmate mum son-council son-police"},
+		},
+		{
+			name: "one-source addresses of two group-mates: neither is used",
+			recs: []named{
+				n("dwp", "a", id("a"), addr("A"), grp("BU")),
+				n("dwp", "b", id("b"), addr("B"), grp("BU")),
+				n("council", "at-a", id("x"), addr("A")),
+				n("council", "at-b", id("y"), addr("B")),
+			},
+			households: []string{"a b", "at-a", "at-b"},
 		},
 	}
 	for _, tt := range tests {
@@ -328,11 +364,13 @@ func TestHouseholds(t *testing.T) {
 
 func TestHouseholdSizeCap(t *testing.T) {
 	var recs []named
-	// Two addresses of 3 persons each, bridged by a benefit unit of two.
+	// Two addresses of 3 persons each, bridged by a benefit unit of two
+	// whose addresses two sources confirm.
 	for i := range 3 {
 		a := []store.Token{tk(matchkey.NameDOB, fmt.Sprint("a", i)), tk(matchkey.AddressLine, "A")}
 		b := []store.Token{tk(matchkey.NameDOB, fmt.Sprint("b", i)), tk(matchkey.AddressLine, "B")}
 		if i == 0 {
+			recs = append(recs, n("police", "a0-police", a...), n("police", "b0-police", b...))
 			a = append(a, tk(matchkey.HouseholdGroup, "G"))
 			b = append(b, tk(matchkey.HouseholdGroup, "G"))
 		}
@@ -343,8 +381,8 @@ func TestHouseholdSizeCap(t *testing.T) {
 		households []string
 		blocked    int
 	}{
-		{6, []string{"a0 a1 a2 b0 b1 b2"}, 0},
-		{5, []string{"a0 a1 a2", "b0 b1 b2"}, 1},
+		{6, []string{"a0 a0-police a1 a2 b0 b0-police b1 b2"}, 0},
+		{5, []string{"a0 a0-police a1 a2", "b0 b0-police b1 b2"}, 1},
 	}
 	for _, tt := range tests {
 		res, _, hh := run(t, Config{MaxHouseholdPersons: tt.cap}, recs)
@@ -510,11 +548,12 @@ func pairwise(got, truth []int) (precision, recall float64) {
 // TestHouseInBuildingWithFlats: an address without a flat joins
 // households in a building of its own, but not in a building where other
 // records name flats (there it is most often a flat whose number was left
-// off).
+// off), unless exactly one flat has a resident of the same family name.
 func TestHouseInBuildingWithFlats(t *testing.T) {
 	building := tk(matchkey.BlockPostcodeNumber, "LS1 1AA/12")
 	house := tk(matchkey.House, "LS1 1AA/12")
 	flat3 := tk(matchkey.AddressLine, "LS1 1AA/12/3")
+	flat4 := tk(matchkey.AddressLine, "LS1 1AA/12/4")
 	person := func(src, name string, toks ...store.Token) named {
 		return n(src, name, append([]store.Token{tk(matchkey.NameDOB, name)}, toks...)...)
 	}
@@ -534,6 +573,16 @@ func TestHouseInBuildingWithFlats(t *testing.T) {
 			person("police", "c", house, building),
 			person("dwp", "d", house, building),
 		}, []string{"a b", "c", "d"}, 1},
+		{"no flat, but the family lives at one flat", []named{
+			person("council", "mum", flat3, building, tk(matchkey.BlockFamilyPostcode, "smith LS1 1AA")),
+			person("council", "lodger", flat4, building, tk(matchkey.BlockFamilyPostcode, "jones LS1 1AA")),
+			person("school", "kid", house, building, tk(matchkey.BlockFamilyPostcode, "smith LS1 1AA")),
+		}, []string{"kid mum", "lodger"}, 0},
+		{"no flat, and the family name at two flats", []named{
+			person("council", "mum", flat3, building, tk(matchkey.BlockFamilyPostcode, "smith LS1 1AA")),
+			person("council", "other smith", flat4, building, tk(matchkey.BlockFamilyPostcode, "smith LS1 1AA")),
+			person("school", "kid", house, building, tk(matchkey.BlockFamilyPostcode, "smith LS1 1AA")),
+		}, []string{"kid", "mum", "other smith"}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package linkage
 
 import (
 	"encoding/binary"
+	"math"
 	"math/bits"
 	"slices"
 
@@ -21,7 +22,23 @@ import (
 //     common name at a large address, a hostel) is skipped and counted in
 //     Result.SkippedBlocks, so the work stays linear in the records.
 //  2. Scoring: the Dice coefficient 2|a∧b| / (|a| + |b|), with popcounts
-//     cached. Pairs at or above Config.SimilarityThreshold are candidates.
+//     cached. Pairs of different sources at or above the threshold are
+//     candidates.
+//  2a. The threshold, unless Config.SimilarityThreshold sets one, comes
+//     from the data by the target-decoy method: two records of one
+//     source in different person clusters are two people (the
+//     same-source rule never lets the tier join them), so the Dice
+//     coefficients of such pairs compared in the same blocks show how
+//     similar different people look in this data. For each threshold t
+//     from DefaultSimilarityThreshold down to MinAutoThreshold in steps
+//     of 0.01, the expected number of false candidates is the decoys
+//     at or above t scaled by the ratio of cross-source to same-source
+//     pairs compared; the lowest t before that estimate first exceeds
+//     AutoFalseShare of the candidates at or above t is used. Data with
+//     twins, namesakes at one address or other look-alikes keep 0.8;
+//     data where different people never come close go lower, and link
+//     more of what typing errors pulled apart. With no same-source pairs
+//     to learn from, the threshold stays at 0.8.
 //  3. Linking: candidates are tried best first (ties by record order,
 //     so the result does not depend on input order), each through the
 //     same guards as exact keys: identifier conflict, cluster size, and
@@ -81,6 +98,12 @@ func (l *linker) linkSimilar() {
 		return
 	}
 	t := l.cfg.SimilarityThreshold
+	auto := t == 0
+	if auto {
+		t = MinAutoThreshold
+	}
+	var decoys []float64 // same-source Dice coefficients at or above t
+	var nCross, nSame int
 	// Which records carry a date of birth (a token of a BirthDate kind).
 	hasDOB := make([]bool, len(l.filters))
 	for k := range l.kinds {
@@ -122,6 +145,15 @@ func (l *linker) linkSimilar() {
 					l.res.Compared++
 					c := common(fa, fb)
 					d := 2 * float64(c) / float64(fa.pop+fb.pop)
+					if l.src[a] == l.src[b] {
+						// Never linked by similarity: a decoy.
+						nSame++
+						if auto && d >= t {
+							decoys = append(decoys, d)
+						}
+						continue
+					}
+					nCross++
 					if d >= t {
 						lo, hi := min(a, b), max(a, b)
 						cands = append(cands, candidate{lo, hi, d, ks.info.BirthDate})
@@ -146,6 +178,17 @@ func (l *linker) linkSimilar() {
 		out = append(out, c)
 	}
 	cands = out
+	if auto {
+		t = chooseThreshold(cands, decoys, nCross, nSame)
+		kept := cands[:0]
+		for _, c := range cands {
+			if c.dice >= t {
+				kept = append(kept, c)
+			}
+		}
+		cands = kept
+	}
+	l.res.Threshold = t
 	l.res.Candidates = len(cands)
 	slices.SortStableFunc(cands, func(x, y candidate) int {
 		switch {
@@ -172,4 +215,36 @@ func (l *linker) linkSimilar() {
 		}
 		l.unionPersons(c.a, c.b, info)
 	}
+}
+
+// chooseThreshold returns the Dice threshold the target-decoy estimate
+// allows (see the comment at the top of this file): cands are the
+// cross-source candidates and decoys the same-source coefficients, both
+// at or above MinAutoThreshold, out of nCross and nSame pairs compared.
+func chooseThreshold(cands []candidate, decoys []float64, nCross, nSame int) float64 {
+	chosen := DefaultSimilarityThreshold
+	if nSame == 0 {
+		return chosen
+	}
+	scale := float64(nCross) / float64(nSame)
+	// Thresholds as whole hundredths, so that the steps are exact.
+	for h := int(math.Round(DefaultSimilarityThreshold*100)) - 1; h >= int(math.Round(MinAutoThreshold*100)); h-- {
+		th := float64(h) / 100
+		var nd, nc int
+		for _, d := range decoys {
+			if d >= th {
+				nd++
+			}
+		}
+		for _, c := range cands {
+			if c.dice >= th {
+				nc++
+			}
+		}
+		if float64(nd)*scale > AutoFalseShare*float64(nc) {
+			break
+		}
+		chosen = th
+	}
+	return chosen
 }

@@ -45,7 +45,7 @@ func TestSimilarity(t *testing.T) {
 		{name: "below threshold", a: withFilter(rec("police", "a", blockName), base), b: withFilter(rec("dwp", "b", blockName), far), compared: 1},
 		{name: "threshold lowered", cfg: Config{SimilarityThreshold: 0.7}, a: withFilter(rec("police", "a", blockName), base), b: withFilter(rec("dwp", "b", blockName), far), linked: true, compared: 1},
 		{name: "no shared block", a: withFilter(rec("police", "a", blockName), base), b: withFilter(rec("dwp", "b", tk(matchkey.BlockName, "other")), same)},
-		{name: "same source", a: withFilter(rec("police", "a", blockName), base), b: withFilter(rec("police", "b", blockName), same), guard: GuardSameSource, compared: 1},
+		{name: "same source", a: withFilter(rec("police", "a", blockName), base), b: withFilter(rec("police", "b", blockName), same), compared: 1},
 		{name: "no filter", a: rec("police", "a", blockName), b: withFilter(rec("dwp", "b", blockName), same)},
 		{name: "disabled", cfg: Config{DisableSimilarity: true}, a: withFilter(rec("police", "a", blockName), base), b: withFilter(rec("dwp", "b", blockName), same)},
 		{name: "dates of birth disagree", a: withFilter(rec("police", "a", blockName, blockDOB), base), b: withFilter(rec("dwp", "b", blockName, otherDOB), same), guard: GuardBirthDate, compared: 1},
@@ -119,5 +119,74 @@ func TestLinkRejectsBadFilter(t *testing.T) {
 	}
 	if err := (Config{SimilarityThreshold: 1.5}).Validate(); err == nil {
 		t.Error("Validate accepted threshold 1.5")
+	}
+}
+
+func TestChooseThreshold(t *testing.T) {
+	cands := func(ds ...float64) []candidate {
+		var out []candidate
+		for i, d := range ds {
+			out = append(out, candidate{a: int32(i), b: int32(i + 1), dice: d})
+		}
+		return out
+	}
+	// 100 candidates spread over [0.70, 0.99].
+	var spread []float64
+	for i := range 100 {
+		spread = append(spread, 0.70+float64(i%30)/100)
+	}
+	tests := []struct {
+		name          string
+		cands         []candidate
+		decoys        []float64
+		nCross, nSame int
+		want          float64
+	}{
+		{"no same-source pairs to learn from", cands(spread...), nil, 1000, 0, DefaultSimilarityThreshold},
+		{"different people never come close", cands(spread...), nil, 1000, 1000, MinAutoThreshold},
+		{"look-alikes above 0.8 keep 0.8", cands(spread...), []float64{0.85, 0.9, 0.95}, 1000, 1000, DefaultSimilarityThreshold},
+		// One decoy at 0.745, scaled by 2: two expected false
+		// candidates, more than 1% of those at or above 0.74.
+		{"a decoy stops the descent", cands(spread...), []float64{0.745}, 2000, 1000, 0.75},
+		{"no candidates at all", nil, nil, 0, 10, MinAutoThreshold},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := chooseThreshold(tt.cands, tt.decoys, tt.nCross, tt.nSame); got != tt.want {
+				t.Errorf("chooseThreshold = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestAutoThresholdLinksWhatDataAllow checks the whole tier: a pair at
+// Dice 0.73 is linked when the same sources' own pairs show different
+// people never come that close, and not when they do.
+func TestAutoThresholdLinksWhatDataAllow(t *testing.T) {
+	base := bitsFilter(20, 320)
+	far := bitsFilter(100, 400) // Dice with base 0.73
+	unlike := bitsFilter(600, 900)
+	block := tk(matchkey.BlockName, "jo smith")
+	recs := []store.Record{
+		withFilter(rec("police", "a", block), base),
+		withFilter(rec("dwp", "b", block), far),
+		withFilter(rec("police", "c", block), unlike),
+	}
+	res, err := Link(recs, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.PersonOf[0] != res.PersonOf[1] || res.Threshold != MinAutoThreshold {
+		t.Errorf("clean data: linked %v at threshold %v, want linked at %v", res.PersonOf[0] == res.PersonOf[1], res.Threshold, MinAutoThreshold)
+	}
+	// A police look-alike of the police record (Dice 0.93) says
+	// different people can come that close.
+	recs[2] = withFilter(rec("police", "c", block), bitsFilter(0, 300))
+	res, err = Link(recs, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.PersonOf[0] == res.PersonOf[1] || res.Threshold != DefaultSimilarityThreshold {
+		t.Errorf("look-alikes: linked %v at threshold %v, want not linked at %v", res.PersonOf[0] == res.PersonOf[1], res.Threshold, DefaultSimilarityThreshold)
 	}
 }
