@@ -40,10 +40,12 @@ type Run struct {
 // "households" or "flagged_by_rule/all_three"): the number, or
 // "<threshold" when the matcher withheld it.
 func (r Run) Count(name string, n uint64) string {
-	return countText(r.Suppressed, r.Threshold, name, n)
+	return FormatCount(r.Suppressed, r.Threshold, name, n)
 }
 
-func countText(suppressed map[string]bool, threshold int, name string, n uint64) string {
+// FormatCount renders the count called name: n, or "<threshold" when
+// suppressed names it.
+func FormatCount(suppressed map[string]bool, threshold int, name string, n uint64) string {
 	if suppressed[name] {
 		return fmt.Sprintf("<%d", threshold)
 	}
@@ -174,13 +176,13 @@ func WriteHoldings(w io.Writer, p Purge) error {
 		sort.Strings(agencies)
 		var by []string
 		for _, a := range agencies {
-			by = append(by, a+":"+countText(h.Suppressed, p.Threshold, "records_by_agency/"+a, h.RecordsByAgency[a]))
+			by = append(by, a+":"+FormatCount(h.Suppressed, p.Threshold, "records_by_agency/"+a, h.RecordsByAgency[a]))
 		}
 		mark := ""
 		if h.Epoch == p.InForce {
 			mark = "in force"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%s\n", h.Epoch, countText(h.Suppressed, p.Threshold, "records", h.Records),
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%s\n", h.Epoch, FormatCount(h.Suppressed, p.Threshold, "records", h.Records),
 			strings.Join(by, " "), h.Batches, h.Runs, mark)
 	}
 	return tw.Flush()
