@@ -231,8 +231,8 @@ func TestReidentifyUnknownAndErrors(t *testing.T) {
 
 // fakeLead answers as the matcher's Lead service.
 type fakeLead struct {
-	err  error
-	list *pb.ListFlaggedHouseholdsResponse
+	err   error
+	list  *pb.ListFlaggedHouseholdsResponse
 	run   *pb.LinkRun
 	purge *pb.PurgeEpochResponse
 	reqs  []any
