@@ -80,8 +80,6 @@ func (c Config) Validate() error {
 		return errors.New("server: config: no agreement policy")
 	case c.Ingester.Store != c.Store:
 		return errors.New("server: config: the ingester writes to another store")
-	case c.Ingester.Epoch != c.Store.Epoch():
-		return fmt.Errorf("server: config: the ingester accepts key epoch %d, the store is open for epoch %d", c.Ingester.Epoch, c.Store.Epoch())
 	}
 	return nil
 }
