@@ -39,12 +39,18 @@ const (
 	// custodian; ISAHash and KeyEpoch name the key; Recipients are the
 	// parties it was wrapped to.
 	KindKeyCeremony Kind = 5
-	// KindKeyRotation: the key epoch moved on. Party is the custodian;
-	// KeyEpoch is the new epoch; Recipients as for a ceremony.
+	// KindKeyRotation: the key epoch moved on. Party is who rotated (the
+	// matcher, when it first serves the new epoch; the custodian, if it
+	// records its ceremony); ISAHash and KeyEpoch name the new epoch;
+	// Counts["previous_epoch"] is the epoch it replaces; Recipients, if
+	// any, as for a ceremony; Purpose says why.
 	KindKeyRotation Kind = 6
-	// KindPurge: stored data was deleted (retention or request). Party is
-	// who purged; RecordCount is the records removed; Counts may break
-	// that down by agency; Purpose says why.
+	// KindPurge: stored data was deleted (a retired key epoch, or the
+	// retention period). Party is who purged (the lead for an epoch, the
+	// matcher's own party for its retention sweep); KeyEpoch is the epoch
+	// purged (zero for a sweep, which covers every epoch); RecordCount is
+	// the records removed; Counts holds "records:AGENCY" per agency,
+	// "batches" (batch receipts) and "runs" (link runs); Purpose says why.
 	KindPurge Kind = 7
 	// KindRefusal: a request was refused. Party is who asked; Refusal
 	// says what was asked, the error code and why.

@@ -63,12 +63,27 @@ type Row struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-// Report summarises the entries whose time is in [from, to) (a zero from
-// or to leaves that end open): who shared what, when and under which ISA;
-// queries and re-identifications by party and purpose; refusals; other
-// events. Rows come in section order, then by time (access rows by party,
-// kind and purpose).
-func Report(entries []Entry, from, to time.Time) []Row {
+// ReportOptions selects and shapes a report. The zero value reports
+// every entry with no count withheld.
+type ReportOptions struct {
+	// From and To bound the entries reported by time, [From, To); a zero
+	// bound leaves that end open.
+	From, To time.Time
+	// SmallNumberThreshold is the agreement's: the counts of records,
+	// persons or households with a characteristic (a batch's indicator
+	// counts, a link run's persons, households and flagged households)
+	// from 1 to SmallNumberThreshold-1 are shown as "<threshold". Volumes
+	// an auditor reconciles with receipts (records submitted, returned,
+	// revealed or purged) and counts of events are shown as they are.
+	SmallNumberThreshold int
+}
+
+// Report summarises the entries selected by opts: who shared what, when
+// and under which ISA; queries and re-identifications by party and
+// purpose; refusals; other events. Rows come in section order, then by
+// time (access rows by party, kind and purpose).
+func Report(entries []Entry, opts ReportOptions) []Row {
+	from, to, threshold := opts.From, opts.To, opts.SmallNumberThreshold
 	var rows []Row
 	type accessKey struct{ kind, party, counterparty, purpose string }
 	access := map[accessKey]*Row{}
@@ -82,7 +97,7 @@ func Report(entries []Entry, from, to time.Time) []Row {
 			rows = append(rows, Row{
 				Section: SectionSharing, Time: t, Kind: e.Kind.String(), Party: e.Party,
 				ISA: hashHex(e.ISAHash), KeyEpoch: e.KeyEpoch, Batch: e.BatchID,
-				Records: e.RecordCount, Detail: formatCounts(e.IndicatorCounts),
+				Records: e.RecordCount, Detail: formatCounts(e.IndicatorCounts, threshold),
 			})
 		case KindQuery, KindReidentification:
 			k := accessKey{e.Kind.String(), e.Party, e.Counterparty, e.Purpose}
@@ -108,7 +123,7 @@ func Report(entries []Entry, from, to time.Time) []Row {
 			rows = append(rows, Row{
 				Section: SectionEvents, Time: t, Kind: e.Kind.String(), Party: e.Party,
 				Counterparty: e.Counterparty, ISA: hashHex(e.ISAHash), KeyEpoch: e.KeyEpoch,
-				Records: e.RecordCount, Purpose: e.Purpose, Detail: eventDetail(e),
+				Records: e.RecordCount, Purpose: e.Purpose, Detail: eventDetail(e, threshold),
 			})
 		}
 	}
@@ -135,16 +150,27 @@ func hashHex(h [32]byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-// formatCounts renders counts as "a=1 b=2", keys sorted.
-func formatCounts(m map[string]uint64) string {
+// formatCounts renders counts as "a=1 b=2", keys sorted, each count from 1
+// to threshold-1 as "<threshold".
+func formatCounts(m map[string]uint64, threshold int) string {
 	var parts []string
 	for _, k := range sortedKeys(m) {
-		parts = append(parts, k+"="+strconv.FormatUint(m[k], 10))
+		v := strconv.FormatUint(m[k], 10)
+		if n := m[k]; n > 0 && threshold > 1 && n < uint64(threshold) {
+			v = "<" + strconv.Itoa(threshold)
+		}
+		parts = append(parts, k+"="+v)
 	}
 	return strings.Join(parts, " ")
 }
 
-func eventDetail(e Entry) string {
+// eventDetail describes an event; the counts of a link run are subject to
+// the small-number threshold, those of purges and key events are not
+// (they count records and epochs, not people with a characteristic).
+func eventDetail(e Entry, threshold int) string {
+	if e.Kind != KindLinkRun {
+		threshold = 0
+	}
 	var parts []string
 	if e.RunID != "" {
 		parts = append(parts, "run "+e.RunID)
@@ -155,7 +181,7 @@ func eventDetail(e Entry) string {
 	if len(e.Recipients) > 0 {
 		parts = append(parts, "wrapped to "+strings.Join(e.Recipients, ", "))
 	}
-	if c := formatCounts(e.Counts); c != "" {
+	if c := formatCounts(e.Counts, threshold); c != "" {
 		parts = append(parts, c)
 	}
 	return strings.Join(parts, "; ")

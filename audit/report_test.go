@@ -32,7 +32,7 @@ func reportEntries() []Entry {
 }
 
 func TestReportGolden(t *testing.T) {
-	rows := Report(reportEntries(), time.Time{}, time.Time{})
+	rows := Report(reportEntries(), ReportOptions{})
 	for _, format := range []string{FormatTable, FormatCSV, FormatJSON} {
 		t.Run(format, func(t *testing.T) {
 			var b bytes.Buffer
@@ -45,7 +45,7 @@ func TestReportGolden(t *testing.T) {
 }
 
 func TestReportContent(t *testing.T) {
-	rows := Report(reportEntries(), time.Time{}, time.Time{})
+	rows := Report(reportEntries(), ReportOptions{})
 	count := map[Section]int{}
 	for _, r := range rows {
 		count[r.Section]++
@@ -92,7 +92,7 @@ func TestReportWindow(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			n := 0
-			for _, r := range Report(es, tt.from, tt.to) {
+			for _, r := range Report(es, ReportOptions{From: tt.from, To: tt.to}) {
 				if r.Section == SectionAccess {
 					n += int(r.Count)
 				} else {
@@ -107,7 +107,7 @@ func TestReportWindow(t *testing.T) {
 }
 
 func TestReportFormats(t *testing.T) {
-	rows := Report(reportEntries(), time.Time{}, time.Time{})
+	rows := Report(reportEntries(), ReportOptions{})
 	var b bytes.Buffer
 	if err := WriteReport(&b, rows, "xml"); err == nil {
 		t.Error("unknown format accepted")
@@ -157,5 +157,41 @@ func TestReportFormats(t *testing.T) {
 	b.Reset()
 	if err := WriteReport(&b, nil, FormatJSON); err != nil || strings.TrimSpace(b.String()) != "[]" {
 		t.Errorf("empty JSON: %q", b.String())
+	}
+}
+
+// TestReportSmallNumbers: under a threshold, indicator counts and a link
+// run's counts from 1 to threshold-1 are withheld; zero, larger counts and
+// record volumes are not.
+func TestReportSmallNumbers(t *testing.T) {
+	es := []Entry{
+		{Kind: KindSubmission, Time: t0, Party: "police", BatchID: "b", BatchDigest: digest("b"), RecordCount: 7,
+			IndicatorCounts: map[string]uint64{"asb": 3, "crime": 310, "dv": 0}},
+		{Kind: KindLinkRun, Time: t0.Add(time.Hour), Party: "lead", RunID: "r", RecordCount: 5,
+			Counts: map[string]uint64{"flagged": 4, "households": 1800, "persons": 9}},
+		{Kind: KindPurge, Time: t0.Add(2 * time.Hour), Party: "matcher", RecordCount: 2,
+			Counts: map[string]uint64{"records:dwp": 2, "runs": 1}},
+	}
+	tests := []struct {
+		threshold int
+		want      []string // Detail of each row
+	}{
+		{0, []string{"asb=3 crime=310 dv=0", "run r; flagged=4 households=1800 persons=9", "records:dwp=2 runs=1"}},
+		{1, []string{"asb=3 crime=310 dv=0", "run r; flagged=4 households=1800 persons=9", "records:dwp=2 runs=1"}},
+		{10, []string{"asb=<10 crime=310 dv=0", "run r; flagged=<10 households=1800 persons=<10", "records:dwp=2 runs=1"}},
+	}
+	for _, tt := range tests {
+		rows := Report(es, ReportOptions{SmallNumberThreshold: tt.threshold})
+		if len(rows) != 3 {
+			t.Fatalf("%d rows", len(rows))
+		}
+		for i, r := range rows {
+			if r.Detail != tt.want[i] {
+				t.Errorf("threshold %d row %d detail %q, want %q", tt.threshold, i, r.Detail, tt.want[i])
+			}
+			if r.Records != es[i].RecordCount {
+				t.Errorf("threshold %d row %d records %d, want the volume %d as it is", tt.threshold, i, r.Records, es[i].RecordCount)
+			}
+		}
 	}
 }

@@ -226,6 +226,10 @@ func TestRefusals(t *testing.T) {
 			_, err := pb.NewLeadClient(c).ListFlaggedHouseholds(ctx, &pb.ListFlaggedHouseholdsRequest{RunId: "no-such-run", Purpose: "test"})
 			return err
 		}},
+		{isa.ActionPurge, "purge a key epoch", func(c *grpc.ClientConn) error {
+			_, err := pb.NewLeadClient(c).PurgeEpoch(ctx, &pb.PurgeEpochRequest{KeyEpoch: 9, Purpose: "test"})
+			return err
+		}},
 		{isa.ActionAuditRead, "read the audit log", func(c *grpc.ClientConn) error {
 			_, err := pb.NewAuditClient(c).GetCheckpoints(ctx, &pb.GetCheckpointsRequest{})
 			return err
@@ -248,6 +252,8 @@ func TestRefusals(t *testing.T) {
 				want = codes.Unauthenticated
 			case role == allowed && act.act == isa.ActionReadResults:
 				want = codes.NotFound // allowed; no such run
+			case role == allowed && act.act == isa.ActionPurge:
+				want = codes.NotFound // allowed; no such epoch
 			case role == allowed:
 				want = codes.OK
 			}

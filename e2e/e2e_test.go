@@ -333,7 +333,7 @@ func TestEndToEnd(t *testing.T) {
 		if out, err := exec.CommandContext(ctx, filepath.Join(binDir, "matchctl"), args...).CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "ok: ") {
 			t.Errorf("matchctl audit verify: %v\n%s", err, out)
 		}
-		out, err := exec.CommandContext(ctx, filepath.Join(binDir, "matchctl"), "audit", "report", "-dir", a.ExportDir).CombinedOutput()
+		out, err := exec.CommandContext(ctx, filepath.Join(binDir, "matchctl"), "audit", "report", "-dir", a.ExportDir, "-isa", res.Agreement.Path).CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "police") || !strings.Contains(string(out), "link-run") {
 			t.Errorf("matchctl audit report: %v\n%s", err, out)
 		}

@@ -26,13 +26,14 @@ const (
 	ActionStartRun    Action = "start-run"    // lead: start a link run
 	ActionReadResults Action = "read-results" // lead: read flagged households and aggregates
 	ActionResolve     Action = "resolve"      // lead: ask for a member's identity (a disclosure request)
+	ActionPurge       Action = "purge"        // lead: delete a retired key epoch's data from the matcher
 	ActionAuditRead   Action = "audit-read"   // auditor: read the audit log and its proofs
 	ActionServe       Action = "serve"        // matcher: run the matching service
 )
 
 // Actions lists every action, for tests and documentation.
 func Actions() []Action {
-	return []Action{ActionSubmit, ActionDisclose, ActionStartRun, ActionReadResults, ActionResolve, ActionAuditRead, ActionServe}
+	return []Action{ActionSubmit, ActionDisclose, ActionStartRun, ActionReadResults, ActionResolve, ActionPurge, ActionAuditRead, ActionServe}
 }
 
 // RoleFor returns the role allowed to do act, or false for an unknown
@@ -41,7 +42,7 @@ func RoleFor(act Action) (Role, bool) {
 	switch act {
 	case ActionSubmit, ActionDisclose:
 		return RoleAgency, true
-	case ActionStartRun, ActionReadResults, ActionResolve:
+	case ActionStartRun, ActionReadResults, ActionResolve, ActionPurge:
 		return RoleLead, true
 	case ActionAuditRead:
 		return RoleAuditor, true
@@ -132,6 +133,10 @@ func (p *Policy) Active() error { return p.a.ActiveAt(p.now()) }
 
 // Retention returns the agreement's retention period.
 func (p *Policy) Retention() time.Duration { return p.a.Retention() }
+
+// SmallNumberThreshold returns the agreement's small-number threshold:
+// aggregate reports suppress counts below it (see Suppress).
+func (p *Policy) SmallNumberThreshold() int { return p.a.SmallNumberThreshold }
 
 // MayDo reports whether party may do act now. Checks run in this order:
 // the party must be in the agreement (ErrUnknownParty), its role must

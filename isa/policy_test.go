@@ -22,18 +22,18 @@ func TestMayDoMatrix(t *testing.T) {
 	ok := error(nil)
 	wrong, unknown := ErrWrongRole, ErrUnknownParty
 	//              submit disclose start-run read-results resolve audit-read serve
-	want := map[string][7]error{
-		"police":  {ok, ok, wrong, wrong, wrong, wrong, wrong},
-		"council": {ok, ok, wrong, wrong, wrong, wrong, wrong},
-		"lead":    {wrong, wrong, ok, ok, ok, wrong, wrong},
-		"auditor": {wrong, wrong, wrong, wrong, wrong, ok, wrong},
-		"matcher": {wrong, wrong, wrong, wrong, wrong, wrong, ok},
-		"health":  {unknown, unknown, unknown, unknown, unknown, unknown, unknown},
-		"Police":  {unknown, unknown, unknown, unknown, unknown, unknown, unknown},
-		"":        {unknown, unknown, unknown, unknown, unknown, unknown, unknown},
+	want := map[string][8]error{
+		"police":  {ok, ok, wrong, wrong, wrong, wrong, wrong, wrong},
+		"council": {ok, ok, wrong, wrong, wrong, wrong, wrong, wrong},
+		"lead":    {wrong, wrong, ok, ok, ok, ok, wrong, wrong},
+		"auditor": {wrong, wrong, wrong, wrong, wrong, wrong, ok, wrong},
+		"matcher": {wrong, wrong, wrong, wrong, wrong, wrong, wrong, ok},
+		"health":  {unknown, unknown, unknown, unknown, unknown, unknown, unknown, unknown},
+		"Police":  {unknown, unknown, unknown, unknown, unknown, unknown, unknown, unknown},
+		"":        {unknown, unknown, unknown, unknown, unknown, unknown, unknown, unknown},
 	}
 	acts := Actions()
-	if len(acts) != 7 {
+	if len(acts) != 8 {
 		t.Fatalf("Actions() has %d entries; update the matrix", len(acts))
 	}
 	for party, row := range want {
@@ -289,5 +289,32 @@ func TestIdentifySelf(t *testing.T) {
 				t.Errorf("IdentifySelf = %q, %v; want %q", got, err, tc.want)
 			}
 		})
+	}
+}
+
+func TestSuppress(t *testing.T) {
+	tests := []struct {
+		n         uint64
+		threshold int
+		shown     uint64
+		text      string
+	}{
+		{0, 10, 0, "0"},
+		{1, 10, 0, "<10"},
+		{9, 10, 0, "<10"},
+		{10, 10, 10, "10"},
+		{4000, 10, 4000, "4000"},
+		{1, 1, 1, "1"},
+		{1, 0, 1, "1"},
+		{2, 3, 0, "<3"},
+	}
+	for _, tt := range tests {
+		shown, suppressed := Suppress(tt.n, tt.threshold)
+		if shown != tt.shown || suppressed != (tt.text[0] == '<') {
+			t.Errorf("Suppress(%d, %d) = %d, %v", tt.n, tt.threshold, shown, suppressed)
+		}
+		if got := FormatCount(tt.n, tt.threshold); got != tt.text {
+			t.Errorf("FormatCount(%d, %d) = %q, want %q", tt.n, tt.threshold, got, tt.text)
+		}
 	}
 }

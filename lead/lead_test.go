@@ -231,15 +231,21 @@ func TestReidentifyUnknownAndErrors(t *testing.T) {
 
 // fakeLead answers as the matcher's Lead service.
 type fakeLead struct {
-	err  error
-	list *pb.ListFlaggedHouseholdsResponse
-	run  *pb.LinkRun
-	reqs []any
+	err   error
+	list  *pb.ListFlaggedHouseholdsResponse
+	run   *pb.LinkRun
+	purge *pb.PurgeEpochResponse
+	reqs  []any
 }
 
 func (f *fakeLead) StartLinkRun(_ context.Context, in *pb.StartLinkRunRequest, _ ...grpc.CallOption) (*pb.LinkRun, error) {
 	f.reqs = append(f.reqs, in)
 	return f.run, f.err
+}
+
+func (f *fakeLead) PurgeEpoch(_ context.Context, in *pb.PurgeEpochRequest, _ ...grpc.CallOption) (*pb.PurgeEpochResponse, error) {
+	f.reqs = append(f.reqs, in)
+	return f.purge, f.err
 }
 
 func (f *fakeLead) ListFlaggedHouseholds(_ context.Context, in *pb.ListFlaggedHouseholdsRequest, _ ...grpc.CallOption) (*pb.ListFlaggedHouseholdsResponse, error) {
@@ -298,5 +304,59 @@ func TestClient(t *testing.T) {
 	f.err = status.Error(codes.PermissionDenied, "no")
 	if _, err := c.StartRun(ctx, "x"); status.Code(err) != codes.PermissionDenied || !errors.Is(err, f.err) {
 		t.Errorf("StartRun error %v: want the status kept", err)
+	}
+}
+
+// TestSuppressedCounts: a count the matcher withheld prints as
+// "<threshold", whatever number came with it; others print as they are.
+func TestSuppressedCounts(t *testing.T) {
+	run := runFromProto(&pb.LinkRun{Records: 0, Households: 40, FlaggedByRule: map[string]uint64{"all_three": 0, "two_plus_local": 12},
+		SmallNumberThreshold: 10, Suppressed: []string{"records", "flagged_by_rule/all_three"}})
+	tests := []struct {
+		name string
+		n    uint64
+		want string
+	}{
+		{"records", run.Records, "<10"},
+		{"households", run.Households, "40"},
+		{"flagged_by_rule/all_three", run.FlaggedByRule["all_three"], "<10"},
+		{"flagged_by_rule/two_plus_local", run.FlaggedByRule["two_plus_local"], "12"},
+		{"persons", 0, "0"},
+	}
+	for _, tt := range tests {
+		if got := run.Count(tt.name, tt.n); got != tt.want {
+			t.Errorf("Count(%s, %d) = %q, want %q", tt.name, tt.n, got, tt.want)
+		}
+	}
+}
+
+func TestPurgeEpoch(t *testing.T) {
+	f := &fakeLead{purge: &pb.PurgeEpochResponse{
+		Purged:       &pb.EpochHoldings{KeyEpoch: 1, Records: 300, RecordsByAgency: map[string]uint64{"dwp": 300}, Batches: 2, Runs: 1},
+		Epochs:       []*pb.EpochHoldings{{KeyEpoch: 2, Records: 0, RecordsByAgency: map[string]uint64{"dwp": 0, "police": 120}, Batches: 3, Suppressed: []string{"records", "records_by_agency/dwp"}}},
+		EpochInForce: 2, SmallNumberThreshold: 10,
+	}}
+	c := &Client{Matcher: f}
+	p, err := c.PurgeEpoch(context.Background(), 1, "rotation complete", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req := f.reqs[0].(*pb.PurgeEpochRequest); req.GetKeyEpoch() != 1 || req.GetPurpose() != "rotation complete" || req.GetDryRun() {
+		t.Errorf("request %v", req)
+	}
+	if p.Purged.Epoch != 1 || p.Purged.Records != 300 || p.InForce != 2 || len(p.Epochs) != 1 {
+		t.Errorf("PurgeEpoch = %+v", p)
+	}
+	var b bytes.Buffer
+	if err := WriteHoldings(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	want := "EPOCH  RECORDS  BY AGENCY           BATCHES  RUNS  \n2      <10      dwp:<10 police:120  3        0     in force\n"
+	if b.String() != want {
+		t.Errorf("WriteHoldings =\n%q\nwant\n%q", b.String(), want)
+	}
+	f.err = status.Error(codes.FailedPrecondition, "in force")
+	if _, err := c.PurgeEpoch(context.Background(), 2, "x", false); status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "purging key epoch 2") {
+		t.Errorf("error %v: want the status wrapped with context", err)
 	}
 }

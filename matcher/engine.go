@@ -91,17 +91,32 @@ func (c *Clustering) Flagged() []Household {
 	return out
 }
 
-// Cluster loads every record from st and clusters them (see ClusterRecords).
+// Cluster loads every record of the key epoch in force from st and
+// clusters them (see ClusterRecords).
 func Cluster(ctx context.Context, st *store.Store, rs *rules.RuleSet, cfg linkage.Config) (*Clustering, error) {
+	recs, _, err := loadRecords(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	return ClusterRecords(ctx, recs, rs, cfg)
+}
+
+// loadRecords reads every unexpired record of the epoch in force, and
+// returns the earliest expiry among them (zero if none expires).
+func loadRecords(ctx context.Context, st *store.Store) ([]store.Record, time.Time, error) {
 	var recs []store.Record
+	var earliest time.Time
 	err := st.ForEachRecord(ctx, func(r store.Record) error {
 		recs = append(recs, r)
+		if !r.Expires.IsZero() && (earliest.IsZero() || r.Expires.Before(earliest)) {
+			earliest = r.Expires
+		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("matcher: load records: %w", err)
+		return nil, time.Time{}, fmt.Errorf("matcher: load records: %w", err)
 	}
-	return ClusterRecords(ctx, recs, rs, cfg)
+	return recs, earliest, nil
 }
 
 // ClusterRecords links recs into persons and households and evaluates rs
@@ -210,16 +225,24 @@ func memberHash(label string, recs []store.Record, idx []int) string {
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
-// LinkRun clusters every stored record, stores the run (flagged
-// households, review items, link statistics) as the latest and returns it.
-// now is the start time and determines the run ID.
+// LinkRun clusters every stored record of the key epoch in force (the
+// store reads no other), stores the run (flagged households, review items,
+// link statistics) as the epoch's latest and returns it. now is the start
+// time and determines the run ID. The run expires when the first of the
+// records it was computed from does (Run.Expires), if not sooner.
 func LinkRun(ctx context.Context, st *store.Store, rs *rules.RuleSet, cfg linkage.Config, now time.Time) (store.Run, error) {
 	t0 := time.Now()
-	c, err := Cluster(ctx, st, rs, cfg)
+	recs, earliest, err := loadRecords(ctx, st)
+	if err != nil {
+		return store.Run{}, err
+	}
+	c, err := ClusterRecords(ctx, recs, rs, cfg)
 	if err != nil {
 		return store.Run{}, err
 	}
 	run := NewRun(c, now)
+	run.Epoch = st.Epoch()
+	run.Expires = earliest
 	run.Finished = now.Add(time.Since(t0))
 	if err := st.PutRun(ctx, run); err != nil {
 		return store.Run{}, fmt.Errorf("matcher: %w", err)

@@ -215,3 +215,90 @@ func TestCanceled(t *testing.T) {
 		t.Errorf("a canceled run was stored: %v", err)
 	}
 }
+
+// TestRetention proves expiry end to end on a real badger directory with a
+// two-second retention: every record and receipt carries the TTL, a link
+// run expires with the first of its inputs, and once the period has
+// passed no read sees anything (records, counts, runs, receipts) and a
+// sweep deletes it all. It waits for the expiry: about three seconds.
+func TestRetention(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(t.TempDir(), store.Options{NoSync: true, MemTableSize: 4 << 20, Retention: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	load(t, st)
+	if err := st.SetBatchLogIndex(ctx, "dwp", "batch-1", 5); err != nil {
+		t.Fatal(err)
+	}
+	run, err := LinkRun(ctx, st, rules.Phase1(), linkage.Config{}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last time.Time
+	err = st.ForEachRecord(ctx, func(r store.Record) error {
+		if r.Expires.IsZero() || r.Expires.Before(run.Expires) {
+			t.Errorf("record expires at %v, before its run (%v)", r.Expires, run.Expires)
+		}
+		if r.Expires.After(last) {
+			last = r.Expires
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Expires.IsZero() || time.Until(run.Expires) > 2*time.Second {
+		t.Fatalf("run expires at %v, want within the two-second retention", run.Expires)
+	}
+	if got, err := st.LatestRun(ctx); err != nil || !got.Expires.Equal(run.Expires) || got.Records != 10 {
+		t.Fatalf("stored run: %+v, %v", got, err)
+	}
+	if _, ok, err := st.BatchLogIndex(ctx, "dwp", "batch-1"); !ok || err != nil {
+		t.Fatalf("batch log index before expiry: %v, %v", ok, err)
+	}
+
+	// Badger's expiry is in whole seconds of the wall clock.
+	time.Sleep(time.Until(last.Add(time.Second)))
+
+	if c, err := st.Counts(ctx); err != nil || c.Records != 0 || c.Batches != 0 || c.Runs != 0 {
+		t.Errorf("Counts after the retention period: %+v, %v", c, err)
+	}
+	if eps, err := st.Epochs(ctx); err != nil || len(eps) != 0 {
+		t.Errorf("Epochs after the retention period: %+v, %v", eps, err)
+	}
+	if c, err := Cluster(ctx, st, rules.Phase1(), linkage.Config{}); err != nil || len(c.Records) != 0 {
+		t.Errorf("clustering after the retention period: %v, %v", c, err)
+	}
+	if _, err := st.LatestRun(ctx); !errors.Is(err, store.ErrNoRun) {
+		t.Errorf("LatestRun after the retention period: %v, want ErrNoRun", err)
+	}
+	if _, err := st.Run(ctx, run.ID); !errors.Is(err, store.ErrNoRun) {
+		t.Errorf("Run(%s) after the retention period: %v, want ErrNoRun", run.ID, err)
+	}
+	if _, ok, err := st.BatchLogIndex(ctx, "dwp", "batch-1"); ok || err != nil {
+		t.Errorf("batch log index after the retention period: %v, %v", ok, err)
+	}
+	// A batch sent again after its receipt expired is stored afresh.
+	if res, err := st.PutBatch(ctx, "dwp", "batch-1", district(people)["dwp"]); err != nil || res.Duplicate {
+		t.Errorf("batch sent again after expiry: %+v, %v", res, err)
+	}
+	n := 0
+	if err := st.Scan(func(k, v []byte) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if want := 1 + 3 + 1; n != want { // schema, dwp's three records, its receipt
+		t.Errorf("Scan sees %d keys, want %d", n, want)
+	}
+
+	sw, err := st.Sweep(ctx, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The dwp records were just rewritten; the rest expired.
+	want := store.Swept{Records: 7, RecordsBySource: map[string]int{"council": 3, "police": 2, "school": 2}, Batches: 3, Runs: 1}
+	if !reflect.DeepEqual(sw, want) {
+		t.Errorf("Sweep = %+v, want %+v", sw, want)
+	}
+}

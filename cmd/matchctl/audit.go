@@ -12,6 +12,7 @@ import (
 	"tfmatch/audit"
 	"tfmatch/audit/auditrpc"
 	"tfmatch/internal/nodeaudit"
+	"tfmatch/isa"
 	pb "tfmatch/proto/tfmatch/v1"
 )
 
@@ -157,11 +158,27 @@ func cmdAuditReport(args []string, stdout, stderr io.Writer) error {
 	fromArg := fs.String("from", "", "first day reported, YYYY-MM-DD UTC (inclusive)")
 	toArg := fs.String("to", "", "day the report stops, YYYY-MM-DD UTC (exclusive)")
 	format := fs.String("format", audit.FormatTable, "table, csv or json")
+	isaPath := fs.String("isa", "", "the agreement, signed by every party: its small_number_threshold withholds small counts (this or -threshold is required)")
+	threshold := fs.Int("threshold", 0, "withhold counts below this instead of the agreement's (1: withhold nothing)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *dir == "" {
 		return usageError{"-dir is required"}
+	}
+	switch {
+	case *isaPath == "" && *threshold == 0:
+		return usageError{"give -isa (the agreement, for its small-number threshold) or -threshold N"}
+	case *isaPath != "" && *threshold != 0:
+		return usageError{"give -isa or -threshold, not both"}
+	case *threshold < 0:
+		return usageError{"-threshold: want 1 or more"}
+	case *isaPath != "":
+		a, err := isa.Load(*isaPath, nil)
+		if err != nil {
+			return fmt.Errorf("-isa: %w", err)
+		}
+		*threshold = a.SmallNumberThreshold
 	}
 	var from, to time.Time
 	for _, d := range []struct {
@@ -193,5 +210,5 @@ func cmdAuditReport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%w (run matchctl audit verify)", err)
 	}
-	return audit.WriteReport(stdout, audit.Report(entries, from, to), *format)
+	return audit.WriteReport(stdout, audit.Report(entries, audit.ReportOptions{From: from, To: to, SmallNumberThreshold: *threshold}), *format)
 }

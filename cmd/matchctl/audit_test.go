@@ -100,7 +100,7 @@ func TestAuditVerify(t *testing.T) {
 
 func TestAuditReport(t *testing.T) {
 	dir, _, _ := auditExport(t)
-	out, _, err := run(cmdAudit, "report", "-dir", dir)
+	out, _, err := run(cmdAudit, "report", "-dir", dir, "-threshold", "1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,8 +109,13 @@ func TestAuditReport(t *testing.T) {
 			t.Errorf("table report lacks %q:\n%s", want, out)
 		}
 	}
+	// Under the usual threshold the small indicator count is withheld.
+	out, _, err = run(cmdAudit, "report", "-dir", dir, "-threshold", "10")
+	if err != nil || !strings.Contains(out, "crime=<10") || strings.Contains(out, "crime=4") {
+		t.Errorf("report under threshold 10: %v\n%s", err, out)
+	}
 	// The window leaves out the refusal a day later.
-	out, _, err = run(cmdAudit, "report", "-dir", dir, "-from", "2026-03-02", "-to", "2026-03-03", "-format", "json")
+	out, _, err = run(cmdAudit, "report", "-dir", dir, "-threshold", "1", "-from", "2026-03-02", "-to", "2026-03-03", "-format", "json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +126,7 @@ func TestAuditReport(t *testing.T) {
 	if len(rows) != 3 {
 		t.Errorf("%d rows in the window, want 3: %+v", len(rows), rows)
 	}
-	out, _, err = run(cmdAudit, "report", "-dir", dir, "-format", "csv")
+	out, _, err = run(cmdAudit, "report", "-dir", dir, "-threshold", "1", "-format", "csv")
 	if err != nil || !strings.HasPrefix(out, "section,time,") {
 		t.Errorf("csv report: %v\n%s", err, out)
 	}
@@ -138,9 +143,12 @@ func TestAuditUsage(t *testing.T) {
 		{[]string{"verify"}, "-dir is required"},
 		{[]string{"verify", "-dir", dir, "-key", "not-a-key"}, "-key"},
 		{[]string{"report"}, "-dir is required"},
-		{[]string{"report", "-dir", dir, "-from", "02/03/2026"}, "-from"},
-		{[]string{"report", "-dir", dir, "-from", "2026-03-02", "-to", "2026-03-01"}, "-from must be before -to"},
-		{[]string{"report", "-dir", dir, "-format", "xml"}, "-format"},
+		{[]string{"report", "-dir", dir}, "give -isa"},
+		{[]string{"report", "-dir", dir, "-isa", "x.yaml", "-threshold", "3"}, "not both"},
+		{[]string{"report", "-dir", dir, "-threshold", "-1"}, "-threshold"},
+		{[]string{"report", "-dir", dir, "-threshold", "1", "-from", "02/03/2026"}, "-from"},
+		{[]string{"report", "-dir", dir, "-threshold", "1", "-from", "2026-03-02", "-to", "2026-03-01"}, "-from must be before -to"},
+		{[]string{"report", "-dir", dir, "-threshold", "1", "-format", "xml"}, "-format"},
 		{[]string{"export", "-cert", "c", "-key", "k", "-ca", "ca", "-out", dir}, "-vkey is required"},
 		{[]string{"export", "-cert", "c", "-key", "k", "-ca", "ca", "-vkey", "nonsense"}, "-out is required"},
 	} {

@@ -13,6 +13,7 @@ import (
 
 	"tfmatch/audit"
 	"tfmatch/internal/devnet"
+	"tfmatch/isa"
 	"tfmatch/lead"
 )
 
@@ -63,24 +64,11 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	if err := lead.WriteTable(stdout, shown, res.People); err != nil {
 		return err
 	}
-	byRule := map[string]int{}
-	for _, h := range res.Households {
-		byRule[h.Rule]++
-	}
-	rules := make([]string, 0, len(byRule))
-	for r := range byRule {
-		rules = append(rules, r)
-	}
-	sort.Strings(rules)
-	fmt.Fprintf(stdout, "\nsummary: run %s, rules %s: %d records linked into %d persons and %d households; %d households flagged (",
-		res.Run.ID, res.Run.RuleSetVersion, res.Run.Records, res.Run.Persons, res.Run.Households, len(res.Households))
-	for i, r := range rules {
-		if i > 0 {
-			fmt.Fprint(stdout, ", ")
-		}
-		fmt.Fprintf(stdout, "%s %d", r, byRule[r])
-	}
-	fmt.Fprintf(stdout, "); %d council members named; %d items held for review\n", len(res.People), res.Run.Review)
+	run := res.Run
+	fmt.Fprintf(stdout, "\nsummary: run %s, rules %s, key epoch %d: %s records linked into %s persons and %s households; %s households flagged%s",
+		run.ID, run.RuleSetVersion, run.Epoch, run.Count("records", run.Records), run.Count("persons", run.Persons),
+		run.Count("households", run.Households), run.Count("flagged", run.Flagged), byRule(run))
+	fmt.Fprintf(stdout, "; %d council members named; %d items held for review\n", len(res.People), res.Run.Review)
 	if err := writeDemoAudit(stdout, res, *reportLines); err != nil {
 		return err
 	}
@@ -98,7 +86,12 @@ func writeDemoAudit(w io.Writer, res *devnet.Result, lines int) error {
 		c.Entries, c.Checkpoints, c.ExportDir)
 	var b bytes.Buffer
 	entries := append(append([]audit.Entry(nil), a.Decoded...), c.Decoded...)
-	if err := audit.WriteReport(&b, audit.Report(entries, time.Time{}, time.Time{}), audit.FormatTable); err != nil {
+	agreement, err := isa.ReadFile(res.Agreement.Path)
+	if err != nil {
+		return err
+	}
+	rows := audit.Report(entries, audit.ReportOptions{SmallNumberThreshold: agreement.SmallNumberThreshold})
+	if err := audit.WriteReport(&b, rows, audit.FormatTable); err != nil {
 		return err
 	}
 	report := strings.SplitAfter(b.String(), "\n")

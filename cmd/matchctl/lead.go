@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -79,9 +81,63 @@ func cmdStartRun(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "run %s (rules %s): %d records, %d persons, %d households, %d flagged, %d for review, %s\n",
-		run.ID, run.RuleSetVersion, run.Records, run.Persons, run.Households, run.Flagged, run.Review, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stdout, "run %s (rules %s, key epoch %d): %s records, %s persons, %s households, %s flagged%s, %d for review, %s\n",
+		run.ID, run.RuleSetVersion, run.Epoch, run.Count("records", run.Records), run.Count("persons", run.Persons),
+		run.Count("households", run.Households), run.Count("flagged", run.Flagged), byRule(run), run.Review, time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// byRule renders a run's flagged households per rule: " (all_three 40,
+// two_plus_local <10)", or "" when none was flagged.
+func byRule(run lead.Run) string {
+	rules := make([]string, 0, len(run.FlaggedByRule))
+	for r := range run.FlaggedByRule {
+		rules = append(rules, r)
+	}
+	if len(rules) == 0 {
+		return ""
+	}
+	sort.Strings(rules)
+	for i, r := range rules {
+		rules[i] = r + " " + run.Count("flagged_by_rule/"+r, run.FlaggedByRule[r])
+	}
+	return " (" + strings.Join(rules, ", ") + ")"
+}
+
+// cmdPurgeEpoch asks the matcher, as the lead, to delete everything it
+// stores under a retired key epoch, and prints what the store holds.
+func cmdPurgeEpoch(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("purge-epoch", stderr)
+	var f leadFlags
+	f.register(fs)
+	epoch := fs.Uint("epoch", 0, "the retired key epoch to purge (required unless -dry-run)")
+	dryRun := fs.Bool("dry-run", false, "delete nothing: show what the matcher holds of each key epoch")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := f.check(); err != nil {
+		return err
+	}
+	if *epoch > 1<<32-1 || (*epoch == 0 && !*dryRun) {
+		return usageError{"-epoch: give the retired key epoch to purge, 1 or more"}
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	conn, err := dial(f.matcher, &f)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	p, err := (&lead.Client{Matcher: pb.NewLeadClient(conn)}).PurgeEpoch(ctx, uint32(*epoch), f.purpose, *dryRun)
+	if err != nil {
+		return err
+	}
+	if !*dryRun {
+		fmt.Fprintf(stdout, "purged key epoch %d: %s records, %d batch receipts, %d runs\n", *epoch,
+			lead.FormatCount(p.Purged.Suppressed, p.Threshold, "records", p.Purged.Records), p.Purged.Batches, p.Purged.Runs)
+	}
+	fmt.Fprintf(stdout, "the matcher serves key epoch %d and holds:\n", p.InForce)
+	return lead.WriteHoldings(stdout, p)
 }
 
 func cmdHouseholds(args []string, stdout, stderr io.Writer) error {
@@ -124,7 +180,9 @@ func cmdHouseholds(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "run %s (rules %s): %d households flagged of %d\n", run.ID, run.RuleSetVersion, len(hs), run.Households)
+	// The rows are the lead's to see; the total of households is an
+	// aggregate, withheld when small.
+	fmt.Fprintf(stdout, "run %s (rules %s, key epoch %d): %d households flagged of %s\n", run.ID, run.RuleSetVersion, run.Epoch, len(hs), run.Count("households", run.Households))
 	if len(hs) == 0 {
 		return nil
 	}

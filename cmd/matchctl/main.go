@@ -2,7 +2,7 @@
 // it generates synthetic districts, makes development certificates and
 // keys, signs and verifies the information-sharing agreement, runs the key
 // ceremony, runs the whole pipeline in one process for evaluation, starts link
-// runs and lists flagged households, exports, verifies and reports on the
+// runs, lists flagged households and purges retired key epochs, exports, verifies and reports on the
 // audit log for auditors, and runs the demonstration.
 package main
 
@@ -22,18 +22,19 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"gen":        {cmdGen, "generate a synthetic district with ground truth"},
-		"pki":        {cmdPKI, "make a development CA and one certificate per party"},
-		"keys":       {cmdKeys, "run the key ceremony (keys ceremony), or make a development programme secret"},
-		"isa":        {cmdISA, "make signing keys for, sign and verify the information-sharing agreement"},
-		"link":       {cmdLink, "run the whole pipeline in one process on CSV extracts (evaluation)"},
-		"start-run":  {cmdStartRun, "as the lead: ask the matcher for a new link run"},
-		"households": {cmdHouseholds, "as the lead: list flagged households"},
-		"demo":       {cmdDemo, "run the demonstration: a district, four agencies, the matcher, the lead"},
-		"bench":      {cmdBench, "measure the whole programme with the real binaries: stage rates, CPU, peak memory"},
-		"eval":       {cmdEval, "measure the output of link against ground truth"},
-		"check":      {cmdCheck, "run an extract through its mapping without sending anything (test a mapping)"},
-		"audit":      {cmdAudit, "as an auditor: export, verify and report on an audit log"},
+		"gen":         {cmdGen, "generate a synthetic district with ground truth"},
+		"pki":         {cmdPKI, "make a development CA and one certificate per party"},
+		"keys":        {cmdKeys, "run the key ceremony (keys ceremony), or make a development programme secret"},
+		"isa":         {cmdISA, "make signing keys for, sign and verify the information-sharing agreement"},
+		"link":        {cmdLink, "run the whole pipeline in one process on CSV extracts (evaluation)"},
+		"start-run":   {cmdStartRun, "as the lead: ask the matcher for a new link run"},
+		"households":  {cmdHouseholds, "as the lead: list flagged households"},
+		"purge-epoch": {cmdPurgeEpoch, "as the lead: delete a retired key epoch's data from the matcher (after a rotation)"},
+		"demo":        {cmdDemo, "run the demonstration: a district, four agencies, the matcher, the lead"},
+		"bench":       {cmdBench, "measure the whole programme with the real binaries: stage rates, CPU, peak memory"},
+		"eval":        {cmdEval, "measure the output of link against ground truth"},
+		"check":       {cmdCheck, "run an extract through its mapping without sending anything (test a mapping)"},
+		"audit":       {cmdAudit, "as an auditor: export, verify and report on an audit log"},
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"tfmatch/lead"
 )
 
 // subcommand is the signature every matchctl command has.
@@ -111,6 +113,44 @@ func TestUsageListsEveryCommand(t *testing.T) {
 		}
 		if !strings.Contains(b.String(), "\n  "+name+" ") {
 			t.Errorf("usage does not list %s:\n%s", name, b.String())
+		}
+	}
+}
+
+// TestByRule: a run's flagged households per rule, withheld counts as
+// "<threshold".
+func TestByRule(t *testing.T) {
+	tests := []struct {
+		run  lead.Run
+		want string
+	}{
+		{lead.Run{}, ""},
+		{lead.Run{FlaggedByRule: map[string]uint64{"two_plus_local": 12, "all_three": 0}, Threshold: 10,
+			Suppressed: map[string]bool{"flagged_by_rule/all_three": true}}, " (all_three <10, two_plus_local 12)"},
+		{lead.Run{FlaggedByRule: map[string]uint64{"all_three": 0}}, " (all_three 0)"},
+	}
+	for _, tt := range tests {
+		if got := byRule(tt.run); got != tt.want {
+			t.Errorf("byRule(%+v) = %q, want %q", tt.run, got, tt.want)
+		}
+	}
+}
+
+func TestPurgeEpochUsage(t *testing.T) {
+	conn := []string{"-cert", "c", "-key", "k", "-ca", "ca"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{append([]string{"-epoch", "1"}, conn...), "-purpose is required"},
+		{append([]string{"-purpose", "p"}, conn...), "-epoch"},
+		{append([]string{"-purpose", "p", "-epoch", "0"}, conn...), "-epoch"},
+		{append([]string{"-purpose", "p", "-epoch", "4294967296"}, conn...), "-epoch"},
+	} {
+		_, _, err := run(cmdPurgeEpoch, tc.args...)
+		var ue usageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("purge-epoch %q: %v, want a usage error about %q", tc.args, err, tc.want)
 		}
 	}
 }

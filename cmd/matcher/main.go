@@ -1,7 +1,11 @@
 // Command matcher is the central matcher: it accepts pseudonymised records
 // from agency nodes over mutual TLS, stores only blinded tokens and
 // indicators, links them into persons and households, applies the
-// programme's rules and serves the results to the programme lead.
+// programme's rules and serves the results to the programme lead. It
+// serves one key epoch (-epoch): starting it under a new epoch is a key
+// rotation, which it records; everything it stores expires at the
+// agreement's retention period, and a sweep (-sweep-interval) deletes and
+// records what has expired.
 package main
 
 import (
@@ -17,7 +21,10 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sort"
+	"strings"
 	"syscall"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -39,6 +46,7 @@ type config struct {
 	cert, key, ca             string
 	isa, signingKey           string
 	epoch                     uint
+	sweepInterval             time.Duration
 	rulesFile                 string
 	auditName                 string
 	logLevel                  string
@@ -49,13 +57,14 @@ func main() {
 	var c config
 	flag.StringVar(&c.listen, "listen", "127.0.0.1:7443", "address to listen on (host:port)")
 	flag.StringVar(&c.addrFile, "addr-file", "", "write the address listened on to this file")
-	flag.StringVar(&c.dataDir, "data", "", "data directory: the token store, the blinding key and the audit log (required)")
+	flag.StringVar(&c.dataDir, "data", "", "data directory: the token store, the blinding keys and the audit log (required)")
 	flag.StringVar(&c.cert, "cert", "", "server certificate (PEM)")
 	flag.StringVar(&c.key, "key", "", "server private key (PEM)")
 	flag.StringVar(&c.ca, "ca", "", "CA certificate that issues every party's certificate (PEM)")
 	flag.StringVar(&c.isa, "isa", "", "the information-sharing agreement in force, signed by every party: it names who may do what, and its hash binds every submission (required)")
 	flag.StringVar(&c.signingKey, "signing-key", "", "the matcher's own ISA signing key (ed25519:...), pinned: the agreement must list exactly this key for the matcher")
-	flag.UintVar(&c.epoch, "epoch", 1, "key epoch in force")
+	flag.UintVar(&c.epoch, "epoch", 1, "key epoch in force: after a new key ceremony, restart with the new epoch (a rotation); epochs only go up")
+	flag.DurationVar(&c.sweepInterval, "sweep-interval", time.Hour, "how often to delete what has outlived the agreement's retention period (also swept at start)")
 	flag.StringVar(&c.rulesFile, "rules", "", "rule set file (default: the embedded phase-1 rules)")
 	flag.StringVar(&c.auditName, "audit-name", "tfmatch-matcher", "name of a new audit log (its signing key's name)")
 	flag.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -107,11 +116,18 @@ func run(ctx context.Context, c config, logger *slog.Logger) error {
 	if err := os.MkdirAll(c.dataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	blinding, err := loadOrCreateBlindingKey(filepath.Join(c.dataDir, "blinding.key"), logger)
+	if c.epoch < 1 || c.epoch > 1<<32-1 {
+		return fmt.Errorf("-epoch %d: want 1 to %d", c.epoch, uint32(1<<32-1))
+	}
+	if c.sweepInterval <= 0 {
+		return fmt.Errorf("-sweep-interval %v: want a positive duration", c.sweepInterval)
+	}
+	epoch := uint32(c.epoch)
+	blinding, err := loadOrCreateBlindingKey(blindingKeyPath(c.dataDir, epoch), logger)
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(filepath.Join(c.dataDir, "store"), store.Options{Logger: logger})
+	st, err := store.Open(filepath.Join(c.dataDir, "store"), store.Options{Logger: logger, Epoch: epoch, Retention: policy.Retention()})
 	if err != nil {
 		return err
 	}
@@ -125,17 +141,41 @@ func run(ctx context.Context, c config, logger *slog.Logger) error {
 	srv, err := server.New(server.Config{
 		Store: st,
 		Ingester: &ingest.Ingester{
-			Store: st, Blinding: blinding, ISAHash: isaHash, Epoch: uint32(c.epoch),
+			Store: st, Blinding: blinding, ISAHash: isaHash, Epoch: epoch,
 		},
 		Rules:  rs,
 		Policy: policy,
 		Audit:  auditLog,
 		Party:  policy.PartyFromContext,
 		Logger: logger,
+		// A purged epoch's blinding key is never needed again: deleting
+		// it makes whatever badger has not yet reclaimed of the epoch
+		// useless even to someone who also holds its programme secret.
+		EpochPurged: func(e uint32) error { return removeBlindingKey(blindingKeyPath(c.dataDir, e), logger) },
 	})
 	if err != nil {
 		return err
 	}
+	if _, err := srv.CutOver(ctx); err != nil {
+		return fmt.Errorf("refusing to start: %w", err)
+	}
+	if _, err := srv.Sweep(ctx); err != nil {
+		return err
+	}
+	if err := logHoldings(ctx, st, logger); err != nil {
+		return err
+	}
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	sweeperDone := make(chan struct{})
+	go func() {
+		defer close(sweeperDone)
+		srv.RunSweeper(sweepCtx, c.sweepInterval)
+	}()
+	// The sweeper stops before the store and the log close.
+	defer func() {
+		stopSweep()
+		<-sweeperDone
+	}()
 	return grpcserve.Serve(ctx, grpcserve.Config{
 		Listen:   c.listen,
 		TLS:      tlsCfg,
@@ -199,8 +239,49 @@ func loadAgreement(c config, tlsCfg *tls.Config, logger *slog.Logger) (*isa.Poli
 	return policy, nil
 }
 
-// loadOrCreateBlindingKey reads the matcher's blinding key, making one on
-// first start. The key never leaves the matcher.
+// logHoldings logs what the store holds of each key epoch, so that the
+// operator and the lead can see when every agency has resubmitted after a
+// rotation, and that the old epoch is still to be purged.
+func logHoldings(ctx context.Context, st *store.Store, logger *slog.Logger) error {
+	held, err := st.Epochs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, h := range held {
+		srcs := make([]string, 0, len(h.RecordsBySource))
+		for src, n := range h.RecordsBySource {
+			srcs = append(srcs, fmt.Sprintf("%s=%d", src, n))
+		}
+		sort.Strings(srcs)
+		logger.Info("store holds", "epoch", h.Epoch, "in_force", h.Epoch == st.Epoch(), "records", h.Records,
+			"by_agency", strings.Join(srcs, " "), "batches", h.Batches, "runs", h.Runs)
+	}
+	for _, h := range held {
+		if h.Epoch < st.Epoch() {
+			logger.Warn("the store still holds a retired key epoch: purge it once every agency has resubmitted (matchctl purge-epoch)", "epoch", h.Epoch)
+		}
+	}
+	return nil
+}
+
+// blindingKeyPath is where the blinding key of a key epoch is kept. Each
+// epoch has its own, made when the matcher first serves the epoch.
+func blindingKeyPath(dataDir string, epoch uint32) string {
+	return filepath.Join(dataDir, fmt.Sprintf("blinding-%d.key", epoch))
+}
+
+// removeBlindingKey deletes a purged epoch's blinding key.
+func removeBlindingKey(path string, logger *slog.Logger) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("deleting the epoch's blinding key: %w", err)
+	}
+	logger.Info("deleted blinding key", "path", path)
+	return nil
+}
+
+// loadOrCreateBlindingKey reads the matcher's blinding key of an epoch,
+// making one when the matcher first serves the epoch. The key never
+// leaves the matcher.
 func loadOrCreateBlindingKey(path string, logger *slog.Logger) (keys.BlindingKey, error) {
 	var k keys.BlindingKey
 	err := keys.ReadFile(path, &k)

@@ -60,7 +60,10 @@ type Batch struct {
 
 // Ingester validates, blinds and stores batches.
 type Ingester struct {
-	Store    *store.Store
+	// Store must be open for Epoch: it files every record under the
+	// epoch it was opened for.
+	Store *store.Store
+	// Blinding is the blinding key of Epoch.
 	Blinding keys.BlindingKey
 	// ISAHash and Epoch are the agreement and key epoch in force.
 	ISAHash [32]byte
@@ -150,6 +153,11 @@ func truncate(s string) string {
 func (in *Ingester) Accept(ctx context.Context, b Batch) (store.BatchResult, error) {
 	if err := in.validate(b); err != nil {
 		return store.BatchResult{}, err
+	}
+	if e := in.Store.Epoch(); e != in.Epoch {
+		// A configuration error, not the sender's: records of one epoch
+		// must never be filed under another.
+		return store.BatchResult{}, fmt.Errorf("ingest: the ingester accepts key epoch %d but its store is open for epoch %d", in.Epoch, e)
 	}
 	bl := in.Blinding.NewBlinder()
 	// The permutation hides which filter bit an agency set, so filters

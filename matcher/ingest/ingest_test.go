@@ -18,7 +18,7 @@ var testISA = keys.HashISA([]byte("ingest test agreement"))
 
 func newIngester(t testing.TB, maxRecords int) *Ingester {
 	t.Helper()
-	st, err := store.Open(t.TempDir(), store.Options{MemTableSize: 4 << 20, NoSync: true})
+	st, err := store.Open(t.TempDir(), store.Options{MemTableSize: 4 << 20, NoSync: true, Epoch: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,4 +303,30 @@ func FuzzAccept(f *testing.F) {
 			t.Fatalf("accepted batch not recorded: %+v -> %+v", before, after)
 		}
 	})
+}
+
+// TestEpochMismatchStoresNothing: an ingester whose store is open for
+// another key epoch refuses every batch, so records are never filed under
+// an epoch they were not made for.
+func TestEpochMismatchStoresNothing(t *testing.T) {
+	st, err := store.Open("", store.Options{InMemory: true, MemTableSize: 4 << 20, Epoch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	bk, err := keys.NewBlindingKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := keys.HashISA([]byte("agreement"))
+	in := &Ingester{Store: st, Blinding: bk, ISAHash: h, Epoch: 2}
+	b := Batch{Source: "police", ID: "b", ISAHash: h[:], Epoch: 2, Records: []Record{{
+		Ref: make([]byte, 16), Tokens: []Token{{Kind: matchkey.NINO, Value: make([]byte, 32)}},
+	}}}
+	if _, err := in.Accept(context.Background(), b); err == nil || !strings.Contains(err.Error(), "open for epoch 1") {
+		t.Errorf("Accept = %v, want an error naming the store's epoch", err)
+	}
+	if c, err := st.Counts(context.Background()); err != nil || c.Records != 0 {
+		t.Errorf("store after the refusal: %+v, %v", c, err)
+	}
 }

@@ -3,9 +3,12 @@
 // signed information-sharing agreement (the caller's role, the indicators
 // it may send, the agreement's dates), converts wire
 // messages to domain types at once and maps domain errors to gRPC status
-// codes in one place. It records every accepted batch, link run, query and
-// refusal in the audit log, and answers each batch with the audit receipt
-// of its entry. No protobuf type goes further in than this package.
+// codes in one place. It records every accepted batch, link run, query,
+// key rotation, purge and refusal in the audit log, and answers each batch
+// with the audit receipt of its entry. It also runs the matcher's side of
+// a key rotation (CutOver, PurgeEpoch) and of retention (Sweep), and
+// applies the agreement's small-number rule to every aggregate count it
+// reports. No protobuf type goes further in than this package.
 package server
 
 import (
@@ -54,6 +57,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// EpochPurged, if set, is called after a key epoch's data has been
+	// purged and the purge recorded: the matcher deletes the epoch's
+	// blinding key there.
+	EpochPurged func(epoch uint32) error
 }
 
 // Validate reports whether the configuration is usable.
@@ -71,6 +78,8 @@ func (c Config) Validate() error {
 		return errors.New("server: config: no party function")
 	case c.Policy == nil:
 		return errors.New("server: config: no agreement policy")
+	case c.Ingester.Store != c.Store:
+		return errors.New("server: config: the ingester writes to another store")
 	}
 	return nil
 }
@@ -126,6 +135,7 @@ const (
 	actionSubmit = "Submit"
 	actionLink   = "StartLinkRun"
 	actionList   = "ListFlaggedHouseholds"
+	actionPurge  = "PurgeEpoch"
 )
 
 // authorize returns the caller's party id if the agreement lets it do
@@ -183,8 +193,13 @@ func (s *Server) errStatus(ctx context.Context, party, action string, err error)
 		return s.refuse(ctx, party, action, status.Error(codes.FailedPrecondition, err.Error()))
 	case errors.Is(err, store.ErrNoRun):
 		return s.refuse(ctx, party, action, status.Error(codes.NotFound, "no link run yet: start one with StartLinkRun"))
-	case errors.Is(err, errNoPurpose):
+	case errors.Is(err, errNoPurpose), errors.Is(err, errNoEpoch):
 		return s.refuse(ctx, party, action, status.Error(codes.InvalidArgument, err.Error()))
+	case errors.Is(err, store.ErrEpochInForce):
+		return s.refuse(ctx, party, action, status.Errorf(codes.FailedPrecondition,
+			"key epoch %d is in force and cannot be purged: purge only an epoch the matcher no longer serves", s.cfg.Store.Epoch()))
+	case errors.Is(err, store.ErrNoEpoch):
+		return s.refuse(ctx, party, action, status.Error(codes.NotFound, "the matcher holds nothing of that key epoch (see PurgeEpoch with dry_run for what it holds)"))
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, action+": canceled")
 	case errors.Is(err, context.DeadlineExceeded):
@@ -359,9 +374,9 @@ func (s *Server) StartLinkRun(ctx context.Context, req *pb.StartLinkRunRequest) 
 	if err != nil {
 		return nil, s.errStatus(ctx, party, actionLink, fmt.Errorf("recording link run %s: %w", run.ID, err))
 	}
-	s.cfg.Logger.Info("link run finished", "party", party, "run", run.ID, "records", run.Records,
+	s.cfg.Logger.Info("link run finished", "party", party, "run", run.ID, "epoch", run.Epoch, "records", run.Records,
 		"persons", run.Persons, "households", run.Households, "flagged", len(run.Flagged), "purpose", req.GetPurpose())
-	return runToProto(run), nil
+	return s.runToProto(run), nil
 }
 
 // ListFlaggedHouseholds lists the households a run flagged.
@@ -391,7 +406,7 @@ func (s *Server) ListFlaggedHouseholds(ctx context.Context, req *pb.ListFlaggedH
 		return nil, s.errStatus(ctx, party, actionList, fmt.Errorf("recording query of run %s: %w", run.ID, err))
 	}
 	s.cfg.Logger.Info("results read", "party", party, "run", run.ID, "purpose", req.GetPurpose())
-	resp := &pb.ListFlaggedHouseholdsResponse{Run: runToProto(run)}
+	resp := &pb.ListFlaggedHouseholdsResponse{Run: s.runToProto(run)}
 	for _, h := range run.Flagged {
 		ph := &pb.FlaggedHousehold{HouseholdId: h.ID, Rule: h.Rule, Criteria: h.Criteria}
 		sources := make([]string, 0, len(h.Members))
@@ -411,23 +426,56 @@ func (s *Server) ListFlaggedHouseholds(ctx context.Context, req *pb.ListFlaggedH
 	return resp, nil
 }
 
-func runToProto(r store.Run) *pb.LinkRun {
+// runToProto converts a run's summary, withholding its small counts (see
+// the Lead service).
+func (s *Server) runToProto(r store.Run) *pb.LinkRun {
+	t := s.cfg.Policy.SmallNumberThreshold()
 	out := &pb.LinkRun{
-		RunId:          r.ID,
-		Started:        timestamppb.New(r.Started),
-		Finished:       timestamppb.New(r.Finished),
-		RuleSetVersion: r.RuleSetVersion,
-		Records:        uint64(r.Records),
-		Persons:        uint64(r.Persons),
-		Households:     uint64(r.Households),
-		Flagged:        uint64(len(r.Flagged)),
-		LinksByKind:    map[string]uint64{},
+		RunId:                r.ID,
+		Started:              timestamppb.New(r.Started),
+		Finished:             timestamppb.New(r.Finished),
+		RuleSetVersion:       r.RuleSetVersion,
+		KeyEpoch:             r.Epoch,
+		LinksByKind:          map[string]uint64{},
+		FlaggedByRule:        map[string]uint64{},
+		SmallNumberThreshold: uint32(t),
 	}
+	count := func(name string, n int) uint64 {
+		v, withheld := isa.Suppress(uint64(n), t)
+		if withheld {
+			out.Suppressed = append(out.Suppressed, name)
+		}
+		return v
+	}
+	out.Records = count("records", r.Records)
+	out.Persons = count("persons", r.Persons)
+	out.Households = count("households", r.Households)
+	out.Flagged = count("flagged", len(r.Flagged))
+	byRule := map[string]int{}
+	for _, h := range r.Flagged {
+		byRule[h.Rule]++
+	}
+	for _, rule := range sortedKeys(byRule) {
+		out.FlaggedByRule[rule] = count("flagged_by_rule/"+rule, byRule[rule])
+	}
+	kinds := map[string]int{}
 	for k, n := range r.LinksByKind {
-		out.LinksByKind[string(k)] = uint64(n)
+		kinds[string(k)] = n
+	}
+	for _, k := range sortedKeys(kinds) {
+		out.LinksByKind[k] = count("links_by_kind/"+k, kinds[k])
 	}
 	for _, it := range r.Review {
 		out.Review = append(out.Review, &pb.ReviewItem{Kind: string(it.Kind), Reason: it.Reason, Persons: uint64(it.Persons)})
 	}
 	return out
+}
+
+func sortedKeys(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -70,6 +71,7 @@ type testEnv struct {
 	server   *Server
 	log      *audit.Log
 	verifier string // the log's verifier key
+	stop     func() // stops the server and closes the store
 }
 
 // newAuditLog returns an in-memory audit log and its verifier key.
@@ -107,7 +109,28 @@ func newEnvWith(t testing.TB, opts store.Options) *testEnv {
 // newEnvPolicy is newEnvWith under the given agreement policy.
 func newEnvPolicy(t testing.TB, opts store.Options, policy *isa.Policy) *testEnv {
 	t.Helper()
-	st, err := store.Open(t.TempDir(), opts)
+	log, vkey := newAuditLog(t)
+	return startEnv(t, envConfig{dir: t.TempDir(), opts: opts, policy: policy, log: log, verifier: vkey, isaHash: testISA.ISAHash})
+}
+
+// envConfig says how startEnv builds a server.
+type envConfig struct {
+	dir      string
+	opts     store.Options // opts.Epoch is the epoch served (zero: 1)
+	policy   *isa.Policy
+	log      *audit.Log
+	verifier string
+	isaHash  [32]byte
+	purged   func(uint32) error
+	now      time.Time // the server's clock (default serverNow)
+}
+
+// startEnv starts a server on the store in cfg.dir over an in-memory
+// listener, with the caller's party taken from metadata. The server and
+// the store are stopped at cleanup or by the returned env's stop.
+func startEnv(t testing.TB, cfg envConfig) *testEnv {
+	t.Helper()
+	st, err := store.Open(cfg.dir, cfg.opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,15 +138,20 @@ func newEnvPolicy(t testing.TB, opts store.Options, policy *isa.Policy) *testEnv
 	if err != nil {
 		t.Fatal(err)
 	}
-	log, vkey := newAuditLog(t)
+	log, vkey := cfg.log, cfg.verifier
+	now := cfg.now
+	if now.IsZero() {
+		now = serverNow
+	}
 	srv, err := New(Config{
-		Store:    st,
-		Ingester: &ingest.Ingester{Store: st, Blinding: bk, ISAHash: testISA.ISAHash, Epoch: testISA.Epoch},
-		Rules:    rules.Phase1(),
-		Policy:   policy,
-		Audit:    log,
-		Party:    partyFromMetadata,
-		Now:      func() time.Time { return serverNow },
+		Store:       st,
+		Ingester:    &ingest.Ingester{Store: st, Blinding: bk, ISAHash: cfg.isaHash, Epoch: st.Epoch()},
+		Rules:       rules.Phase1(),
+		Policy:      cfg.policy,
+		Audit:       log,
+		Party:       partyFromMetadata,
+		Now:         func() time.Time { return now },
+		EpochPurged: cfg.purged,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -140,13 +168,17 @@ func newEnvPolicy(t testing.TB, opts store.Options, policy *isa.Policy) *testEnv
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		conn.Close()
-		gs.Stop()
-		st.Close()
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			conn.Close()
+			gs.Stop()
+			st.Close()
+		})
+	}
+	t.Cleanup(stop)
 	return &testEnv{conn: conn, sub: pb.NewSubmissionClient(conn), lead: pb.NewLeadClient(conn), auditor: pb.NewAuditClient(conn),
-		store: st, server: srv, log: log, verifier: vkey}
+		store: st, server: srv, log: log, verifier: vkey, stop: stop}
 }
 
 // as returns a context whose calls are made as party ("" for none).
@@ -233,6 +265,10 @@ func roleCalls(env *testEnv) []roleCall {
 			_, err := env.lead.ListFlaggedHouseholds(ctx, &pb.ListFlaggedHouseholdsRequest{Purpose: "case allocation"})
 			return err
 		}},
+		{isa.ActionPurge, "purge", func(ctx context.Context) error {
+			_, err := env.lead.PurgeEpoch(ctx, &pb.PurgeEpochRequest{KeyEpoch: 9, Purpose: "key epoch retired"})
+			return err
+		}},
 		{isa.ActionAuditRead, "read entries", func(ctx context.Context) error {
 			_, err := env.auditor.ListEntries(ctx, &pb.ListEntriesRequest{})
 			return err
@@ -283,12 +319,15 @@ func TestRoles(t *testing.T) {
 		}
 	}
 	// Allowed calls last: they change the store. Reading results before
-	// any run finds none.
+	// any run finds none; purging an epoch never held finds none.
 	var list, run []tcase
 	for _, tc := range allowed {
 		switch {
 		case strings.HasPrefix(tc.name, "list"):
 			list = append(list, tc)
+		case strings.HasPrefix(tc.name, "purge"):
+			tc.want = codes.NotFound
+			refusals = append(refusals, tc)
 		case strings.HasPrefix(tc.name, "start run"):
 			run = append(run, tc)
 		default:
@@ -304,8 +343,8 @@ func TestRoles(t *testing.T) {
 		tc.want = codes.OK
 		refusals = append(refusals, tc)
 	}
-	if len(allowed) != 9 {
-		t.Fatalf("%d allowed calls in the matrix, want 9 (four agencies submit, the lead runs and lists, the auditor reads three ways)", len(allowed))
+	if len(allowed) != 10 {
+		t.Fatalf("%d allowed calls in the matrix, want 10 (four agencies submit, the lead runs, lists and purges, the auditor reads three ways)", len(allowed))
 	}
 	for _, tc := range refusals {
 		t.Run(tc.name, func(t *testing.T) {
@@ -362,7 +401,7 @@ func TestAgreementNotInForce(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			policy := isatest.Policy(t, isatest.Config{Parties: testParties(), ValidFrom: from, ValidUntil: until, Now: func() time.Time { return tt.now }})
 			env := newEnvPolicy(t, store.Options{MemTableSize: 4 << 20, NoSync: true}, policy)
-			callers := map[isa.Action]string{isa.ActionSubmit: "police", isa.ActionStartRun: "lead", isa.ActionReadResults: "lead", isa.ActionAuditRead: "auditor"}
+			callers := map[isa.Action]string{isa.ActionSubmit: "police", isa.ActionStartRun: "lead", isa.ActionReadResults: "lead", isa.ActionPurge: "lead", isa.ActionAuditRead: "auditor"}
 			for _, rc := range roleCalls(env) {
 				logBefore := env.log.Size()
 				err := rc.call(as(t, callers[rc.action]))

@@ -15,7 +15,9 @@ import (
 
 // Run is the persisted result of one link run.
 type Run struct {
-	ID             string
+	ID string
+	// Epoch is the key epoch of the records linked.
+	Epoch          uint32
 	Started        time.Time
 	Finished       time.Time
 	RuleSetVersion string
@@ -31,6 +33,9 @@ type Run struct {
 	LinksByKind map[matchkey.Kind]int
 	// Blocked counts the unions each linkage guard refused, by guard name.
 	Blocked map[string]int
+	// Expires is when the earliest-expiring record the run was computed
+	// from expires (zero: none expires). The run is kept no longer.
+	Expires time.Time
 }
 
 // FlaggedHousehold is a household that met a rule.
@@ -56,6 +61,8 @@ type ReviewItem struct {
 type runJSON struct {
 	V              int                   `json:"v"`
 	ID             string                `json:"id"`
+	Epoch          uint32                `json:"epoch"`
+	Expires        time.Time             `json:"expires,omitzero"`
 	Started        time.Time             `json:"started"`
 	Finished       time.Time             `json:"finished"`
 	RuleSetVersion string                `json:"rule_set_version"`
@@ -78,7 +85,7 @@ type flaggedJSON struct {
 const runVersion = 1
 
 func encodeRun(r Run) ([]byte, error) {
-	j := runJSON{V: runVersion, ID: r.ID, Started: r.Started, Finished: r.Finished,
+	j := runJSON{V: runVersion, ID: r.ID, Epoch: r.Epoch, Expires: r.Expires, Started: r.Started, Finished: r.Finished,
 		RuleSetVersion: r.RuleSetVersion, Records: r.Records, Persons: r.Persons,
 		Households: r.Households, Review: r.Review, LinksByKind: r.LinksByKind, Blocked: r.Blocked}
 	for _, f := range r.Flagged {
@@ -103,7 +110,7 @@ func decodeRun(b []byte) (Run, error) {
 	if j.V != runVersion {
 		return Run{}, fmt.Errorf("decode run: unknown version %d", j.V)
 	}
-	r := Run{ID: j.ID, Started: j.Started, Finished: j.Finished, RuleSetVersion: j.RuleSetVersion,
+	r := Run{ID: j.ID, Epoch: j.Epoch, Expires: j.Expires, Started: j.Started, Finished: j.Finished, RuleSetVersion: j.RuleSetVersion,
 		Records: j.Records, Persons: j.Persons, Households: j.Households, Review: j.Review,
 		LinksByKind: j.LinksByKind, Blocked: j.Blocked}
 	for _, fj := range j.Flagged {
@@ -124,8 +131,11 @@ func decodeRun(b []byte) (Run, error) {
 	return r, nil
 }
 
-// PutRun stores a link run and makes it the latest. Run IDs are unique:
-// storing a second run with an existing ID fails.
+// PutRun stores a link run of the epoch in force and makes it the
+// epoch's latest. Run IDs are unique: storing a second run with an
+// existing ID fails. The run (and the latest-run pointer) expire after the
+// retention period, or at run.Expires if that is sooner. run.Epoch is
+// set to the store's epoch.
 func (s *Store) PutRun(ctx context.Context, run Run) error {
 	if run.ID == "" || len(run.ID) > MaxBatchIDLen {
 		return fmt.Errorf("store: put run: %w: run id must be 1-%d bytes", ErrInvalid, MaxBatchIDLen)
@@ -133,6 +143,7 @@ func (s *Store) PutRun(ctx context.Context, run Run) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("store: put run: %w", err)
 	}
+	run.Epoch = s.epoch
 	v, err := encodeRun(run)
 	if err != nil {
 		return fmt.Errorf("store: put run: %w", err)
@@ -140,16 +151,17 @@ func (s *Store) PutRun(ctx context.Context, run Run) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err = s.db.Update(func(txn *badger.Txn) error {
-		k := runKey(run.ID)
+		k := runKey(s.epoch, run.ID)
 		if _, err := txn.Get(k); err == nil {
 			return fmt.Errorf("%w: run %q already stored", ErrInvalid, run.ID)
 		} else if !errors.Is(err, badger.ErrKeyNotFound) {
 			return err
 		}
-		if err := txn.Set(k, v); err != nil {
+		exp := s.expiry(run.Expires)
+		if err := txn.SetEntry(&badger.Entry{Key: k, Value: v, ExpiresAt: exp}); err != nil {
 			return err
 		}
-		return txn.Set([]byte{keyLatestRun}, []byte(run.ID))
+		return txn.SetEntry(&badger.Entry{Key: latestRunKey(s.epoch), Value: []byte(run.ID), ExpiresAt: exp})
 	})
 	if err != nil {
 		return fmt.Errorf("store: put run: %w", err)
@@ -157,11 +169,12 @@ func (s *Store) PutRun(ctx context.Context, run Run) error {
 	return nil
 }
 
-// LatestRun returns the run stored last, or an error wrapping ErrNoRun.
+// LatestRun returns the run of the epoch in force stored last, or an
+// error wrapping ErrNoRun.
 func (s *Store) LatestRun(ctx context.Context) (Run, error) {
 	var id []byte
 	err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get([]byte{keyLatestRun})
+		item, err := txn.Get(latestRunKey(s.epoch))
 		if err != nil {
 			return err
 		}
@@ -177,14 +190,15 @@ func (s *Store) LatestRun(ctx context.Context) (Run, error) {
 	return s.Run(ctx, string(id))
 }
 
-// Run returns the run with the given ID, or an error wrapping ErrNoRun.
+// Run returns the run of the epoch in force with the given ID, or an
+// error wrapping ErrNoRun (also for a run of another epoch).
 func (s *Store) Run(ctx context.Context, id string) (Run, error) {
 	if err := ctx.Err(); err != nil {
 		return Run{}, fmt.Errorf("store: run: %w", err)
 	}
 	var run Run
 	err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(runKey(id))
+		item, err := txn.Get(runKey(s.epoch, id))
 		if err != nil {
 			return err
 		}

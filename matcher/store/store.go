@@ -8,6 +8,14 @@
 // There is no token index: linkage reads every record once and sorts the
 // tokens in memory, which is much cheaper than maintaining one key per
 // token on every write (a posting index cost about 70% of ingest time).
+//
+// Everything submitted or derived is kept per key epoch: a Store is opened
+// for the epoch in force and reads and writes only that epoch's records,
+// batch receipts and runs, so records of two epochs never meet. Older
+// epochs' data is only counted (Epochs) and purged (PurgeEpoch). With a
+// retention period every write carries a badger TTL, a run expires no later
+// than the earliest of the records it was computed from, and Sweep deletes
+// whatever has expired.
 package store
 
 import (
@@ -41,6 +49,10 @@ type Record struct {
 	// Filter is the record's Bloom-filter encoding for the similarity
 	// tier, permuted with the matcher's key: FilterLen bytes, or nil.
 	Filter []byte
+	// Expires is when the store drops the record (its retention TTL);
+	// zero for none. ForEachRecord sets it; it is not part of the
+	// record's encoding or of a batch digest.
+	Expires time.Time
 }
 
 // Options configures a Store. The zero value means defaults.
@@ -53,9 +65,14 @@ type Options struct {
 	// NoSync skips the fsync on every commit. Faster, and loses the last
 	// batches on a machine crash (they are acknowledged but not durable).
 	NoSync bool
-	// Retention, if positive, makes records and batch receipts
-	// expire that long after they were written (badger TTL). A re-sent
-	// record gets a fresh expiry.
+	// Epoch is the key epoch in force (zero means 1). The store reads and
+	// writes only this epoch's records, batch receipts and runs.
+	Epoch uint32
+	// Retention, if positive, makes everything written expire that long
+	// after it was written (badger TTL, whole seconds): records, batch
+	// receipts and their audit indexes, runs and the latest-run pointer.
+	// A re-sent record gets a fresh expiry; a run expires no later than
+	// the earliest-expiring record it was computed from.
 	Retention time.Duration
 	// MemTableSize is badger's memtable size in bytes. A batch is one
 	// transaction and must fit in 15% of it (else ErrBatchTooLarge);
@@ -86,14 +103,19 @@ var (
 	ErrBatchTooLarge = errors.New("batch too large for one transaction")
 	// ErrNoRun means no link run has been stored (or none with that ID).
 	ErrNoRun = errors.New("no such link run")
+	// ErrSchema means the directory holds a store of another schema
+	// version, which this build cannot read.
+	ErrSchema = errors.New("unsupported store schema")
 )
 
 // Store is the matcher's token store. It is safe for concurrent use.
 type Store struct {
-	db  *badger.DB
-	ttl time.Duration
-	// mu serialises batch writes, so that the duplicate-batch check and
-	// the writes of one batch never interleave with another's.
+	db    *badger.DB
+	ttl   time.Duration
+	epoch uint32
+	// mu serialises every write, so that the duplicate-batch check and
+	// the writes of one batch never interleave with another's, and so
+	// that no write is under way while a purge drops an epoch.
 	mu sync.Mutex
 }
 
@@ -125,15 +147,22 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
-	s := &Store{db: db, ttl: opts.Retention}
-	if err := s.checkSchema(); err != nil {
+	epoch := opts.Epoch
+	if epoch == 0 {
+		epoch = 1
+	}
+	s := &Store{db: db, ttl: opts.Retention, epoch: epoch}
+	if err := s.checkSchema(dir); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Store) checkSchema() error {
+// Epoch returns the key epoch the store was opened for.
+func (s *Store) Epoch() uint32 { return s.epoch }
+
+func (s *Store) checkSchema(dir string) error {
 	return s.db.Update(func(txn *badger.Txn) error {
 		item, err := txn.Get(keySchema)
 		if errors.Is(err, badger.ErrKeyNotFound) {
@@ -146,8 +175,13 @@ func (s *Store) checkSchema() error {
 		if err != nil {
 			return fmt.Errorf("store: read schema version: %w", err)
 		}
+		if len(v) == 1 && v[0] == 1 {
+			return fmt.Errorf("store: %s: %w: it holds schema version 1 (records not kept per key epoch), this build reads version %d "+
+				"and cannot convert it: move the directory aside, start the matcher with an empty one and have every agency resubmit "+
+				"(delete the old directory once they have)", dir, ErrSchema, schemaVersion)
+		}
 		if len(v) != 1 || v[0] != schemaVersion {
-			return fmt.Errorf("store: schema version %v, this build reads %d", v, schemaVersion)
+			return fmt.Errorf("store: %s: %w: schema version %v, this build reads %d: use a matcher build that reads it", dir, ErrSchema, v, schemaVersion)
 		}
 		return nil
 	})
@@ -257,7 +291,7 @@ func (s *Store) PutBatch(ctx context.Context, source, batchID string, recs []Rec
 		enc := EncodeRecord(r)
 		h.Write(lb[:binary.PutUvarint(lb[:], uint64(len(enc)))])
 		h.Write(enc)
-		prep[i] = prepared{key: recordKey(source, r.Ref), value: enc}
+		prep[i] = prepared{key: recordKey(s.epoch, source, r.Ref), value: enc}
 	}
 	res := BatchResult{BatchID: batchID, Records: len(recs)}
 	h.Sum(res.Digest[:0])
@@ -269,7 +303,7 @@ func (s *Store) PutBatch(ctx context.Context, source, batchID string, recs []Rec
 	defer s.mu.Unlock()
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
-	bkey := batchKey(source, batchID)
+	bkey := batchKey(s.epoch, source, batchID)
 	switch item, err := txn.Get(bkey); {
 	case err == nil:
 		v, err := item.ValueCopy(nil)
@@ -286,12 +320,9 @@ func (s *Store) PutBatch(ctx context.Context, source, batchID string, recs []Rec
 		return BatchResult{}, fmt.Errorf("store: put batch: read receipt: %w", err)
 	}
 
+	exp := s.expiry(time.Time{})
 	set := func(k, v []byte) error {
-		e := badger.NewEntry(k, v)
-		if s.ttl > 0 {
-			e = e.WithTTL(s.ttl)
-		}
-		return txn.SetEntry(e)
+		return txn.SetEntry(&badger.Entry{Key: k, Value: v, ExpiresAt: exp})
 	}
 	for i, p := range prep {
 		if i%256 == 0 {
@@ -319,14 +350,37 @@ func (s *Store) SetBatchLogIndex(ctx context.Context, source, batchID string, in
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("store: set batch log index: %w", err)
 	}
-	e := badger.NewEntry(batchAuditKey(source, batchID), binary.BigEndian.AppendUint64(nil, index))
-	if s.ttl > 0 {
-		e = e.WithTTL(s.ttl)
-	}
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.SetEntry(e) }); err != nil {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.db.Update(func(txn *badger.Txn) error {
+		exp := s.expiry(time.Time{})
+		if item, err := txn.Get(batchKey(s.epoch, source, batchID)); err == nil {
+			exp = item.ExpiresAt()
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		return txn.SetEntry(&badger.Entry{Key: batchAuditKey(s.epoch, source, batchID), Value: binary.BigEndian.AppendUint64(nil, index), ExpiresAt: exp})
+	})
+	if err != nil {
 		return fmt.Errorf("store: set batch log index: %w", err)
 	}
 	return nil
+}
+
+// expiry returns the badger expiry (Unix seconds, 0 for none) of a key
+// written now: the retention period from now, or limit if that is
+// earlier (and not zero).
+func (s *Store) expiry(limit time.Time) uint64 {
+	var exp uint64
+	if s.ttl > 0 {
+		exp = uint64(time.Now().Add(s.ttl).Unix())
+	}
+	if !limit.IsZero() {
+		if l := uint64(max(limit.Unix(), 1)); exp == 0 || l < exp {
+			exp = l
+		}
+	}
+	return exp
 }
 
 // BatchLogIndex returns the audit log index SetBatchLogIndex recorded for
@@ -336,7 +390,7 @@ func (s *Store) BatchLogIndex(ctx context.Context, source, batchID string) (inde
 		return 0, false, fmt.Errorf("store: batch log index: %w", err)
 	}
 	err = s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(batchAuditKey(source, batchID))
+		item, err := txn.Get(batchAuditKey(s.epoch, source, batchID))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return nil
 		}
@@ -366,11 +420,12 @@ func wrapTxnErr(what string, err error) error {
 	return fmt.Errorf("store: put batch: %s: %w", what, err)
 }
 
-// ForEachRecord calls fn for every stored record, in key order (by source,
-// then ref). It stops at the first error fn returns and returns it.
+// ForEachRecord calls fn for every stored record of the epoch in force,
+// in key order (by source, then ref), with its expiry set. Expired records
+// are not seen. It stops at the first error fn returns and returns it.
 func (s *Store) ForEachRecord(ctx context.Context, fn func(Record) error) error {
 	return s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, Prefix: []byte{prefixRecord}})
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, Prefix: tablePrefix(prefixRecord, s.epoch)})
 		defer it.Close()
 		n := 0
 		for it.Rewind(); it.Valid(); it.Next() {
@@ -388,6 +443,9 @@ func (s *Store) ForEachRecord(ctx context.Context, fn func(Record) error) error 
 			if err != nil {
 				return fmt.Errorf("store: records: %w", err)
 			}
+			if exp := it.Item().ExpiresAt(); exp != 0 {
+				r.Expires = time.Unix(int64(exp), 0).UTC()
+			}
 			if err := fn(r); err != nil {
 				return err
 			}
@@ -396,8 +454,9 @@ func (s *Store) ForEachRecord(ctx context.Context, fn func(Record) error) error 
 	})
 }
 
-// Counts summarises the store's contents.
+// Counts summarises one epoch's contents.
 type Counts struct {
+	Epoch           uint32
 	Records         int
 	RecordsBySource map[string]int        // records per source
 	TokensByKind    map[matchkey.Kind]int // tokens per kind, over all records
@@ -405,51 +464,96 @@ type Counts struct {
 	Runs            int
 }
 
-// Counts counts records per source and tokens per kind by scanning the
-// store.
+func newCounts(epoch uint32) *Counts {
+	return &Counts{Epoch: epoch, RecordsBySource: map[string]int{}, TokensByKind: map[matchkey.Kind]int{}}
+}
+
+// Counts counts the records per source and tokens per kind, the batches
+// and the runs of the epoch in force by scanning the store. Expired data
+// is not counted.
 func (s *Store) Counts(ctx context.Context) (Counts, error) {
-	c := Counts{RecordsBySource: map[string]int{}, TokensByKind: map[matchkey.Kind]int{}}
+	all, err := s.count(ctx, s.epoch, true)
+	if err != nil {
+		return Counts{}, fmt.Errorf("store: counts: %w", err)
+	}
+	if c, ok := all[s.epoch]; ok {
+		return *c, nil
+	}
+	return *newCounts(s.epoch), nil
+}
+
+// count tallies the records, batches and runs of every epoch, or with only
+// set of epoch alone. Tokens are counted for the epoch in force only.
+func (s *Store) count(ctx context.Context, epoch uint32, only bool) (map[uint32]*Counts, error) {
+	out := map[uint32]*Counts{}
+	get := func(e uint32) *Counts {
+		c := out[e]
+		if c == nil {
+			c = newCounts(e)
+			out[e] = c
+		}
+		return c
+	}
 	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{})
-		defer it.Close()
 		n := 0
-		for it.Rewind(); it.Valid(); it.Next() {
-			if n++; n%4096 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
+		for _, table := range []byte{prefixRecord, prefixBatch, prefixRun} {
+			prefix := []byte{table}
+			if only {
+				prefix = tablePrefix(table, epoch)
 			}
-			k := it.Item().Key()
-			switch k[0] {
-			case prefixRecord:
-				src, err := parseRecordKey(k)
-				if err != nil {
-					return err
-				}
-				c.Records++
-				c.RecordsBySource[src]++
-				err = it.Item().Value(func(v []byte) error {
-					r, err := DecodeRecord(v)
-					for _, t := range r.Tokens {
-						c.TokensByKind[t.Kind]++
+			// Values are read only for the tokens of the epoch in force.
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+			for it.Rewind(); it.Valid(); it.Next() {
+				if n++; n%4096 == 0 {
+					if err := ctx.Err(); err != nil {
+						it.Close()
+						return err
 					}
-					return err
-				})
-				if err != nil {
-					return err
 				}
-			case prefixBatch:
-				c.Batches++
-			case prefixRun:
-				c.Runs++
+				k := it.Item().Key()
+				e, ok := keyEpochOf(k)
+				if !ok {
+					it.Close()
+					return fmt.Errorf("short key in table %q", table)
+				}
+				c := get(e)
+				switch table {
+				case prefixRecord:
+					_, src, err := parseRecordKey(k)
+					if err != nil {
+						it.Close()
+						return err
+					}
+					c.Records++
+					c.RecordsBySource[src]++
+					if e != s.epoch {
+						continue
+					}
+					err = it.Item().Value(func(v []byte) error {
+						r, err := DecodeRecord(v)
+						for _, t := range r.Tokens {
+							c.TokensByKind[t.Kind]++
+						}
+						return err
+					})
+					if err != nil {
+						it.Close()
+						return err
+					}
+				case prefixBatch:
+					c.Batches++
+				case prefixRun:
+					c.Runs++
+				}
 			}
+			it.Close()
 		}
 		return ctx.Err()
 	})
 	if err != nil {
-		return Counts{}, fmt.Errorf("store: counts: %w", err)
+		return nil, err
 	}
-	return c, nil
+	return out, nil
 }
 
 // Scan calls fn with every key and value in the store, including versions

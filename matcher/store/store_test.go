@@ -76,7 +76,7 @@ func TestPutBatchIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Counts{Records: 3, RecordsBySource: map[string]int{"police": 2, "dwp": 1},
+	want := Counts{Epoch: 1, Records: 3, RecordsBySource: map[string]int{"police": 2, "dwp": 1},
 		TokensByKind: map[matchkey.Kind]int{matchkey.NameDOB: 2, matchkey.NINO: 1}, Batches: 2}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Counts = %+v, want %+v", c, want)
@@ -195,7 +195,7 @@ func TestReopenAndRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
-	run1 := Run{ID: "R-1", Started: t0, Finished: t0.Add(time.Second), RuleSetVersion: "v", Records: 1, Persons: 1, Households: 1,
+	run1 := Run{ID: "R-1", Epoch: 1, Expires: time.Now().Add(time.Hour).Truncate(time.Second).UTC(), Started: t0, Finished: t0.Add(time.Second), RuleSetVersion: "v", Records: 1, Persons: 1, Households: 1,
 		Flagged:     []FlaggedHousehold{{ID: "H-1", Rule: "r", Criteria: map[string]bool{"a": true, "b": false}, Members: map[string][][16]byte{"school": {refOf("a")}}}},
 		Review:      []ReviewItem{{Kind: matchkey.AddressLine, Reason: "hostel", Records: 20, Persons: 19}},
 		LinksByKind: map[matchkey.Kind]int{matchkey.NameDOB: 3}, Blocked: map[string]int{"identifier": 1}}
@@ -292,15 +292,18 @@ func TestRetention(t *testing.T) {
 	if err := s.SetBatchLogIndex(context.Background(), "police", "1", 7); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.PutRun(context.Background(), Run{ID: "R"}); err != nil {
+		t.Fatal(err)
+	}
 	n := 0
 	s.Scan(func(k, v []byte) error {
-		if k[0] == prefixRecord || k[0] == prefixBatch || k[0] == prefixAudit {
+		if !bytes.Equal(k, keySchema) {
 			n++
 		}
 		return nil
 	})
-	if n != 3 {
-		t.Fatalf("%d keys, want 3", n)
+	if n != 5 {
+		t.Fatalf("%d keys, want 5 (record, receipt, audit index, run, latest-run pointer)", n)
 	}
 	// Every submitted key carries an expiry within the retention period.
 	err = s.db.View(func(txn *badger.Txn) error {

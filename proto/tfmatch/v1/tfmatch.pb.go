@@ -402,8 +402,18 @@ type LinkRun struct {
 	Households     uint64                 `protobuf:"varint,7,opt,name=households,proto3" json:"households,omitempty"`
 	Flagged        uint64                 `protobuf:"varint,8,opt,name=flagged,proto3" json:"flagged,omitempty"`
 	// Links made, by match-key kind.
-	LinksByKind   map[string]uint64 `protobuf:"bytes,9,rep,name=links_by_kind,json=linksByKind,proto3" json:"links_by_kind,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
-	Review        []*ReviewItem     `protobuf:"bytes,10,rep,name=review,proto3" json:"review,omitempty"`
+	LinksByKind map[string]uint64 `protobuf:"bytes,9,rep,name=links_by_kind,json=linksByKind,proto3" json:"links_by_kind,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Review      []*ReviewItem     `protobuf:"bytes,10,rep,name=review,proto3" json:"review,omitempty"`
+	// The key epoch of the records linked.
+	KeyEpoch uint32 `protobuf:"varint,11,opt,name=key_epoch,json=keyEpoch,proto3" json:"key_epoch,omitempty"`
+	// Flagged households, by the rule that flagged them.
+	FlaggedByRule map[string]uint64 `protobuf:"bytes,12,rep,name=flagged_by_rule,json=flaggedByRule,proto3" json:"flagged_by_rule,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// The agreement's small-number threshold.
+	SmallNumberThreshold uint32 `protobuf:"varint,13,opt,name=small_number_threshold,json=smallNumberThreshold,proto3" json:"small_number_threshold,omitempty"`
+	// The counts withheld under the small-number rule (sent as 0):
+	// "records", "persons", "households", "flagged", "flagged_by_rule/RULE",
+	// "links_by_kind/KIND".
+	Suppressed    []string `protobuf:"bytes,14,rep,name=suppressed,proto3" json:"suppressed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -504,6 +514,34 @@ func (x *LinkRun) GetLinksByKind() map[string]uint64 {
 func (x *LinkRun) GetReview() []*ReviewItem {
 	if x != nil {
 		return x.Review
+	}
+	return nil
+}
+
+func (x *LinkRun) GetKeyEpoch() uint32 {
+	if x != nil {
+		return x.KeyEpoch
+	}
+	return 0
+}
+
+func (x *LinkRun) GetFlaggedByRule() map[string]uint64 {
+	if x != nil {
+		return x.FlaggedByRule
+	}
+	return nil
+}
+
+func (x *LinkRun) GetSmallNumberThreshold() uint32 {
+	if x != nil {
+		return x.SmallNumberThreshold
+	}
+	return 0
+}
+
+func (x *LinkRun) GetSuppressed() []string {
+	if x != nil {
+		return x.Suppressed
 	}
 	return nil
 }
@@ -746,6 +784,230 @@ func (x *FlaggedHousehold) GetMembers() []*AgencyMembers {
 	return nil
 }
 
+type PurgeEpochRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The retired key epoch to purge (1 or more).
+	KeyEpoch uint32 `protobuf:"varint,1,opt,name=key_epoch,json=keyEpoch,proto3" json:"key_epoch,omitempty"`
+	// Why; recorded for audit.
+	Purpose string `protobuf:"bytes,2,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	// Delete nothing; report what the store holds.
+	DryRun        bool `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PurgeEpochRequest) Reset() {
+	*x = PurgeEpochRequest{}
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PurgeEpochRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PurgeEpochRequest) ProtoMessage() {}
+
+func (x *PurgeEpochRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PurgeEpochRequest.ProtoReflect.Descriptor instead.
+func (*PurgeEpochRequest) Descriptor() ([]byte, []int) {
+	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *PurgeEpochRequest) GetKeyEpoch() uint32 {
+	if x != nil {
+		return x.KeyEpoch
+	}
+	return 0
+}
+
+func (x *PurgeEpochRequest) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+func (x *PurgeEpochRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+type PurgeEpochResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What was deleted (with dry_run: what would be; empty when the epoch
+	// holds nothing).
+	Purged *EpochHoldings `protobuf:"bytes,1,opt,name=purged,proto3" json:"purged,omitempty"`
+	// What the store holds afterwards, per key epoch, ascending.
+	Epochs []*EpochHoldings `protobuf:"bytes,2,rep,name=epochs,proto3" json:"epochs,omitempty"`
+	// The key epoch the matcher serves.
+	EpochInForce uint32 `protobuf:"varint,3,opt,name=epoch_in_force,json=epochInForce,proto3" json:"epoch_in_force,omitempty"`
+	// The agreement's small-number threshold.
+	SmallNumberThreshold uint32 `protobuf:"varint,4,opt,name=small_number_threshold,json=smallNumberThreshold,proto3" json:"small_number_threshold,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *PurgeEpochResponse) Reset() {
+	*x = PurgeEpochResponse{}
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PurgeEpochResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PurgeEpochResponse) ProtoMessage() {}
+
+func (x *PurgeEpochResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PurgeEpochResponse.ProtoReflect.Descriptor instead.
+func (*PurgeEpochResponse) Descriptor() ([]byte, []int) {
+	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *PurgeEpochResponse) GetPurged() *EpochHoldings {
+	if x != nil {
+		return x.Purged
+	}
+	return nil
+}
+
+func (x *PurgeEpochResponse) GetEpochs() []*EpochHoldings {
+	if x != nil {
+		return x.Epochs
+	}
+	return nil
+}
+
+func (x *PurgeEpochResponse) GetEpochInForce() uint32 {
+	if x != nil {
+		return x.EpochInForce
+	}
+	return 0
+}
+
+func (x *PurgeEpochResponse) GetSmallNumberThreshold() uint32 {
+	if x != nil {
+		return x.SmallNumberThreshold
+	}
+	return 0
+}
+
+// EpochHoldings counts what the matcher stores of one key epoch.
+type EpochHoldings struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	KeyEpoch        uint32                 `protobuf:"varint,1,opt,name=key_epoch,json=keyEpoch,proto3" json:"key_epoch,omitempty"`
+	Records         uint64                 `protobuf:"varint,2,opt,name=records,proto3" json:"records,omitempty"`
+	RecordsByAgency map[string]uint64      `protobuf:"bytes,3,rep,name=records_by_agency,json=recordsByAgency,proto3" json:"records_by_agency,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Batch receipts.
+	Batches uint64 `protobuf:"varint,4,opt,name=batches,proto3" json:"batches,omitempty"`
+	Runs    uint64 `protobuf:"varint,5,opt,name=runs,proto3" json:"runs,omitempty"`
+	// The counts withheld under the small-number rule (sent as 0):
+	// "records", "records_by_agency/AGENCY".
+	Suppressed    []string `protobuf:"bytes,6,rep,name=suppressed,proto3" json:"suppressed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EpochHoldings) Reset() {
+	*x = EpochHoldings{}
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EpochHoldings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EpochHoldings) ProtoMessage() {}
+
+func (x *EpochHoldings) ProtoReflect() protoreflect.Message {
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EpochHoldings.ProtoReflect.Descriptor instead.
+func (*EpochHoldings) Descriptor() ([]byte, []int) {
+	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *EpochHoldings) GetKeyEpoch() uint32 {
+	if x != nil {
+		return x.KeyEpoch
+	}
+	return 0
+}
+
+func (x *EpochHoldings) GetRecords() uint64 {
+	if x != nil {
+		return x.Records
+	}
+	return 0
+}
+
+func (x *EpochHoldings) GetRecordsByAgency() map[string]uint64 {
+	if x != nil {
+		return x.RecordsByAgency
+	}
+	return nil
+}
+
+func (x *EpochHoldings) GetBatches() uint64 {
+	if x != nil {
+		return x.Batches
+	}
+	return 0
+}
+
+func (x *EpochHoldings) GetRuns() uint64 {
+	if x != nil {
+		return x.Runs
+	}
+	return 0
+}
+
+func (x *EpochHoldings) GetSuppressed() []string {
+	if x != nil {
+		return x.Suppressed
+	}
+	return nil
+}
+
 // AgencyMembers lists the record references one agency holds for a
 // household's members.
 type AgencyMembers struct {
@@ -758,7 +1020,7 @@ type AgencyMembers struct {
 
 func (x *AgencyMembers) Reset() {
 	*x = AgencyMembers{}
-	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[10]
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -770,7 +1032,7 @@ func (x *AgencyMembers) String() string {
 func (*AgencyMembers) ProtoMessage() {}
 
 func (x *AgencyMembers) ProtoReflect() protoreflect.Message {
-	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[10]
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -783,7 +1045,7 @@ func (x *AgencyMembers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgencyMembers.ProtoReflect.Descriptor instead.
 func (*AgencyMembers) Descriptor() ([]byte, []int) {
-	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{10}
+	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AgencyMembers) GetAgency() string {
@@ -810,7 +1072,7 @@ type ResolveRequest struct {
 
 func (x *ResolveRequest) Reset() {
 	*x = ResolveRequest{}
-	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[11]
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -822,7 +1084,7 @@ func (x *ResolveRequest) String() string {
 func (*ResolveRequest) ProtoMessage() {}
 
 func (x *ResolveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[11]
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -835,7 +1097,7 @@ func (x *ResolveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveRequest.ProtoReflect.Descriptor instead.
 func (*ResolveRequest) Descriptor() ([]byte, []int) {
-	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{11}
+	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ResolveRequest) GetRefs() [][]byte {
@@ -863,7 +1125,7 @@ type ResolveResponse struct {
 
 func (x *ResolveResponse) Reset() {
 	*x = ResolveResponse{}
-	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[12]
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -875,7 +1137,7 @@ func (x *ResolveResponse) String() string {
 func (*ResolveResponse) ProtoMessage() {}
 
 func (x *ResolveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[12]
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -888,7 +1150,7 @@ func (x *ResolveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveResponse.ProtoReflect.Descriptor instead.
 func (*ResolveResponse) Descriptor() ([]byte, []int) {
-	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{12}
+	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ResolveResponse) GetPeople() []*Person {
@@ -921,7 +1183,7 @@ type Person struct {
 
 func (x *Person) Reset() {
 	*x = Person{}
-	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[13]
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -933,7 +1195,7 @@ func (x *Person) String() string {
 func (*Person) ProtoMessage() {}
 
 func (x *Person) ProtoReflect() protoreflect.Message {
-	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[13]
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -946,7 +1208,7 @@ func (x *Person) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Person.ProtoReflect.Descriptor instead.
 func (*Person) Descriptor() ([]byte, []int) {
-	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{13}
+	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Person) GetRef() []byte {
@@ -1009,7 +1271,7 @@ type ListEntriesRequest struct {
 
 func (x *ListEntriesRequest) Reset() {
 	*x = ListEntriesRequest{}
-	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[14]
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1021,7 +1283,7 @@ func (x *ListEntriesRequest) String() string {
 func (*ListEntriesRequest) ProtoMessage() {}
 
 func (x *ListEntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[14]
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1034,7 +1296,7 @@ func (x *ListEntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntriesRequest.ProtoReflect.Descriptor instead.
 func (*ListEntriesRequest) Descriptor() ([]byte, []int) {
-	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{14}
+	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListEntriesRequest) GetFrom() uint64 {
@@ -1066,7 +1328,7 @@ type ListEntriesResponse struct {
 
 func (x *ListEntriesResponse) Reset() {
 	*x = ListEntriesResponse{}
-	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[15]
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1078,7 +1340,7 @@ func (x *ListEntriesResponse) String() string {
 func (*ListEntriesResponse) ProtoMessage() {}
 
 func (x *ListEntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[15]
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1091,7 +1353,7 @@ func (x *ListEntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntriesResponse.ProtoReflect.Descriptor instead.
 func (*ListEntriesResponse) Descriptor() ([]byte, []int) {
-	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{15}
+	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListEntriesResponse) GetEntries() [][]byte {
@@ -1123,7 +1385,7 @@ type GetCheckpointsRequest struct {
 
 func (x *GetCheckpointsRequest) Reset() {
 	*x = GetCheckpointsRequest{}
-	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[16]
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1135,7 +1397,7 @@ func (x *GetCheckpointsRequest) String() string {
 func (*GetCheckpointsRequest) ProtoMessage() {}
 
 func (x *GetCheckpointsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[16]
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1148,7 +1410,7 @@ func (x *GetCheckpointsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCheckpointsRequest.ProtoReflect.Descriptor instead.
 func (*GetCheckpointsRequest) Descriptor() ([]byte, []int) {
-	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{16}
+	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{19}
 }
 
 type GetCheckpointsResponse struct {
@@ -1161,7 +1423,7 @@ type GetCheckpointsResponse struct {
 
 func (x *GetCheckpointsResponse) Reset() {
 	*x = GetCheckpointsResponse{}
-	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[17]
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1173,7 +1435,7 @@ func (x *GetCheckpointsResponse) String() string {
 func (*GetCheckpointsResponse) ProtoMessage() {}
 
 func (x *GetCheckpointsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[17]
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1186,7 +1448,7 @@ func (x *GetCheckpointsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCheckpointsResponse.ProtoReflect.Descriptor instead.
 func (*GetCheckpointsResponse) Descriptor() ([]byte, []int) {
-	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{17}
+	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetCheckpointsResponse) GetCheckpoints() [][]byte {
@@ -1206,7 +1468,7 @@ type GetInclusionProofRequest struct {
 
 func (x *GetInclusionProofRequest) Reset() {
 	*x = GetInclusionProofRequest{}
-	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[18]
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1218,7 +1480,7 @@ func (x *GetInclusionProofRequest) String() string {
 func (*GetInclusionProofRequest) ProtoMessage() {}
 
 func (x *GetInclusionProofRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[18]
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1231,7 +1493,7 @@ func (x *GetInclusionProofRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInclusionProofRequest.ProtoReflect.Descriptor instead.
 func (*GetInclusionProofRequest) Descriptor() ([]byte, []int) {
-	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{18}
+	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetInclusionProofRequest) GetIndex() uint64 {
@@ -1258,7 +1520,7 @@ type GetConsistencyProofRequest struct {
 
 func (x *GetConsistencyProofRequest) Reset() {
 	*x = GetConsistencyProofRequest{}
-	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[19]
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1270,7 +1532,7 @@ func (x *GetConsistencyProofRequest) String() string {
 func (*GetConsistencyProofRequest) ProtoMessage() {}
 
 func (x *GetConsistencyProofRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[19]
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1283,7 +1545,7 @@ func (x *GetConsistencyProofRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConsistencyProofRequest.ProtoReflect.Descriptor instead.
 func (*GetConsistencyProofRequest) Descriptor() ([]byte, []int) {
-	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{19}
+	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetConsistencyProofRequest) GetOldSize() uint64 {
@@ -1309,7 +1571,7 @@ type ProofResponse struct {
 
 func (x *ProofResponse) Reset() {
 	*x = ProofResponse{}
-	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[20]
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1321,7 +1583,7 @@ func (x *ProofResponse) String() string {
 func (*ProofResponse) ProtoMessage() {}
 
 func (x *ProofResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[20]
+	mi := &file_tfmatch_v1_tfmatch_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1334,7 +1596,7 @@ func (x *ProofResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProofResponse.ProtoReflect.Descriptor instead.
 func (*ProofResponse) Descriptor() ([]byte, []int) {
-	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{20}
+	return file_tfmatch_v1_tfmatch_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ProofResponse) GetHashes() [][]byte {
@@ -1381,7 +1643,7 @@ const file_tfmatch_v1_tfmatch_proto_rawDesc = "" +
 	"\x0finclusion_proof\x18\b \x03(\fR\x0einclusionProof\x12\x1b\n" +
 	"\tlog_entry\x18\t \x01(\fR\blogEntry\"/\n" +
 	"\x13StartLinkRunRequest\x12\x18\n" +
-	"\apurpose\x18\x01 \x01(\tR\apurpose\"\xe0\x03\n" +
+	"\apurpose\x18\x01 \x01(\tR\apurpose\"\xe5\x05\n" +
 	"\aLinkRun\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x124\n" +
 	"\astarted\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\astarted\x126\n" +
@@ -1395,8 +1657,17 @@ const file_tfmatch_v1_tfmatch_proto_rawDesc = "" +
 	"\aflagged\x18\b \x01(\x04R\aflagged\x12H\n" +
 	"\rlinks_by_kind\x18\t \x03(\v2$.tfmatch.v1.LinkRun.LinksByKindEntryR\vlinksByKind\x12.\n" +
 	"\x06review\x18\n" +
-	" \x03(\v2\x16.tfmatch.v1.ReviewItemR\x06review\x1a>\n" +
+	" \x03(\v2\x16.tfmatch.v1.ReviewItemR\x06review\x12\x1b\n" +
+	"\tkey_epoch\x18\v \x01(\rR\bkeyEpoch\x12N\n" +
+	"\x0fflagged_by_rule\x18\f \x03(\v2&.tfmatch.v1.LinkRun.FlaggedByRuleEntryR\rflaggedByRule\x124\n" +
+	"\x16small_number_threshold\x18\r \x01(\rR\x14smallNumberThreshold\x12\x1e\n" +
+	"\n" +
+	"suppressed\x18\x0e \x03(\tR\n" +
+	"suppressed\x1a>\n" +
 	"\x10LinksByKindEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\x1a@\n" +
+	"\x12FlaggedByRuleEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"R\n" +
 	"\n" +
@@ -1419,7 +1690,28 @@ const file_tfmatch_v1_tfmatch_proto_rawDesc = "" +
 	"\amembers\x18\x04 \x03(\v2\x19.tfmatch.v1.AgencyMembersR\amembers\x1a;\n" +
 	"\rCriteriaEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\bR\x05value:\x028\x01\";\n" +
+	"\x05value\x18\x02 \x01(\bR\x05value:\x028\x01\"c\n" +
+	"\x11PurgeEpochRequest\x12\x1b\n" +
+	"\tkey_epoch\x18\x01 \x01(\rR\bkeyEpoch\x12\x18\n" +
+	"\apurpose\x18\x02 \x01(\tR\apurpose\x12\x17\n" +
+	"\adry_run\x18\x03 \x01(\bR\x06dryRun\"\xd6\x01\n" +
+	"\x12PurgeEpochResponse\x121\n" +
+	"\x06purged\x18\x01 \x01(\v2\x19.tfmatch.v1.EpochHoldingsR\x06purged\x121\n" +
+	"\x06epochs\x18\x02 \x03(\v2\x19.tfmatch.v1.EpochHoldingsR\x06epochs\x12$\n" +
+	"\x0eepoch_in_force\x18\x03 \x01(\rR\fepochInForce\x124\n" +
+	"\x16small_number_threshold\x18\x04 \x01(\rR\x14smallNumberThreshold\"\xb4\x02\n" +
+	"\rEpochHoldings\x12\x1b\n" +
+	"\tkey_epoch\x18\x01 \x01(\rR\bkeyEpoch\x12\x18\n" +
+	"\arecords\x18\x02 \x01(\x04R\arecords\x12Z\n" +
+	"\x11records_by_agency\x18\x03 \x03(\v2..tfmatch.v1.EpochHoldings.RecordsByAgencyEntryR\x0frecordsByAgency\x12\x18\n" +
+	"\abatches\x18\x04 \x01(\x04R\abatches\x12\x12\n" +
+	"\x04runs\x18\x05 \x01(\x04R\x04runs\x12\x1e\n" +
+	"\n" +
+	"suppressed\x18\x06 \x03(\tR\n" +
+	"suppressed\x1aB\n" +
+	"\x14RecordsByAgencyEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\";\n" +
 	"\rAgencyMembers\x12\x16\n" +
 	"\x06agency\x18\x01 \x01(\tR\x06agency\x12\x12\n" +
 	"\x04refs\x18\x02 \x03(\fR\x04refs\">\n" +
@@ -1459,10 +1751,12 @@ const file_tfmatch_v1_tfmatch_proto_rawDesc = "" +
 	"\x06hashes\x18\x01 \x03(\fR\x06hashes2B\n" +
 	"\n" +
 	"Submission\x124\n" +
-	"\x06Submit\x12\x11.tfmatch.v1.Batch\x1a\x13.tfmatch.v1.Receipt(\x010\x012\xba\x01\n" +
+	"\x06Submit\x12\x11.tfmatch.v1.Batch\x1a\x13.tfmatch.v1.Receipt(\x010\x012\x87\x02\n" +
 	"\x04Lead\x12D\n" +
 	"\fStartLinkRun\x12\x1f.tfmatch.v1.StartLinkRunRequest\x1a\x13.tfmatch.v1.LinkRun\x12l\n" +
-	"\x15ListFlaggedHouseholds\x12(.tfmatch.v1.ListFlaggedHouseholdsRequest\x1a).tfmatch.v1.ListFlaggedHouseholdsResponse2K\n" +
+	"\x15ListFlaggedHouseholds\x12(.tfmatch.v1.ListFlaggedHouseholdsRequest\x1a).tfmatch.v1.ListFlaggedHouseholdsResponse\x12K\n" +
+	"\n" +
+	"PurgeEpoch\x12\x1d.tfmatch.v1.PurgeEpochRequest\x1a\x1e.tfmatch.v1.PurgeEpochResponse2K\n" +
 	"\x05Vault\x12B\n" +
 	"\aResolve\x12\x1a.tfmatch.v1.ResolveRequest\x1a\x1b.tfmatch.v1.ResolveResponse2\xe0\x02\n" +
 	"\x05Audit\x12N\n" +
@@ -1483,7 +1777,7 @@ func file_tfmatch_v1_tfmatch_proto_rawDescGZIP() []byte {
 	return file_tfmatch_v1_tfmatch_proto_rawDescData
 }
 
-var file_tfmatch_v1_tfmatch_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_tfmatch_v1_tfmatch_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_tfmatch_v1_tfmatch_proto_goTypes = []any{
 	(*Batch)(nil),                         // 0: tfmatch.v1.Batch
 	(*Record)(nil),                        // 1: tfmatch.v1.Record
@@ -1495,57 +1789,68 @@ var file_tfmatch_v1_tfmatch_proto_goTypes = []any{
 	(*ListFlaggedHouseholdsRequest)(nil),  // 7: tfmatch.v1.ListFlaggedHouseholdsRequest
 	(*ListFlaggedHouseholdsResponse)(nil), // 8: tfmatch.v1.ListFlaggedHouseholdsResponse
 	(*FlaggedHousehold)(nil),              // 9: tfmatch.v1.FlaggedHousehold
-	(*AgencyMembers)(nil),                 // 10: tfmatch.v1.AgencyMembers
-	(*ResolveRequest)(nil),                // 11: tfmatch.v1.ResolveRequest
-	(*ResolveResponse)(nil),               // 12: tfmatch.v1.ResolveResponse
-	(*Person)(nil),                        // 13: tfmatch.v1.Person
-	(*ListEntriesRequest)(nil),            // 14: tfmatch.v1.ListEntriesRequest
-	(*ListEntriesResponse)(nil),           // 15: tfmatch.v1.ListEntriesResponse
-	(*GetCheckpointsRequest)(nil),         // 16: tfmatch.v1.GetCheckpointsRequest
-	(*GetCheckpointsResponse)(nil),        // 17: tfmatch.v1.GetCheckpointsResponse
-	(*GetInclusionProofRequest)(nil),      // 18: tfmatch.v1.GetInclusionProofRequest
-	(*GetConsistencyProofRequest)(nil),    // 19: tfmatch.v1.GetConsistencyProofRequest
-	(*ProofResponse)(nil),                 // 20: tfmatch.v1.ProofResponse
-	nil,                                   // 21: tfmatch.v1.Record.IndicatorsEntry
-	nil,                                   // 22: tfmatch.v1.LinkRun.LinksByKindEntry
-	nil,                                   // 23: tfmatch.v1.FlaggedHousehold.CriteriaEntry
-	(*timestamppb.Timestamp)(nil),         // 24: google.protobuf.Timestamp
+	(*PurgeEpochRequest)(nil),             // 10: tfmatch.v1.PurgeEpochRequest
+	(*PurgeEpochResponse)(nil),            // 11: tfmatch.v1.PurgeEpochResponse
+	(*EpochHoldings)(nil),                 // 12: tfmatch.v1.EpochHoldings
+	(*AgencyMembers)(nil),                 // 13: tfmatch.v1.AgencyMembers
+	(*ResolveRequest)(nil),                // 14: tfmatch.v1.ResolveRequest
+	(*ResolveResponse)(nil),               // 15: tfmatch.v1.ResolveResponse
+	(*Person)(nil),                        // 16: tfmatch.v1.Person
+	(*ListEntriesRequest)(nil),            // 17: tfmatch.v1.ListEntriesRequest
+	(*ListEntriesResponse)(nil),           // 18: tfmatch.v1.ListEntriesResponse
+	(*GetCheckpointsRequest)(nil),         // 19: tfmatch.v1.GetCheckpointsRequest
+	(*GetCheckpointsResponse)(nil),        // 20: tfmatch.v1.GetCheckpointsResponse
+	(*GetInclusionProofRequest)(nil),      // 21: tfmatch.v1.GetInclusionProofRequest
+	(*GetConsistencyProofRequest)(nil),    // 22: tfmatch.v1.GetConsistencyProofRequest
+	(*ProofResponse)(nil),                 // 23: tfmatch.v1.ProofResponse
+	nil,                                   // 24: tfmatch.v1.Record.IndicatorsEntry
+	nil,                                   // 25: tfmatch.v1.LinkRun.LinksByKindEntry
+	nil,                                   // 26: tfmatch.v1.LinkRun.FlaggedByRuleEntry
+	nil,                                   // 27: tfmatch.v1.FlaggedHousehold.CriteriaEntry
+	nil,                                   // 28: tfmatch.v1.EpochHoldings.RecordsByAgencyEntry
+	(*timestamppb.Timestamp)(nil),         // 29: google.protobuf.Timestamp
 }
 var file_tfmatch_v1_tfmatch_proto_depIdxs = []int32{
 	1,  // 0: tfmatch.v1.Batch.records:type_name -> tfmatch.v1.Record
 	2,  // 1: tfmatch.v1.Record.tokens:type_name -> tfmatch.v1.Token
-	21, // 2: tfmatch.v1.Record.indicators:type_name -> tfmatch.v1.Record.IndicatorsEntry
-	24, // 3: tfmatch.v1.Receipt.received:type_name -> google.protobuf.Timestamp
-	24, // 4: tfmatch.v1.LinkRun.started:type_name -> google.protobuf.Timestamp
-	24, // 5: tfmatch.v1.LinkRun.finished:type_name -> google.protobuf.Timestamp
-	22, // 6: tfmatch.v1.LinkRun.links_by_kind:type_name -> tfmatch.v1.LinkRun.LinksByKindEntry
+	24, // 2: tfmatch.v1.Record.indicators:type_name -> tfmatch.v1.Record.IndicatorsEntry
+	29, // 3: tfmatch.v1.Receipt.received:type_name -> google.protobuf.Timestamp
+	29, // 4: tfmatch.v1.LinkRun.started:type_name -> google.protobuf.Timestamp
+	29, // 5: tfmatch.v1.LinkRun.finished:type_name -> google.protobuf.Timestamp
+	25, // 6: tfmatch.v1.LinkRun.links_by_kind:type_name -> tfmatch.v1.LinkRun.LinksByKindEntry
 	6,  // 7: tfmatch.v1.LinkRun.review:type_name -> tfmatch.v1.ReviewItem
-	5,  // 8: tfmatch.v1.ListFlaggedHouseholdsResponse.run:type_name -> tfmatch.v1.LinkRun
-	9,  // 9: tfmatch.v1.ListFlaggedHouseholdsResponse.households:type_name -> tfmatch.v1.FlaggedHousehold
-	23, // 10: tfmatch.v1.FlaggedHousehold.criteria:type_name -> tfmatch.v1.FlaggedHousehold.CriteriaEntry
-	10, // 11: tfmatch.v1.FlaggedHousehold.members:type_name -> tfmatch.v1.AgencyMembers
-	13, // 12: tfmatch.v1.ResolveResponse.people:type_name -> tfmatch.v1.Person
-	0,  // 13: tfmatch.v1.Submission.Submit:input_type -> tfmatch.v1.Batch
-	4,  // 14: tfmatch.v1.Lead.StartLinkRun:input_type -> tfmatch.v1.StartLinkRunRequest
-	7,  // 15: tfmatch.v1.Lead.ListFlaggedHouseholds:input_type -> tfmatch.v1.ListFlaggedHouseholdsRequest
-	11, // 16: tfmatch.v1.Vault.Resolve:input_type -> tfmatch.v1.ResolveRequest
-	14, // 17: tfmatch.v1.Audit.ListEntries:input_type -> tfmatch.v1.ListEntriesRequest
-	16, // 18: tfmatch.v1.Audit.GetCheckpoints:input_type -> tfmatch.v1.GetCheckpointsRequest
-	18, // 19: tfmatch.v1.Audit.GetInclusionProof:input_type -> tfmatch.v1.GetInclusionProofRequest
-	19, // 20: tfmatch.v1.Audit.GetConsistencyProof:input_type -> tfmatch.v1.GetConsistencyProofRequest
-	3,  // 21: tfmatch.v1.Submission.Submit:output_type -> tfmatch.v1.Receipt
-	5,  // 22: tfmatch.v1.Lead.StartLinkRun:output_type -> tfmatch.v1.LinkRun
-	8,  // 23: tfmatch.v1.Lead.ListFlaggedHouseholds:output_type -> tfmatch.v1.ListFlaggedHouseholdsResponse
-	12, // 24: tfmatch.v1.Vault.Resolve:output_type -> tfmatch.v1.ResolveResponse
-	15, // 25: tfmatch.v1.Audit.ListEntries:output_type -> tfmatch.v1.ListEntriesResponse
-	17, // 26: tfmatch.v1.Audit.GetCheckpoints:output_type -> tfmatch.v1.GetCheckpointsResponse
-	20, // 27: tfmatch.v1.Audit.GetInclusionProof:output_type -> tfmatch.v1.ProofResponse
-	20, // 28: tfmatch.v1.Audit.GetConsistencyProof:output_type -> tfmatch.v1.ProofResponse
-	21, // [21:29] is the sub-list for method output_type
-	13, // [13:21] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	26, // 8: tfmatch.v1.LinkRun.flagged_by_rule:type_name -> tfmatch.v1.LinkRun.FlaggedByRuleEntry
+	5,  // 9: tfmatch.v1.ListFlaggedHouseholdsResponse.run:type_name -> tfmatch.v1.LinkRun
+	9,  // 10: tfmatch.v1.ListFlaggedHouseholdsResponse.households:type_name -> tfmatch.v1.FlaggedHousehold
+	27, // 11: tfmatch.v1.FlaggedHousehold.criteria:type_name -> tfmatch.v1.FlaggedHousehold.CriteriaEntry
+	13, // 12: tfmatch.v1.FlaggedHousehold.members:type_name -> tfmatch.v1.AgencyMembers
+	12, // 13: tfmatch.v1.PurgeEpochResponse.purged:type_name -> tfmatch.v1.EpochHoldings
+	12, // 14: tfmatch.v1.PurgeEpochResponse.epochs:type_name -> tfmatch.v1.EpochHoldings
+	28, // 15: tfmatch.v1.EpochHoldings.records_by_agency:type_name -> tfmatch.v1.EpochHoldings.RecordsByAgencyEntry
+	16, // 16: tfmatch.v1.ResolveResponse.people:type_name -> tfmatch.v1.Person
+	0,  // 17: tfmatch.v1.Submission.Submit:input_type -> tfmatch.v1.Batch
+	4,  // 18: tfmatch.v1.Lead.StartLinkRun:input_type -> tfmatch.v1.StartLinkRunRequest
+	7,  // 19: tfmatch.v1.Lead.ListFlaggedHouseholds:input_type -> tfmatch.v1.ListFlaggedHouseholdsRequest
+	10, // 20: tfmatch.v1.Lead.PurgeEpoch:input_type -> tfmatch.v1.PurgeEpochRequest
+	14, // 21: tfmatch.v1.Vault.Resolve:input_type -> tfmatch.v1.ResolveRequest
+	17, // 22: tfmatch.v1.Audit.ListEntries:input_type -> tfmatch.v1.ListEntriesRequest
+	19, // 23: tfmatch.v1.Audit.GetCheckpoints:input_type -> tfmatch.v1.GetCheckpointsRequest
+	21, // 24: tfmatch.v1.Audit.GetInclusionProof:input_type -> tfmatch.v1.GetInclusionProofRequest
+	22, // 25: tfmatch.v1.Audit.GetConsistencyProof:input_type -> tfmatch.v1.GetConsistencyProofRequest
+	3,  // 26: tfmatch.v1.Submission.Submit:output_type -> tfmatch.v1.Receipt
+	5,  // 27: tfmatch.v1.Lead.StartLinkRun:output_type -> tfmatch.v1.LinkRun
+	8,  // 28: tfmatch.v1.Lead.ListFlaggedHouseholds:output_type -> tfmatch.v1.ListFlaggedHouseholdsResponse
+	11, // 29: tfmatch.v1.Lead.PurgeEpoch:output_type -> tfmatch.v1.PurgeEpochResponse
+	15, // 30: tfmatch.v1.Vault.Resolve:output_type -> tfmatch.v1.ResolveResponse
+	18, // 31: tfmatch.v1.Audit.ListEntries:output_type -> tfmatch.v1.ListEntriesResponse
+	20, // 32: tfmatch.v1.Audit.GetCheckpoints:output_type -> tfmatch.v1.GetCheckpointsResponse
+	23, // 33: tfmatch.v1.Audit.GetInclusionProof:output_type -> tfmatch.v1.ProofResponse
+	23, // 34: tfmatch.v1.Audit.GetConsistencyProof:output_type -> tfmatch.v1.ProofResponse
+	26, // [26:35] is the sub-list for method output_type
+	17, // [17:26] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_tfmatch_v1_tfmatch_proto_init() }
@@ -1559,7 +1864,7 @@ func file_tfmatch_v1_tfmatch_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tfmatch_v1_tfmatch_proto_rawDesc), len(file_tfmatch_v1_tfmatch_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

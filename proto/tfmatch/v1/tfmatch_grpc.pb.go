@@ -137,6 +137,7 @@ var Submission_ServiceDesc = grpc.ServiceDesc{
 const (
 	Lead_StartLinkRun_FullMethodName          = "/tfmatch.v1.Lead/StartLinkRun"
 	Lead_ListFlaggedHouseholds_FullMethodName = "/tfmatch.v1.Lead/ListFlaggedHouseholds"
+	Lead_PurgeEpoch_FullMethodName            = "/tfmatch.v1.Lead/PurgeEpoch"
 )
 
 // LeadClient is the client API for Lead service.
@@ -144,12 +145,25 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // Lead is served by the matcher to the programme lead only.
+//
+// Aggregate counts in its answers follow the agreement's small-number
+// rule: a count from 1 to small_number_threshold-1 is withheld, sent as 0
+// and named in the message's suppressed list. Row-level results (the
+// flagged households and their members) are never withheld.
 type LeadClient interface {
-	// StartLinkRun links every stored record into persons and households,
-	// applies the programme's rules and stores the result as a new run.
+	// StartLinkRun links every stored record of the key epoch in force into
+	// persons and households, applies the programme's rules and stores the
+	// result as a new run.
 	StartLinkRun(ctx context.Context, in *StartLinkRunRequest, opts ...grpc.CallOption) (*LinkRun, error)
-	// ListFlaggedHouseholds lists the households a run flagged.
+	// ListFlaggedHouseholds lists the households a run of the key epoch in
+	// force flagged.
 	ListFlaggedHouseholds(ctx context.Context, in *ListFlaggedHouseholdsRequest, opts ...grpc.CallOption) (*ListFlaggedHouseholdsResponse, error)
+	// PurgeEpoch deletes everything the matcher stores under a retired key
+	// epoch: every record, batch receipt and link run of it. The epoch in
+	// force cannot be purged (FailedPrecondition); an epoch of which nothing
+	// is stored is NotFound. With dry_run nothing is deleted and the answer
+	// says what the store holds, per epoch.
+	PurgeEpoch(ctx context.Context, in *PurgeEpochRequest, opts ...grpc.CallOption) (*PurgeEpochResponse, error)
 }
 
 type leadClient struct {
@@ -180,17 +194,40 @@ func (c *leadClient) ListFlaggedHouseholds(ctx context.Context, in *ListFlaggedH
 	return out, nil
 }
 
+func (c *leadClient) PurgeEpoch(ctx context.Context, in *PurgeEpochRequest, opts ...grpc.CallOption) (*PurgeEpochResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PurgeEpochResponse)
+	err := c.cc.Invoke(ctx, Lead_PurgeEpoch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // LeadServer is the server API for Lead service.
 // All implementations must embed UnimplementedLeadServer
 // for forward compatibility.
 //
 // Lead is served by the matcher to the programme lead only.
+//
+// Aggregate counts in its answers follow the agreement's small-number
+// rule: a count from 1 to small_number_threshold-1 is withheld, sent as 0
+// and named in the message's suppressed list. Row-level results (the
+// flagged households and their members) are never withheld.
 type LeadServer interface {
-	// StartLinkRun links every stored record into persons and households,
-	// applies the programme's rules and stores the result as a new run.
+	// StartLinkRun links every stored record of the key epoch in force into
+	// persons and households, applies the programme's rules and stores the
+	// result as a new run.
 	StartLinkRun(context.Context, *StartLinkRunRequest) (*LinkRun, error)
-	// ListFlaggedHouseholds lists the households a run flagged.
+	// ListFlaggedHouseholds lists the households a run of the key epoch in
+	// force flagged.
 	ListFlaggedHouseholds(context.Context, *ListFlaggedHouseholdsRequest) (*ListFlaggedHouseholdsResponse, error)
+	// PurgeEpoch deletes everything the matcher stores under a retired key
+	// epoch: every record, batch receipt and link run of it. The epoch in
+	// force cannot be purged (FailedPrecondition); an epoch of which nothing
+	// is stored is NotFound. With dry_run nothing is deleted and the answer
+	// says what the store holds, per epoch.
+	PurgeEpoch(context.Context, *PurgeEpochRequest) (*PurgeEpochResponse, error)
 	mustEmbedUnimplementedLeadServer()
 }
 
@@ -206,6 +243,9 @@ func (UnimplementedLeadServer) StartLinkRun(context.Context, *StartLinkRunReques
 }
 func (UnimplementedLeadServer) ListFlaggedHouseholds(context.Context, *ListFlaggedHouseholdsRequest) (*ListFlaggedHouseholdsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListFlaggedHouseholds not implemented")
+}
+func (UnimplementedLeadServer) PurgeEpoch(context.Context, *PurgeEpochRequest) (*PurgeEpochResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PurgeEpoch not implemented")
 }
 func (UnimplementedLeadServer) mustEmbedUnimplementedLeadServer() {}
 func (UnimplementedLeadServer) testEmbeddedByValue()              {}
@@ -264,6 +304,24 @@ func _Lead_ListFlaggedHouseholds_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Lead_PurgeEpoch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PurgeEpochRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LeadServer).PurgeEpoch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Lead_PurgeEpoch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LeadServer).PurgeEpoch(ctx, req.(*PurgeEpochRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Lead_ServiceDesc is the grpc.ServiceDesc for Lead service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -278,6 +336,10 @@ var Lead_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListFlaggedHouseholds",
 			Handler:    _Lead_ListFlaggedHouseholds_Handler,
+		},
+		{
+			MethodName: "PurgeEpoch",
+			Handler:    _Lead_PurgeEpoch_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
