@@ -68,7 +68,11 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "\nsummary: run %s, rules %s, key epoch %d: %s records linked into %s persons and %s households; %s households flagged%s",
 		run.ID, run.RuleSetVersion, run.Epoch, run.Count("records", run.Records), run.Count("persons", run.Persons),
 		run.Count("households", run.Households), run.Count("flagged", run.Flagged), byRule(run))
-	fmt.Fprintf(stdout, "; %d council members named; %d items held for review\n", len(res.People), res.Run.Review)
+	items := "items"
+	if res.Run.Review == 1 {
+		items = "item"
+	}
+	fmt.Fprintf(stdout, "; %d council members named; %d %s held for review\n", len(res.People), res.Run.Review, items)
 	if err := writeDemoAudit(stdout, res, *reportLines); err != nil {
 		return err
 	}
