@@ -88,6 +88,11 @@ const (
 	BlockPhoneticPost   Kind = "block_phonetic_postcode" // soundex(given) + soundex(family) + postcode (UK or as recorded)
 	BlockDOBPostcode    Kind = "block_dob_postcode"      // date of birth + postcode (UK or as recorded)
 	BlockPostcodeNumber Kind = "block_postcode_number"   // postcode (UK or as recorded) + house number or name
+	// Added with the blocks that tolerate a typing error in the family
+	// name or in a shared identifier.
+	BlockPhoneticFamilyDOB   Kind = "block_phonetic_family_dob"   // soundex(family) + date of birth
+	BlockGivenPhoneticFamily Kind = "block_given_phonetic_family" // given + soundex(family)
+	BlockOtherIDNear         Kind = "block_other_id_near"         // other_id, and other_id with one character left out (one token each)
 )
 
 // Similarity is not a token kind: it names the links the similarity tier
@@ -108,38 +113,46 @@ type Info struct {
 	// part of it (the year, or the day and month), so two records sharing
 	// a token of the kind agree on their dates of birth at least in part.
 	BirthDate bool
+	// NearIdentifier says two records sharing a token of the kind carry
+	// the same identifier up to one typing error. A parent and a child do
+	// not, so the similarity tier's birth-date guard does not apply to
+	// such a pair.
+	NearIdentifier bool
 }
 
 var registry = []Info{
-	{NINO, Identifier, 0, false},
-	{NHS, Identifier, 1, false},
-	{UPN, Identifier, 2, false},
+	{NINO, Identifier, 0, false, false},
+	{NHS, Identifier, 1, false, false},
+	{UPN, Identifier, 2, false, false},
 	// other_id is of the Person class, not Identifier: a scheme tfmatch
 	// cannot check (no check digit) carries typing errors, so two values
 	// are evidence for a link when equal but never a contradiction.
-	{NameDOB, Person, 10, true},
-	{NameDOBDayMonth, Person, 11, true},
-	{NameSwappedDOB, Person, 12, true},
-	{InitialSurnameDOBPost, Person, 13, true},
-	{PhoneticDOB, Person, 14, true},
-	{NameYOBPostcode, Person, 15, true},
-	{GivenDOBPostcode, Person, 16, true},
-	{NameDayMonthPostcode, Person, 17, true},
-	{OtherID, Person, 18, false},
-	{UPRN, Address, 20, false},
-	{AddressLine, Address, 21, false},
-	{House, Address, 22, false},
-	{HouseholdGroup, Group, 30, false},
-	{UnitGroup, Group, 31, false},
-	{BlockPhoneticYear, Block, 40, true},
-	{BlockName, Block, 41, false},
-	{BlockFamilyDOB, Block, 42, true},
-	{BlockGivenDOB, Block, 43, true},
-	{BlockDOBPostcode, Block, 44, true},
-	{BlockFamilyPostcode, Block, 45, false},
-	{BlockGivenPostcode, Block, 46, false},
-	{BlockPhoneticPost, Block, 47, false},
-	{BlockPostcodeNumber, Block, 48, false},
+	{NameDOB, Person, 10, true, false},
+	{NameDOBDayMonth, Person, 11, true, false},
+	{NameSwappedDOB, Person, 12, true, false},
+	{InitialSurnameDOBPost, Person, 13, true, false},
+	{PhoneticDOB, Person, 14, true, false},
+	{NameYOBPostcode, Person, 15, true, false},
+	{GivenDOBPostcode, Person, 16, true, false},
+	{NameDayMonthPostcode, Person, 17, true, false},
+	{OtherID, Person, 18, false, false},
+	{UPRN, Address, 20, false, false},
+	{AddressLine, Address, 21, false, false},
+	{House, Address, 22, false, false},
+	{HouseholdGroup, Group, 30, false, false},
+	{UnitGroup, Group, 31, false, false},
+	{BlockPhoneticYear, Block, 40, true, false},
+	{BlockName, Block, 41, false, false},
+	{BlockFamilyDOB, Block, 42, true, false},
+	{BlockGivenDOB, Block, 43, true, false},
+	{BlockDOBPostcode, Block, 44, true, false},
+	{BlockFamilyPostcode, Block, 45, false, false},
+	{BlockGivenPostcode, Block, 46, false, false},
+	{BlockPhoneticPost, Block, 47, false, false},
+	{BlockPostcodeNumber, Block, 48, false, false},
+	{BlockPhoneticFamilyDOB, Block, 49, true, false},
+	{BlockGivenPhoneticFamily, Block, 50, false, false},
+	{BlockOtherIDNear, Block, 51, false, true},
 }
 
 // All returns every known kind, strongest first.

@@ -49,6 +49,10 @@ import (
 //     birth at least in part. A filter weighs the date of birth less than
 //     the names, so a parent and a child of the same name at the same
 //     address can be within the threshold; this guard keeps them apart.
+//     A pair that shares a block of a kind built on an identifier up to
+//     one typing error (matchkey.Info.NearIdentifier) is exempt: a parent
+//     and a child do not share identifiers, and a wrong date of birth
+//     is then the likelier story.
 //     Each union is recorded with kind matchkey.Similarity.
 //
 // Best-first greedy union is the multi-party solver of anonlink in
@@ -85,6 +89,7 @@ type candidate struct {
 	a, b int32 // a < b
 	dice float64
 	dob  bool // found in a block of a kind carrying the date of birth
+	near bool // found in a block of a kind carrying a near-equal identifier
 }
 
 // similarityInfo is what unionPersons sees of a similarity link: a person
@@ -156,7 +161,7 @@ func (l *linker) linkSimilar() {
 					nCross++
 					if d >= t {
 						lo, hi := min(a, b), max(a, b)
-						cands = append(cands, candidate{lo, hi, d, ks.info.BirthDate})
+						cands = append(cands, candidate{lo, hi, d, ks.info.BirthDate, ks.info.NearIdentifier})
 					}
 				}
 			}
@@ -173,6 +178,7 @@ func (l *linker) linkSimilar() {
 	for _, c := range cands {
 		if n := len(out); n > 0 && out[n-1].a == c.a && out[n-1].b == c.b {
 			out[n-1].dob = out[n-1].dob || c.dob
+			out[n-1].near = out[n-1].near || c.near
 			continue
 		}
 		out = append(out, c)
@@ -201,7 +207,7 @@ func (l *linker) linkSimilar() {
 	})
 	info := similarityInfo()
 	for _, c := range cands {
-		if hasDOB[c.a] && hasDOB[c.b] && !c.dob {
+		if hasDOB[c.a] && hasDOB[c.b] && !c.dob && !c.near {
 			l.res.Blocked[GuardBirthDate]++
 			continue
 		}

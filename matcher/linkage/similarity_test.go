@@ -49,6 +49,7 @@ func TestSimilarity(t *testing.T) {
 		{name: "no filter", a: rec("police", "a", blockName), b: withFilter(rec("dwp", "b", blockName), same)},
 		{name: "disabled", cfg: Config{DisableSimilarity: true}, a: withFilter(rec("police", "a", blockName), base), b: withFilter(rec("dwp", "b", blockName), same)},
 		{name: "dates of birth disagree", a: withFilter(rec("police", "a", blockName, blockDOB), base), b: withFilter(rec("dwp", "b", blockName, otherDOB), same), guard: GuardBirthDate, compared: 1},
+		{name: "dates of birth disagree, identifiers one typo apart", a: withFilter(rec("police", "a", blockName, blockDOB, tk(matchkey.BlockOtherIDNear, "71564?3")), base), b: withFilter(rec("dwp", "b", blockName, otherDOB, tk(matchkey.BlockOtherIDNear, "71564?3")), near), linked: true, compared: 2},
 		{name: "dates of birth agree", a: withFilter(rec("police", "a", blockName, blockDOB), base), b: withFilter(rec("dwp", "b", blockName, blockDOB), near), linked: true, compared: 2},
 		{name: "one date of birth missing", a: withFilter(rec("police", "a", blockName, blockDOB), base), b: withFilter(rec("dwp", "b", blockName), near), linked: true, compared: 1},
 		{name: "identifiers conflict", a: withFilter(rec("police", "a", blockName, tk(matchkey.NINO, "1")), base), b: withFilter(rec("dwp", "b", blockName, tk(matchkey.NINO, "2")), same), guard: GuardIdentifier, compared: 1},
