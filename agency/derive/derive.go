@@ -116,8 +116,25 @@ func (k Key) Equal(o Key) bool {
 }
 
 // keySet accumulates keys, dropping duplicates and keys with an empty
-// field.
-type keySet []Key
+// field. The keys' fields are copied into one backing array, so add's
+// variadic arguments stay on the caller's stack: a record's keys cost a
+// few allocations, not one per key.
+type keySet struct {
+	keys   []Key
+	fields []string
+}
+
+func newKeySet(keys, fields int) keySet {
+	return keySet{keys: make([]Key, 0, keys), fields: make([]string, 0, fields)}
+}
+
+// result returns the keys, nil for none.
+func (s *keySet) result() []Key {
+	if len(s.keys) == 0 {
+		return nil
+	}
+	return s.keys
+}
 
 func (s *keySet) add(kind matchkey.Kind, fields ...string) {
 	for _, f := range fields {
@@ -125,13 +142,18 @@ func (s *keySet) add(kind matchkey.Kind, fields ...string) {
 			return
 		}
 	}
-	k := Key{Kind: kind, Fields: fields}
-	for _, x := range *s {
-		if x.Equal(k) {
+	for _, x := range s.keys {
+		if x.Kind == kind && slices.Equal(x.Fields, fields) {
 			return
 		}
 	}
-	*s = append(*s, k)
+	if cap(s.fields)-len(s.fields) < len(fields) {
+		// Keys made so far keep the old array; it is never written again.
+		s.fields = make([]string, 0, max(2*cap(s.fields), len(fields)))
+	}
+	l := len(s.fields)
+	s.fields = append(s.fields, fields...)
+	s.keys = append(s.keys, Key{Kind: kind, Fields: s.fields[l:len(s.fields):len(s.fields)]})
 }
 
 // minNameLen is the shortest given or family name used in a name kind; a
@@ -167,7 +189,7 @@ func initial(s string) string {
 // PersonKeys returns the identifier and person keys of p, strongest kind
 // first, without duplicates. See the package comment for the rules.
 func PersonKeys(p normalize.Person) []Key {
-	var ks keySet
+	ks := newKeySet(16, 48)
 	ks.add(matchkey.NINO, p.NINO)
 	ks.add(matchkey.NHS, p.NHS)
 	ks.add(matchkey.UPN, p.UPN)
@@ -267,7 +289,7 @@ func PersonKeys(p normalize.Person) []Key {
 			}
 		}
 	}
-	return ks
+	return ks.result()
 }
 
 // AddressKeys returns the address keys of p (uprn, then address), none for
@@ -277,7 +299,7 @@ func AddressKeys(p normalize.Person) []Key {
 	if a.NoFixedAbode {
 		return nil
 	}
-	var ks keySet
+	ks := newKeySet(2, 4)
 	ks.add(matchkey.UPRN, a.UPRN)
 	switch {
 	case a.Postcode == "" || a.Number == "":
@@ -290,14 +312,14 @@ func AddressKeys(p normalize.Person) []Key {
 		// ambiguous).
 		ks.add(matchkey.House, a.Postcode, a.Number)
 	}
-	return ks
+	return ks.result()
 }
 
 // BlockKeys returns the block keys of p (see the package comment): they
 // only select candidate pairs for the similarity tier and never link on
 // their own.
 func BlockKeys(p normalize.Person) []Key {
-	var ks keySet
+	ks := newKeySet(12, 32)
 	given := p.GivenVariants
 	if len(given) == 0 && p.Given != "" {
 		given = []string{p.Given}
@@ -329,12 +351,12 @@ func BlockKeys(p normalize.Person) []Key {
 	if !p.Address.NoFixedAbode {
 		ks.add(matchkey.BlockPostcodeNumber, postcode, p.Address.Number)
 	}
-	slices.SortStableFunc(ks, func(a, b Key) int {
+	slices.SortStableFunc(ks.keys, func(a, b Key) int {
 		ia, _ := matchkey.Lookup(a.Kind)
 		ib, _ := matchkey.Lookup(b.Kind)
 		return ia.Strength - ib.Strength
 	})
-	return ks
+	return ks.result()
 }
 
 // BlockPostcode is the postcode used by block keys and the similarity

@@ -53,10 +53,17 @@ type Figures struct {
 
 	// Pseudonymisation: the agencies' processor time over the ingest stage
 	// and the tokens made per CPU second, and their share of the HMAC limit.
-	AgencyCPUSec              float64 `json:"agency_cpu_s"`
-	PseudoRecordsPerCPU       float64 `json:"pseudonymise_records_per_cpu_s"`
-	PseudoTokensPerCPU        float64 `json:"pseudonymise_tokens_per_cpu_s"`
-	PseudoShareOfLimit        float64 `json:"pseudonymise_share_of_hmac_limit"`
+	AgencyCPUSec        float64 `json:"agency_cpu_s"`
+	PseudoRecordsPerCPU float64 `json:"pseudonymise_records_per_cpu_s"`
+	PseudoTokensPerCPU  float64 `json:"pseudonymise_tokens_per_cpu_s"`
+	PseudoShareOfLimit  float64 `json:"pseudonymise_share_of_hmac_limit"`
+	// The match-key stage alone (normalise, derive, one HMAC per key),
+	// measured in matchctl's own process on the same extracts, one
+	// goroutine: what pseudonymisation costs without the rest of the node
+	// (CSV, Bloom filter, vault, wire). See MeasureMatchKeyStage.
+	StageRecordsPerCPU        float64 `json:"match_key_stage_records_per_cpu_s,omitempty"`
+	StageTokensPerCPU         float64 `json:"match_key_stage_tokens_per_cpu_s,omitempty"`
+	StageShareOfLimit         float64 `json:"match_key_stage_share_of_hmac_limit,omitempty"`
 	StreamRecordsPerSec       float64 `json:"stream_records_per_s"`
 	IngestTokensPerSec        float64 `json:"ingest_tokens_per_s"`
 	MatcherIngestCPUSec       float64 `json:"matcher_ingest_cpu_s"`
@@ -177,6 +184,14 @@ func Measure(res *Result, households int, limit time.Duration, now time.Time) (F
 	return f, nil
 }
 
+// SetMatchKeyStage records the in-process measurement of the match-key
+// stage (MeasureMatchKeyStage) and its share of the HMAC limit.
+func (f *Figures) SetMatchKeyStage(r StageRate) {
+	f.StageRecordsPerCPU = ratio(float64(r.Records), r.CPU.Seconds())
+	f.StageTokensPerCPU = ratio(float64(r.Tokens), r.CPU.Seconds())
+	f.StageShareOfLimit = f.StageTokensPerCPU * f.HMACLimitNs / 1e9
+}
+
 func ratio(a, b float64) float64 {
 	if b <= 0 {
 		return 0
@@ -201,7 +216,10 @@ func (f Figures) WriteTable(w io.Writer) error {
 	row("district", fmt.Sprintf("%d households", f.Households), fmt.Sprintf("%d extract rows, %d records linked, %d tokens (%.2f per record)", f.ExtractRows, f.Records, f.Tokens, ratio(float64(f.Tokens), float64(f.Records))))
 	row("result", fmt.Sprintf("%d persons", f.Persons), fmt.Sprintf("%d households, %d flagged", f.LinkedHouseholds, f.FlaggedHouseholds))
 	row("HMAC-SHA256 limit", fmt.Sprintf("%.0f ns", f.HMACLimitNs), fmt.Sprintf("%s tokens/s per core", human(ratio(1e9, f.HMACLimitNs))))
-	row("pseudonymise", fmt.Sprintf("%s tokens/CPU s", human(f.PseudoTokensPerCPU)), fmt.Sprintf("%.1f%% of the HMAC limit; %s records/CPU s; agencies %.2f CPU s", 100*f.PseudoShareOfLimit, human(f.PseudoRecordsPerCPU), f.AgencyCPUSec))
+	row("pseudonymise, whole node", fmt.Sprintf("%s tokens/CPU s", human(f.PseudoTokensPerCPU)), fmt.Sprintf("%.1f%% of the HMAC limit; %s records/CPU s; agencies %.2f CPU s (CSV, normalise, keys, Bloom filter, vault, wire)", 100*f.PseudoShareOfLimit, human(f.PseudoRecordsPerCPU), f.AgencyCPUSec))
+	if f.StageTokensPerCPU > 0 {
+		row("pseudonymise, match keys", fmt.Sprintf("%s tokens/CPU s", human(f.StageTokensPerCPU)), fmt.Sprintf("%.1f%% of the HMAC limit; %s records/CPU s (normalise, derive, one HMAC per key; in-process, one core)", 100*f.StageShareOfLimit, human(f.StageRecordsPerCPU)))
+	}
 	row("stream to matcher", fmt.Sprintf("%s records/s", human(f.StreamRecordsPerSec)), fmt.Sprintf("ingest stage %.2f s wall", f.IngestSec))
 	row("matcher ingest", fmt.Sprintf("%s tokens/s", human(f.IngestTokensPerSec)), fmt.Sprintf("%s tokens/CPU s; matcher %.2f CPU s", human(f.IngestTokensPerCPU), f.MatcherIngestCPUSec))
 	row("link, households, rules", fmt.Sprintf("%s records/s", human(f.LinkRecordsPerSec)), fmt.Sprintf("%.2f s wall, matcher %.2f CPU s", f.LinkSec, f.MatcherLinkCPUSec))

@@ -1,0 +1,124 @@
+package devnet
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"tfmatch/agency"
+	"tfmatch/agency/mapping"
+	"tfmatch/keys"
+	"tfmatch/synth"
+)
+
+// StageRate is what an in-process measurement of a stage did: the
+// records and tokens it made and the processor time it took.
+type StageRate struct {
+	Records, Tokens int
+	CPU             time.Duration
+}
+
+// MeasureMatchKeyStage measures the match-key stage of pseudonymisation on
+// its own (agency.MatchKeyStage: normalise, derive every key, one HMAC per
+// key) over every agency's extract in districtDir, on one goroutine, in
+// this process, the way MeasureHMACLimit measures the limit. The extracts
+// are read and mapped first and not timed; the stage runs over them again
+// and again until it has taken at least d of processor time. The time is
+// the process's own (user and system, so the garbage collector's work on
+// other cores counts too); nothing else should run in the process
+// meanwhile. The keys are fresh random ones: the cost does not depend on
+// them.
+func MeasureMatchKeyStage(districtDir string, d time.Duration) (StageRate, error) {
+	asof, err := synth.AsOf(districtDir)
+	if err != nil {
+		return StageRate{}, err
+	}
+	var rows []map[string]string
+	for _, a := range synth.Agencies() {
+		r, err := mappedRows(districtDir, a, asof)
+		if err != nil {
+			return StageRate{}, err
+		}
+		rows = append(rows, r...)
+	}
+	if len(rows) == 0 {
+		return StageRate{}, fmt.Errorf("match-key stage: no rows in %s", districtDir)
+	}
+	secret, err := keys.NewProgrammeSecret()
+	if err != nil {
+		return StageRate{}, err
+	}
+	local, err := keys.NewLocalKey()
+	if err != nil {
+		return StageRate{}, err
+	}
+	ps, err := agency.NewPseudonymiser(agency.Keys{Secret: secret, Local: local,
+		Context: keys.Context{ISAHash: keys.HashISA([]byte("match-key stage measurement")), Epoch: 1}})
+	if err != nil {
+		return StageRate{}, err
+	}
+	stage := ps.NewMatchKeyStage()
+	var rate StageRate
+	start, err := processCPU()
+	if err != nil {
+		return StageRate{}, err
+	}
+	for rate.CPU < d {
+		for _, f := range rows {
+			rate.Tokens += stage.Tokens(f)
+		}
+		rate.Records += len(rows)
+		now, err := processCPU()
+		if err != nil {
+			return StageRate{}, err
+		}
+		rate.CPU = now - start
+	}
+	return rate, nil
+}
+
+// mappedRows reads an agency's extract through its mapping.
+func mappedRows(districtDir, party string, asof time.Time) ([]map[string]string, error) {
+	m, err := mapping.Load(filepath.Join(districtDir, "mappings", party+".yaml"))
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(filepath.Join(districtDir, party+".csv"))
+	if err != nil {
+		return nil, fmt.Errorf("match-key stage: %w", err)
+	}
+	defer f.Close()
+	rd, err := m.NewReader(f, party+".csv", mapping.ReaderOptions{AsOf: asof})
+	if err != nil {
+		return nil, err
+	}
+	var rows []map[string]string
+	for {
+		row, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			return rows, nil
+		}
+		var re *mapping.RowError
+		if errors.As(err, &re) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("match-key stage: reading %s: %w", party, err)
+		}
+		rows = append(rows, row.Fields)
+	}
+}
+
+// processCPU is the processor time this process has used, user and
+// system.
+func processCPU() (time.Duration, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, fmt.Errorf("getrusage: %w", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
+}
