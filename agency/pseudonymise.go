@@ -87,6 +87,7 @@ type worker struct {
 	unit  *keys.Tokenizer
 	ref   *keys.RefMaker
 	clk   *clk.Worker
+	keys  derive.Deriver
 
 	// Records' tokens and filters are cut from slabs, a few allocations
 	// per thousand records instead of two per record.
@@ -148,8 +149,8 @@ func (w *worker) row(r mapping.Row) result {
 		}
 		return result{reject: &Reject{Line: r.Line, Field: field, Reason: reason}}
 	}
-	pk := derive.PersonKeys(p)
-	bk := derive.BlockKeys(p)
+	// The keys are valid until the next row: only their tokens are kept.
+	pk, ak, bk := w.keys.Keys(p)
 	var filter *keys.Filter
 	if f, err := w.clk.Encode(p); err == nil {
 		filter = w.newFilter()
@@ -161,7 +162,6 @@ func (w *worker) row(r mapping.Row) result {
 	if len(pk) == 0 && (filter == nil || len(bk) == 0) {
 		return result{reject: &Reject{Line: r.Line, Reason: "no match key can be made: needs an identifier, or a name and one more detail (the other name, a date of birth or a postcode)"}}
 	}
-	ak := derive.AddressKeys(p)
 	rec := Record{
 		Ref:        w.ref.Ref(p.RecordID),
 		Indicators: r.Indicators,

@@ -1,7 +1,6 @@
 package agency
 
 import (
-	"tfmatch/agency/derive"
 	"tfmatch/agency/normalize"
 )
 
@@ -29,7 +28,7 @@ func (s *MatchKeyStage) Tokens(fields map[string]string) int {
 	if err != nil {
 		return 0
 	}
-	pk, ak, bk := derive.PersonKeys(p), derive.AddressKeys(p), derive.BlockKeys(p)
+	pk, ak, bk := s.w.keys.Keys(p)
 	s.buf, err = s.w.matchTokens(s.buf[:0], p, pk, ak, bk)
 	if err != nil {
 		return 0

@@ -128,6 +128,31 @@ func newKeySet(keys, fields int) keySet {
 	return keySet{keys: make([]Key, 0, keys), fields: make([]string, 0, fields)}
 }
 
+// reset empties s, keeping its arrays for the next record: keys returned
+// before are overwritten.
+func (s *keySet) reset() {
+	s.keys = s.keys[:0]
+	s.fields = s.fields[:0]
+}
+
+// sortByStrength orders the keys strongest kind first, keeping the order
+// of keys of equal strength (a stable insertion sort: a record has a
+// dozen keys; each kind's strength is looked up once).
+func (s *keySet) sortByStrength() {
+	var buf [32]int
+	st := buf[:0]
+	for _, k := range s.keys {
+		in, _ := matchkey.Lookup(k.Kind)
+		st = append(st, in.Strength)
+	}
+	for i := 1; i < len(s.keys); i++ {
+		for j := i; j > 0 && st[j] < st[j-1]; j-- {
+			st[j], st[j-1] = st[j-1], st[j]
+			s.keys[j], s.keys[j-1] = s.keys[j-1], s.keys[j]
+		}
+	}
+}
+
 // result returns the keys, nil for none.
 func (s *keySet) result() []Key {
 	if len(s.keys) == 0 {
@@ -190,6 +215,11 @@ func initial(s string) string {
 // first, without duplicates. See the package comment for the rules.
 func PersonKeys(p normalize.Person) []Key {
 	ks := newKeySet(16, 48)
+	personKeys(&ks, p)
+	return ks.result()
+}
+
+func personKeys(ks *keySet, p normalize.Person) {
 	ks.add(matchkey.NINO, p.NINO)
 	ks.add(matchkey.NHS, p.NHS)
 	ks.add(matchkey.UPN, p.UPN)
@@ -289,17 +319,40 @@ func PersonKeys(p normalize.Person) []Key {
 			}
 		}
 	}
-	return ks.result()
+}
+
+// Deriver derives the keys of one person after another, reusing its
+// buffers: the keys its Keys returns are the same as PersonKeys,
+// AddressKeys and BlockKeys return, but valid only until its next call.
+// It is not safe for concurrent use.
+type Deriver struct {
+	person, address, block keySet
+}
+
+// Keys returns p's person, address and block keys.
+func (d *Deriver) Keys(p normalize.Person) (person, address, block []Key) {
+	d.person.reset()
+	d.address.reset()
+	d.block.reset()
+	personKeys(&d.person, p)
+	addressKeys(&d.address, p)
+	blockKeys(&d.block, p)
+	return d.person.keys, d.address.keys, d.block.keys
 }
 
 // AddressKeys returns the address keys of p (uprn, then address), none for
 // a person of no fixed abode.
 func AddressKeys(p normalize.Person) []Key {
+	ks := newKeySet(2, 4)
+	addressKeys(&ks, p)
+	return ks.result()
+}
+
+func addressKeys(ks *keySet, p normalize.Person) {
 	a := p.Address
 	if a.NoFixedAbode {
-		return nil
+		return
 	}
-	ks := newKeySet(2, 4)
 	ks.add(matchkey.UPRN, a.UPRN)
 	switch {
 	case a.Postcode == "" || a.Number == "":
@@ -312,7 +365,6 @@ func AddressKeys(p normalize.Person) []Key {
 		// ambiguous).
 		ks.add(matchkey.House, a.Postcode, a.Number)
 	}
-	return ks.result()
 }
 
 // BlockKeys returns the block keys of p (see the package comment): they
@@ -320,6 +372,11 @@ func AddressKeys(p normalize.Person) []Key {
 // their own.
 func BlockKeys(p normalize.Person) []Key {
 	ks := newKeySet(12, 32)
+	blockKeys(&ks, p)
+	return ks.result()
+}
+
+func blockKeys(ks *keySet, p normalize.Person) {
 	given := p.GivenVariants
 	if len(given) == 0 && p.Given != "" {
 		given = []string{p.Given}
@@ -351,12 +408,7 @@ func BlockKeys(p normalize.Person) []Key {
 	if !p.Address.NoFixedAbode {
 		ks.add(matchkey.BlockPostcodeNumber, postcode, p.Address.Number)
 	}
-	slices.SortStableFunc(ks.keys, func(a, b Key) int {
-		ia, _ := matchkey.Lookup(a.Kind)
-		ib, _ := matchkey.Lookup(b.Kind)
-		return ia.Strength - ib.Strength
-	})
-	return ks.result()
+	ks.sortByStrength()
 }
 
 // BlockPostcode is the postcode used by block keys and the similarity
