@@ -189,8 +189,14 @@ func nameOK(s string) bool { return utf8.RuneCountInString(s) >= minNameLen }
 
 // two formats n as two decimal digits.
 func two(n int) string {
-	return string([]byte{byte('0' + n/10%10), byte('0' + n%10)})
+	n %= 100
+	return twoDigits[2*n : 2*n+2] // a substring of a constant: no allocation
 }
+
+// twoDigits holds "00" to "99" in order.
+const twoDigits = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
+	"8081828384858687888990919293949596979899"
 
 // four formats n as four decimal digits.
 func four(n int) string {
@@ -396,11 +402,12 @@ func blockKeys(ks *keySet, p normalize.Person) {
 		if !nameOK(g) {
 			continue
 		}
-		ks.add(matchkey.BlockPhoneticYear, Soundex(g), sf, year)
+		sg := Soundex(g)
+		ks.add(matchkey.BlockPhoneticYear, sg, sf, year)
 		ks.add(matchkey.BlockName, g, family)
 		ks.add(matchkey.BlockGivenDOB, g, dob)
 		ks.add(matchkey.BlockGivenPostcode, g, postcode)
-		ks.add(matchkey.BlockPhoneticPost, Soundex(g), sf, postcode)
+		ks.add(matchkey.BlockPhoneticPost, sg, sf, postcode)
 	}
 	ks.add(matchkey.BlockFamilyDOB, family, dob)
 	ks.add(matchkey.BlockFamilyPostcode, family, postcode)

@@ -416,3 +416,11 @@ func BenchmarkPipeline(b *testing.B) {
 		b.Fatal("no keys")
 	}
 }
+
+func TestTwo(t *testing.T) {
+	for n := range 100 {
+		if got, want := two(n), fmt.Sprintf("%02d", n); got != want {
+			t.Errorf("two(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
