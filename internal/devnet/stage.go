@@ -27,8 +27,9 @@ type StageRate struct {
 
 // MeasureMatchKeyStage measures the match-key stage of pseudonymisation on
 // its own (agency.MatchKeyStage: normalise, derive every key, one HMAC per
-// key) over every agency's extract in districtDir, on one goroutine, in
-// this process. The extracts are read and mapped first and not timed. The
+// key) over every agency's extract in districtDir (the first
+// stageSampleRows rows of each), on one goroutine, in this process. The
+// rows are read and mapped first and not timed. The
 // stage runs over slices of the rows in turns with the HMAC limit's loop
 // (MeasureHMACLimit), each timed by the process's processor time (user and
 // system, so the garbage collector's work on other cores counts too),
@@ -43,7 +44,7 @@ func MeasureMatchKeyStage(districtDir string, d time.Duration) (StageRate, error
 	}
 	var rows []map[string]string
 	for _, a := range synth.Agencies() {
-		r, err := mappedRows(districtDir, a, asof)
+		r, err := mappedRows(districtDir, a, asof, stageSampleRows)
 		if err != nil {
 			return StageRate{}, err
 		}
@@ -96,8 +97,15 @@ func MeasureMatchKeyStage(districtDir string, d time.Duration) (StageRate, error
 	return rate, nil
 }
 
-// mappedRows reads an agency's extract through its mapping.
-func mappedRows(districtDir, party string, asof time.Time) ([]map[string]string, error) {
+// stageSampleRows bounds the rows of each extract MeasureMatchKeyStage
+// holds: an agency node streams its extract and never holds it whole, and
+// a few hundred thousand rows in memory would make the collector's work,
+// not the stage's, grow with the district.
+const stageSampleRows = 10000
+
+// mappedRows reads up to max accepted rows of an agency's extract through
+// its mapping.
+func mappedRows(districtDir, party string, asof time.Time, max int) ([]map[string]string, error) {
 	m, err := mapping.Load(filepath.Join(districtDir, "mappings", party+".yaml"))
 	if err != nil {
 		return nil, err
@@ -112,7 +120,7 @@ func mappedRows(districtDir, party string, asof time.Time) ([]map[string]string,
 		return nil, err
 	}
 	var rows []map[string]string
-	for {
+	for len(rows) < max {
 		row, err := rd.Next()
 		if errors.Is(err, io.EOF) {
 			return rows, nil
@@ -126,6 +134,7 @@ func mappedRows(districtDir, party string, asof time.Time) ([]map[string]string,
 		}
 		rows = append(rows, row.Fields)
 	}
+	return rows, nil
 }
 
 // processCPU is the processor time this process has used, user and
