@@ -167,8 +167,11 @@ func (s *keySet) add(kind matchkey.Kind, fields ...string) {
 			return
 		}
 	}
-	for _, x := range s.keys {
-		if x.Kind == kind && slices.Equal(x.Fields, fields) {
+	for i := range s.keys {
+		x := &s.keys[i]
+		// Cheapest tests first: most keys differ in their field count or
+		// their first field.
+		if len(x.Fields) == len(fields) && (len(fields) == 0 || x.Fields[0] == fields[0]) && x.Kind == kind && slices.Equal(x.Fields, fields) {
 			return
 		}
 	}
