@@ -85,16 +85,50 @@ type worker struct {
 	tz    map[matchkey.Kind]*keys.Tokenizer
 	group *keys.Tokenizer
 	unit  *keys.Tokenizer
-	local keys.LocalKey
+	ref   *keys.RefMaker
 	clk   *clk.Worker
+	keys  derive.Deriver
+
+	// Records' tokens and filters are cut from slabs, a few allocations
+	// per thousand records instead of two per record.
+	tokens  []Token
+	filters []keys.Filter
 }
 
+// Slab sizes, in tokens and filters.
+const (
+	tokenSlab  = 8192
+	filterSlab = 512
+)
+
 func (p *Pseudonymiser) newWorker() *worker {
-	w := &worker{tz: make(map[matchkey.Kind]*keys.Tokenizer, len(p.tokenKeys)), group: p.group.NewTokenizer(), unit: p.unit.NewTokenizer(), local: p.local, clk: p.clk.NewWorker()}
+	w := &worker{tz: make(map[matchkey.Kind]*keys.Tokenizer, len(p.tokenKeys)), group: p.group.NewTokenizer(), unit: p.unit.NewTokenizer(), ref: p.local.NewRefMaker(), clk: p.clk.NewWorker()}
 	for kind, tk := range p.tokenKeys {
 		w.tz[kind] = tk.NewTokenizer()
 	}
 	return w
+}
+
+// tokenSpace returns an empty slice with room for n tokens, cut from the
+// worker's slab; appending beyond n never writes into the slab.
+func (w *worker) tokenSpace(n int) []Token {
+	if cap(w.tokens)-len(w.tokens) < n {
+		w.tokens = make([]Token, 0, max(tokenSlab, n))
+	}
+	l := len(w.tokens)
+	return w.tokens[l : l : l+n]
+}
+
+// keepTokens advances the slab past ts, which tokenSpace returned.
+func (w *worker) keepTokens(ts []Token) { w.tokens = w.tokens[:len(w.tokens)+len(ts)] }
+
+// newFilter returns a zero filter cut from the worker's slab.
+func (w *worker) newFilter() *keys.Filter {
+	if len(w.filters) == cap(w.filters) {
+		w.filters = make([]keys.Filter, 0, filterSlab)
+	}
+	w.filters = w.filters[:len(w.filters)+1]
+	return &w.filters[len(w.filters)-1]
 }
 
 // result is the outcome of one row.
@@ -115,11 +149,12 @@ func (w *worker) row(r mapping.Row) result {
 		}
 		return result{reject: &Reject{Line: r.Line, Field: field, Reason: reason}}
 	}
-	pk := derive.PersonKeys(p)
-	bk := derive.BlockKeys(p)
+	// The keys are valid until the next row: only their tokens are kept.
+	pk, ak, bk := w.keys.Keys(p)
 	var filter *keys.Filter
 	if f, err := w.clk.Encode(p); err == nil {
-		filter = &f
+		filter = w.newFilter()
+		*filter = f
 	}
 	// A record without person keys (a name and no date of birth, say)
 	// can still be linked by the similarity tier: its filter is compared
@@ -127,29 +162,38 @@ func (w *worker) row(r mapping.Row) result {
 	if len(pk) == 0 && (filter == nil || len(bk) == 0) {
 		return result{reject: &Reject{Line: r.Line, Reason: "no match key can be made: needs an identifier, or a name and one more detail (the other name, a date of birth or a postcode)"}}
 	}
-	ak := derive.AddressKeys(p)
 	rec := Record{
-		Ref:        w.local.Ref(p.RecordID),
-		Tokens:     make([]Token, 0, len(pk)+len(ak)+len(bk)+2),
+		Ref:        w.ref.Ref(p.RecordID),
 		Indicators: r.Indicators,
 		Filter:     filter,
 	}
-	for _, set := range [][]derive.Key{pk, ak, bk} {
+	rec.Tokens, err = w.matchTokens(w.tokenSpace(len(pk)+len(ak)+len(bk)+2), p, pk, ak, bk)
+	if err != nil {
+		return result{reject: &Reject{Line: r.Line, Reason: err.Error()}}
+	}
+	w.keepTokens(rec.Tokens)
+	return result{rec: rec, person: vaultPerson(r.Fields), issues: issues}
+}
+
+// matchTokens appends to dst the token of every key in sets and of p's
+// own groupings.
+func (w *worker) matchTokens(dst []Token, p normalize.Person, sets ...[]derive.Key) ([]Token, error) {
+	for _, set := range sets {
 		for _, k := range set {
 			tz, ok := w.tz[k.Kind]
 			if !ok {
-				return result{reject: &Reject{Line: r.Line, Reason: fmt.Sprintf("internal: no token key for kind %q", k.Kind)}}
+				return dst, fmt.Errorf("internal: no token key for kind %q", k.Kind)
 			}
-			rec.Tokens = append(rec.Tokens, Token{Kind: k.Kind, Value: tz.Token(k.Fields)})
+			dst = append(dst, Token{Kind: k.Kind, Value: tz.Token(k.Fields)})
 		}
 	}
 	if p.HouseholdRef != "" {
-		rec.Tokens = append(rec.Tokens, Token{Kind: matchkey.HouseholdGroup, Value: w.group.Token([]string{p.HouseholdRef})})
+		dst = append(dst, Token{Kind: matchkey.HouseholdGroup, Value: w.group.Token([]string{p.HouseholdRef})})
 	}
 	if p.UnitRef != "" {
-		rec.Tokens = append(rec.Tokens, Token{Kind: matchkey.UnitGroup, Value: w.unit.Token([]string{p.UnitRef})})
+		dst = append(dst, Token{Kind: matchkey.UnitGroup, Value: w.unit.Token([]string{p.UnitRef})})
 	}
-	return result{rec: rec, person: vaultPerson(r.Fields), issues: issues}
+	return dst, nil
 }
 
 // vaultPerson keeps the agency's own view of the person, as mapped, for

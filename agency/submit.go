@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 
@@ -16,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"tfmatch/audit"
+	"tfmatch/keys"
 	pb "tfmatch/proto/tfmatch/v1"
 )
 
@@ -245,32 +245,50 @@ func (s *MatcherSink) Receipts() []Receipt {
 	return append([]Receipt(nil), s.receipts...)
 }
 
-// BatchToProto converts a batch to its wire form.
+// BatchToProto converts a batch to its wire form. References, filters and
+// token values are copied, so a later change to b does not alter the
+// result; the indicator maps are shared with b (a record's indicators are
+// never changed once its row is read). The records, tokens and bytes are
+// cut from a few slabs per batch rather than allocated one by one.
 func BatchToProto(b Batch) *pb.Batch {
+	n, filters := 0, 0
+	for i := range b.Records {
+		n += len(b.Records[i].Tokens)
+		if b.Records[i].Filter != nil {
+			filters++
+		}
+	}
+	records := make([]pb.Record, len(b.Records))
+	tokens := make([]pb.Token, n)
+	ptrs := make([]*pb.Token, n)
+	bytes := make([]byte, 0, len(b.Records)*len(keys.Ref{})+n*len(keys.Token{})+filters*keys.FilterBytes)
+	clone := func(v []byte) []byte {
+		l := len(bytes)
+		bytes = append(bytes, v...)
+		return bytes[l:len(bytes):len(bytes)]
+	}
 	out := &pb.Batch{
 		BatchId:  b.ID,
-		IsaHash:  b.ISAHash[:],
+		IsaHash:  append([]byte(nil), b.ISAHash[:]...),
 		KeyEpoch: b.Epoch,
 		Records:  make([]*pb.Record, len(b.Records)),
 	}
-	for i, r := range b.Records {
-		pr := &pb.Record{Ref: r.Ref[:], Tokens: make([]*pb.Token, len(r.Tokens))}
+	for i := range b.Records {
+		r := &b.Records[i]
+		pr := &records[i]
+		pr.Ref = clone(r.Ref[:])
 		if r.Filter != nil {
-			pr.Filter = r.Filter[:]
+			pr.Filter = clone(r.Filter[:])
 		}
-		for j, t := range r.Tokens {
-			pr.Tokens[j] = &pb.Token{Kind: string(t.Kind), Value: t.Value[:]}
+		pr.Tokens, ptrs = ptrs[:len(r.Tokens):len(r.Tokens)], ptrs[len(r.Tokens):]
+		for j := range r.Tokens {
+			pt := &tokens[0]
+			tokens = tokens[1:]
+			pt.Kind, pt.Value = string(r.Tokens[j].Kind), clone(r.Tokens[j].Value[:])
+			pr.Tokens[j] = pt
 		}
 		if len(r.Indicators) > 0 {
-			pr.Indicators = make(map[string]bool, len(r.Indicators))
-			names := make([]string, 0, len(r.Indicators))
-			for name := range r.Indicators {
-				names = append(names, name)
-			}
-			sort.Strings(names)
-			for _, name := range names {
-				pr.Indicators[name] = r.Indicators[name]
-			}
+			pr.Indicators = r.Indicators
 		}
 		out.Records[i] = pr
 	}

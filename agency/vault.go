@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -28,26 +32,109 @@ type Person struct {
 // vaultPrefix starts every person key in the vault.
 const vaultPrefix = "p/"
 
+// Sentinel errors of OpenVault.
+var (
+	// ErrVaultNotEncrypted is returned for a vault written without
+	// encryption (by a version before vaults were encrypted at rest).
+	ErrVaultNotEncrypted = errors.New("vault is not encrypted at rest")
+	// ErrVaultKey is returned for a vault encrypted under another key
+	// (another local key, so another age identity or state directory).
+	ErrVaultKey = errors.New("vault is encrypted under another key")
+)
+
 // Vault maps the agency's record references back to its own records. It is
-// a badger store in the agency's state directory.
+// a badger store in the agency's state directory, encrypted at rest
+// (AES-256, badger's encryption with VaultOptions.Key) and written with
+// fsync, each entry expiring after the agreement's retention period.
 type Vault struct {
-	db *badger.DB
+	db        *badger.DB
+	retention time.Duration
 }
 
-// VaultOptions configures OpenVault. The zero value is usable.
+// VaultOptions configures OpenVault. The zero value is usable for a
+// scratch vault (tests, in-process runs): see Key and Retention.
 type VaultOptions struct {
 	Logger *slog.Logger
+	// Key encrypts the vault at rest; an agency node derives it from its
+	// local key (keys.LocalKey.VaultKey). The zero value draws a scratch
+	// key for this opening only: the vault is still encrypted on disk but
+	// can not be read again once closed.
+	Key keys.VaultKey
+	// Retention is how long each entry is kept after it is written: the
+	// agreement's retention period (isa.Agreement.Retention). Badger drops
+	// an entry once it expires. Zero keeps entries until they are
+	// replaced; an agency node always sets it.
+	Retention time.Duration
 }
 
-// OpenVault opens (creating if needed) the vault in dir.
+// Badger sizes for the vault: it holds a few hundred bytes per person, so
+// badger's defaults (64 MiB memtables, a 256 MiB block cache, 1 GiB value
+// log files) only cost memory and start-up time. The index cache must be
+// bounded when the store is encrypted.
+const (
+	vaultMemTableSize   = 16 << 20
+	vaultBlockCacheSize = 16 << 20
+	vaultIndexCacheSize = 8 << 20
+	vaultValueLogSize   = 64 << 20
+)
+
+// OpenVault opens (creating if needed) the vault in dir. It fails with
+// ErrVaultNotEncrypted for a vault an older version wrote in clear, and
+// with ErrVaultKey for one encrypted under another key.
 func OpenVault(dir string, opts VaultOptions) (*Vault, error) {
-	bo := badger.DefaultOptions(dir).WithLogger(badgerlog.New(opts.Logger))
+	if opts.Retention < 0 {
+		return nil, fmt.Errorf("opening vault %s: negative retention %s", dir, opts.Retention)
+	}
+	key := opts.Key
+	if key.IsZero() {
+		var err error
+		if key, err = keys.NewScratchVaultKey(); err != nil {
+			return nil, fmt.Errorf("opening vault %s: %w", dir, err)
+		}
+	}
+	bo := badger.DefaultOptions(dir).
+		WithLogger(badgerlog.New(opts.Logger)).
+		WithEncryptionKey(key.AES256()).
+		WithIndexCacheSize(vaultIndexCacheSize).
+		WithBlockCacheSize(vaultBlockCacheSize).
+		WithMemTableSize(vaultMemTableSize).
+		WithValueLogFileSize(vaultValueLogSize).
+		// A record is in the vault before its tokens leave the node, even
+		// across a power cut: every write is on disk when put returns.
+		WithSyncWrites(true)
 	db, err := badger.Open(bo)
+	if errors.Is(err, badger.ErrEncryptionKeyMismatch) {
+		if clearRegistry(dir) {
+			return nil, fmt.Errorf("opening vault %s: %w: it was written by an older version; move it aside and submit the extract again to rebuild it encrypted (the matcher's references stay the same)", dir, ErrVaultNotEncrypted)
+		}
+		return nil, fmt.Errorf("opening vault %s: %w: it was not written with this node's local key (check -identity and -state)", dir, ErrVaultKey)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening vault %s: %w", dir, err)
 	}
-	return &Vault{db: db}, nil
+	return &Vault{db: db, retention: opts.Retention}, nil
 }
+
+// clearRegistry reports whether badger's key registry in dir was written
+// without encryption. The registry starts with a 16-byte IV and a sanity
+// text that badger encrypts with the store's key when it has one and
+// writes in clear when it has none.
+func clearRegistry(dir string) bool {
+	f, err := os.Open(filepath.Join(dir, badger.KeyRegistryFileName))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var head [16 + len(badgerSanityText)]byte
+	if _, err := io.ReadFull(f, head[:]); err != nil {
+		return false
+	}
+	return string(head[16:]) == badgerSanityText
+}
+
+// badgerSanityText is the sanity text of badger's key registry
+// (key_registry.go).
+const badgerSanityText = "Hello Badger"
 
 // Close closes the vault.
 func (v *Vault) Close() error { return v.db.Close() }
@@ -62,7 +149,8 @@ type vaultEntry struct {
 	person Person
 }
 
-// put stores entries in one atomic transaction group.
+// put stores entries with one badger write batch, synced to disk before
+// it returns, each entry expiring after the vault's retention.
 func (v *Vault) put(entries []vaultEntry) error {
 	wb := v.db.NewWriteBatch()
 	defer wb.Cancel()
@@ -71,7 +159,11 @@ func (v *Vault) put(entries []vaultEntry) error {
 		if err != nil {
 			return fmt.Errorf("encoding vault entry: %w", err)
 		}
-		if err := wb.Set(vaultKey(e.ref), val); err != nil {
+		en := badger.NewEntry(vaultKey(e.ref), val)
+		if v.retention > 0 {
+			en = en.WithTTL(v.retention)
+		}
+		if err := wb.SetEntry(en); err != nil {
 			return fmt.Errorf("writing vault: %w", err)
 		}
 	}

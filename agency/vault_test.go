@@ -4,7 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
 
 	"tfmatch/keys"
 )
@@ -27,8 +33,12 @@ func TestVaultRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	vk, err := local.VaultKey()
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
-	v, err := OpenVault(dir, VaultOptions{})
+	v, err := OpenVault(dir, VaultOptions{Key: vk, Retention: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +89,7 @@ func TestVaultRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Run("reopened", func(t *testing.T) {
-		v, err := OpenVault(dir, VaultOptions{})
+		v, err := OpenVault(dir, VaultOptions{Key: vk, Retention: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,5 +119,186 @@ func TestOpenVaultBadDir(t *testing.T) {
 	if v, err := OpenVault(f, VaultOptions{}); err == nil {
 		v.Close()
 		t.Fatal("OpenVault on a file succeeded")
+	}
+}
+
+// newVaultKey returns the vault key of a fresh local key.
+func newVaultKey(t testing.TB) keys.VaultKey {
+	t.Helper()
+	local, err := keys.NewLocalKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vk, err := local.VaultKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vk
+}
+
+// TestVaultEncryptedAtRest writes people with distinctive details, closes
+// the vault and scans every byte of every file in its directory for them.
+func TestVaultEncryptedAtRest(t *testing.T) {
+	local, err := keys.NewLocalKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vk, err := local.VaultKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	v, err := OpenVault(dir, VaultOptions{Key: vk, Retention: 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := testPeople(t, local, 500)
+	for i := range entries {
+		entries[i].person.FamilyName = "Quasimodo-Featherstonehaugh"
+		entries[i].person.Postcode = "ZZ99 9QX"
+	}
+	if err := v.put(entries); err != nil {
+		t.Fatal(err)
+	}
+	// Force the memtable into a table file as well, so both the value log
+	// and an SST are scanned.
+	if err := v.db.Flatten(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	secrets := []string{"Quasimodo-Featherstonehaugh", "Featherstonehaugh", "ZZ99 9QX", "GivenR0001", "R0042", "Flat 1, 2 Road"}
+	files := 0
+	err = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		files++
+		for _, s := range secrets {
+			if strings.Contains(string(b), s) {
+				t.Errorf("%s holds %q in clear", filepath.Base(path), s)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files == 0 {
+		t.Fatal("the vault directory holds no files")
+	}
+	// The same key reads it back.
+	v, err = OpenVault(dir, VaultOptions{Key: vk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	found, _, err := v.Resolve(context.Background(), []keys.Ref{entries[42].ref})
+	if err != nil || found[entries[42].ref] != entries[42].person {
+		t.Errorf("reopened vault: %+v, %v", found, err)
+	}
+}
+
+func TestOpenVaultRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// prepare writes a vault in dir the way the case needs.
+		prepare func(t *testing.T, dir string)
+		want    error
+		says    string
+	}{
+		{
+			name: "another key",
+			prepare: func(t *testing.T, dir string) {
+				v, err := OpenVault(dir, VaultOptions{Key: newVaultKey(t)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := v.put(testPeople(t, keys.LocalKey{}, 3)); err != nil {
+					t.Fatal(err)
+				}
+				v.Close()
+			},
+			want: ErrVaultKey,
+			says: "not written with this node's local key",
+		},
+		{
+			name: "unencrypted vault of an older version",
+			prepare: func(t *testing.T, dir string) {
+				db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := db.Update(func(txn *badger.Txn) error {
+					return txn.Set([]byte(vaultPrefix+"0123456789abcdef"), []byte(`{"record_id":"R1"}`))
+				}); err != nil {
+					t.Fatal(err)
+				}
+				db.Close()
+			},
+			want: ErrVaultNotEncrypted,
+			says: "move it aside and submit the extract again",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tc.prepare(t, dir)
+			v, err := OpenVault(dir, VaultOptions{Key: newVaultKey(t)})
+			if err == nil {
+				v.Close()
+				t.Fatal("OpenVault succeeded")
+			}
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.says) {
+				t.Errorf("OpenVault: %v; want %v saying %q", err, tc.want, tc.says)
+			}
+		})
+	}
+}
+
+// TestVaultExpiry writes with a retention of one second and checks the
+// entries are gone after it (badger's TTL has a resolution of a second).
+func TestVaultExpiry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits two seconds")
+	}
+	local, err := keys.NewLocalKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := OpenVault(t.TempDir(), VaultOptions{Key: newVaultKey(t), Retention: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	entries := testPeople(t, local, 10)
+	if err := v.put(entries); err != nil {
+		t.Fatal(err)
+	}
+	refs := []keys.Ref{entries[0].ref, entries[9].ref}
+	if found, _, err := v.Resolve(context.Background(), refs); err != nil || len(found) != 2 {
+		t.Fatalf("before expiry: found %d, %v", len(found), err)
+	}
+	time.Sleep(2100 * time.Millisecond)
+	found, unknown, err := v.Resolve(context.Background(), refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 0 || len(unknown) != 2 {
+		t.Errorf("after the retention: found %d, unknown %d; want 0 and 2", len(found), len(unknown))
+	}
+	if n, err := v.Len(); err != nil || n != 0 {
+		t.Errorf("after the retention: Len = %d, %v", n, err)
+	}
+}
+
+func TestOpenVaultNegativeRetention(t *testing.T) {
+	if v, err := OpenVault(t.TempDir(), VaultOptions{Retention: -time.Second}); err == nil {
+		v.Close()
+		t.Fatal("OpenVault with a negative retention succeeded")
 	}
 }

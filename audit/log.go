@@ -33,6 +33,11 @@ type Config struct {
 	Logger *slog.Logger
 	// InMemory keeps the log in memory (dir must be ""); for tests.
 	InMemory bool
+	// MemTableSize is the size of badger's memtables in bytes (zero:
+	// badger's default, 64 MiB; at least 8 MiB, as badger's 1 MiB value
+	// threshold must fit in 15% of it). A node that logs a few entries a
+	// run needs far less, and each memtable is allocated whole.
+	MemTableSize int64
 	// CheckpointEvery bounds how many entries may be appended before a
 	// checkpoint covers them: a checkpoint is published, in the same
 	// transaction, by the append that makes this many entries uncovered.
@@ -64,6 +69,9 @@ func (c Config) Validate() error {
 	}
 	if c.CheckpointInterval < 0 {
 		return errors.New("audit: config: negative checkpoint interval")
+	}
+	if c.MemTableSize < 0 || c.MemTableSize > 0 && c.MemTableSize < 8<<20 {
+		return errors.New("audit: config: memtable size below 8 MiB")
 	}
 	return nil
 }
@@ -153,6 +161,9 @@ func Open(dir string, cfg Config) (*Log, error) {
 		WithNumVersionsToKeep(1)
 	if cfg.InMemory {
 		bo = bo.WithDir("").WithValueDir("")
+	}
+	if cfg.MemTableSize > 0 {
+		bo = bo.WithMemTableSize(cfg.MemTableSize)
 	}
 	db, err := badger.Open(bo)
 	if err != nil {

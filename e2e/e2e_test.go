@@ -57,6 +57,25 @@ func newMemberSet(members []string) memberSet {
 	return memberSet(strings.Join(members, " "))
 }
 
+// nodeVaultKey returns the key an agency node encrypts its vault with:
+// derived from its local key, which is encrypted to its age identity.
+func nodeVaultKey(t *testing.T, res *devnet.Result, party string) keys.VaultKey {
+	t.Helper()
+	ids, err := keys.ReadIdentityFile(res.Agreement.Identities[party])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var local keys.LocalKey
+	if err := keys.ReadFileEncrypted(filepath.Join(res.StateDirs[party], "local.key.age"), &local, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	vk, err := local.VaultKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vk
+}
+
 // networkedFlagged resolves every flagged household's references through
 // each agency's vault (the nodes have stopped, so the vaults are free).
 func networkedFlagged(t *testing.T, res *devnet.Result) map[memberSet]string {
@@ -71,7 +90,7 @@ func networkedFlagged(t *testing.T, res *devnet.Result) map[memberSet]string {
 	}
 	ids := map[string]map[keys.Ref]string{}
 	for src, refs := range bySource {
-		v, err := agency.OpenVault(filepath.Join(res.StateDirs[src], "vault"), agency.VaultOptions{})
+		v, err := agency.OpenVault(filepath.Join(res.StateDirs[src], "vault"), agency.VaultOptions{Key: nodeVaultKey(t, res, src)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -147,6 +147,17 @@ func (h *BloomHasher) Add(f *Filter, gram string, n int) {
 	}
 }
 
+// AddBytes is Add with the gram as bytes (it does not keep gram).
+func (h *BloomHasher) AddBytes(f *Filter, gram []byte, n int) {
+	h.mac.Reset()
+	h.mac.Write(gram)
+	h.mac.Sum(h.sum[:0])
+	n = min(max(n, 1), MaxBitsPerGram)
+	for i := range n {
+		f.Set(int(binary.BigEndian.Uint16(h.sum[2*i:]) % FilterBits))
+	}
+}
+
 // Permutation is a permutation of the FilterBits bit positions: bit i of
 // a filter moves to bit Permutation[i].
 type Permutation [FilterBits]uint16

@@ -318,6 +318,14 @@ func TestVectors(t *testing.T) {
 		if got := hex.EncodeToString(r[:]); got != v.Ref {
 			t.Errorf("ref %d: %s, want %s", i, got, v.Ref)
 		}
+		// A RefMaker reused across ids gives the same references.
+		rm := l.NewRefMaker()
+		for range 2 {
+			if got := rm.Ref(v.LocalID); got != r {
+				t.Errorf("ref %d: RefMaker %x, want %x", i, got, r)
+			}
+			rm.Ref("another id")
+		}
 		if got := hex.EncodeToString(independentHMAC(l.s[:], []byte(v.LocalID))[:16]); got != v.Ref {
 			t.Errorf("ref %d: independent %s, want %s", i, got, v.Ref)
 		}
@@ -427,6 +435,13 @@ func testBloomVectors(t *testing.T, vf vectorFile) {
 		}
 		if f != g {
 			t.Errorf("bloom %d: BloomHasher disagrees with Positions", i)
+		}
+		var fb Filter
+		bh := bk.NewBloomHasher()
+		bh.AddBytes(&Filter{}, []byte("another gram"), 16)
+		bh.AddBytes(&fb, []byte(v.Gram), v.Bits)
+		if fb != g {
+			t.Errorf("bloom %d: BloomHasher.AddBytes disagrees with Positions", i)
 		}
 		key := independentHKDF(p.s[:], c.ISAHash[:], "tfmatch/v1/bloom/"+v.Field+"/"+itoa(v.Epoch), 32)
 		if got := hex.EncodeToString(key); got != v.BloomKey {

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"hash"
+	"io"
 
 	"tfmatch/matchkey"
 )
@@ -61,6 +62,7 @@ func (k TokenKey) Token(fields ...string) Token {
 type Tokenizer struct {
 	mac hash.Hash
 	buf []byte
+	sum [sha256.Size]byte // Sum's output, kept here so it need not escape
 }
 
 // NewTokenizer returns a Tokenizer for k.
@@ -73,9 +75,8 @@ func (t *Tokenizer) Token(fields []string) Token {
 	t.buf = AppendCanonical(t.buf[:0], fields)
 	t.mac.Reset()
 	t.mac.Write(t.buf)
-	var out Token
-	t.mac.Sum(out[:0])
-	return out
+	t.mac.Sum(t.sum[:0])
+	return Token(t.sum)
 }
 
 // Ref is an opaque record reference: stable for one agency and local id,
@@ -96,6 +97,26 @@ func (k LocalKey) Ref(localID string) Ref {
 	var r Ref
 	copy(r[:], sum[:16])
 	return r
+}
+
+// RefMaker computes references under one LocalKey reusing the HMAC
+// state. It is not safe for concurrent use; make one per goroutine.
+type RefMaker struct {
+	mac hash.Hash
+	sum [sha256.Size]byte
+}
+
+// NewRefMaker returns a RefMaker for k.
+func (k LocalKey) NewRefMaker() *RefMaker {
+	return &RefMaker{mac: hmac.New(sha256.New, k.s[:])}
+}
+
+// Ref is identical to LocalKey.Ref.
+func (m *RefMaker) Ref(localID string) Ref {
+	m.mac.Reset()
+	io.WriteString(m.mac, localID)
+	m.mac.Sum(m.sum[:0])
+	return Ref(m.sum[:16])
 }
 
 // GroupKey returns the token key for one kind of the agency's own
@@ -127,7 +148,10 @@ func (k BlindingKey) Blind(t Token) Blinded {
 
 // Blinder blinds tokens reusing the HMAC state. Not safe for concurrent
 // use.
-type Blinder struct{ mac hash.Hash }
+type Blinder struct {
+	mac hash.Hash
+	sum [sha256.Size]byte
+}
 
 // NewBlinder returns a Blinder for k.
 func (k BlindingKey) NewBlinder() *Blinder {
@@ -138,7 +162,6 @@ func (k BlindingKey) NewBlinder() *Blinder {
 func (b *Blinder) Blind(t Token) Blinded {
 	b.mac.Reset()
 	b.mac.Write(t[:])
-	var out Blinded
-	b.mac.Sum(out[:0])
-	return out
+	b.mac.Sum(b.sum[:0])
+	return Blinded(b.sum)
 }

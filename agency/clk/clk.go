@@ -173,19 +173,22 @@ func (w *Worker) Encode(p normalize.Person) (keys.Filter, error) {
 	w.bigrams(&f, iName, p.Family, wt.family)
 	if d := p.DOB; !d.IsZero() {
 		h := w.h[iDOB]
-		year, month, day := four(d.Year), two(d.Month), two(d.Day)
-		lo, hi := day, month
+		lo, hi := d.Day, d.Month
 		if hi < lo {
 			lo, hi = hi, lo
 		}
-		h.Add(&f, "y"+year, wt.dob)
-		h.Add(&f, "m"+month, wt.dob)
-		h.Add(&f, "d"+day, wt.dob)
-		h.Add(&f, "dm"+lo+hi, wt.dob)
-		h.Add(&f, "f"+d.String(), wt.dob)
+		w.feature(h, &f, wt.dob, "y", d.Year, 4)
+		w.feature(h, &f, wt.dob, "m", d.Month, 2)
+		w.feature(h, &f, wt.dob, "d", d.Day, 2)
+		w.buf = appendDigits(append(w.buf[:0], "dm"...), lo, 2)
+		w.buf = appendDigits(w.buf, hi, 2)
+		h.AddBytes(&f, w.buf, wt.dob)
+		w.buf = append(append(w.buf[:0], 'f'), d.String()...)
+		h.AddBytes(&f, w.buf, wt.dob)
 	}
 	if p.Sex == "m" || p.Sex == "f" {
-		w.h[iSex].Add(&f, p.Sex, wt.sex)
+		w.buf = append(w.buf[:0], p.Sex...)
+		w.h[iSex].AddBytes(&f, w.buf, wt.sex)
 	}
 	// A shared identifier of another scheme, by bigrams so one mistyped
 	// character keeps most of its bits.
@@ -193,7 +196,8 @@ func (w *Worker) Encode(p normalize.Person) (keys.Filter, error) {
 	a := p.Address
 	if !a.NoFixedAbode {
 		if a.Number != "" {
-			w.h[iStreet].Add(&f, "n"+a.Number, wt.number)
+			w.buf = append(append(w.buf[:0], 'n'), a.Number...)
+			w.h[iStreet].AddBytes(&f, w.buf, wt.number)
 		}
 		w.bigrams(&f, iStreet, a.Street, wt.street)
 		w.bigrams(&f, iTown, a.Town, wt.town)
@@ -211,21 +215,35 @@ func (w *Worker) bigrams(f *keys.Filter, i int, s string, bits int) {
 	}
 	h := w.h[i]
 	prev := '_'
-	for _, r := range s + "_" {
+	add := func(r rune) {
 		w.buf = append(w.buf[:0], 'b')
 		w.buf = utf8.AppendRune(w.buf, prev)
 		w.buf = utf8.AppendRune(w.buf, r)
-		h.Add(f, string(w.buf), bits)
+		h.AddBytes(f, w.buf, bits)
 		prev = r
 	}
+	for _, r := range s {
+		add(r)
+	}
+	add('_')
 }
 
-func two(n int) string {
-	return string([]byte{byte('0' + n/10%10), byte('0' + n%10)})
+// feature adds prefix followed by n as width decimal digits.
+func (w *Worker) feature(h *keys.BloomHasher, f *keys.Filter, bits int, prefix string, n, width int) {
+	w.buf = appendDigits(append(w.buf[:0], prefix...), n, width)
+	h.AddBytes(f, w.buf, bits)
 }
 
-func four(n int) string {
-	return string([]byte{byte('0' + n/1000%10), byte('0' + n/100%10), byte('0' + n/10%10), byte('0' + n%10)})
+// appendDigits appends the width last decimal digits of n (n >= 0).
+func appendDigits(dst []byte, n, width int) []byte {
+	for i := width - 1; i >= 0; i-- {
+		p := 1
+		for range i {
+			p *= 10
+		}
+		dst = append(dst, byte('0'+n/p%10))
+	}
+	return dst
 }
 
 // Dice returns the Dice coefficient of two filters, 2|a∧b| / (|a| + |b|),

@@ -116,8 +116,50 @@ func (k Key) Equal(o Key) bool {
 }
 
 // keySet accumulates keys, dropping duplicates and keys with an empty
-// field.
-type keySet []Key
+// field. The keys' fields are copied into one backing array, so add's
+// variadic arguments stay on the caller's stack: a record's keys cost a
+// few allocations, not one per key.
+type keySet struct {
+	keys   []Key
+	fields []string
+}
+
+func newKeySet(keys, fields int) keySet {
+	return keySet{keys: make([]Key, 0, keys), fields: make([]string, 0, fields)}
+}
+
+// reset empties s, keeping its arrays for the next record: keys returned
+// before are overwritten.
+func (s *keySet) reset() {
+	s.keys = s.keys[:0]
+	s.fields = s.fields[:0]
+}
+
+// sortByStrength orders the keys strongest kind first, keeping the order
+// of keys of equal strength (a stable insertion sort: a record has a
+// dozen keys; each kind's strength is looked up once).
+func (s *keySet) sortByStrength() {
+	var buf [32]int
+	st := buf[:0]
+	for _, k := range s.keys {
+		in, _ := matchkey.Lookup(k.Kind)
+		st = append(st, in.Strength)
+	}
+	for i := 1; i < len(s.keys); i++ {
+		for j := i; j > 0 && st[j] < st[j-1]; j-- {
+			st[j], st[j-1] = st[j-1], st[j]
+			s.keys[j], s.keys[j-1] = s.keys[j-1], s.keys[j]
+		}
+	}
+}
+
+// result returns the keys, nil for none.
+func (s *keySet) result() []Key {
+	if len(s.keys) == 0 {
+		return nil
+	}
+	return s.keys
+}
 
 func (s *keySet) add(kind matchkey.Kind, fields ...string) {
 	for _, f := range fields {
@@ -125,13 +167,21 @@ func (s *keySet) add(kind matchkey.Kind, fields ...string) {
 			return
 		}
 	}
-	k := Key{Kind: kind, Fields: fields}
-	for _, x := range *s {
-		if x.Equal(k) {
+	for i := range s.keys {
+		x := &s.keys[i]
+		// Cheapest tests first: most keys differ in their field count or
+		// their first field.
+		if len(x.Fields) == len(fields) && (len(fields) == 0 || x.Fields[0] == fields[0]) && x.Kind == kind && slices.Equal(x.Fields, fields) {
 			return
 		}
 	}
-	*s = append(*s, k)
+	if cap(s.fields)-len(s.fields) < len(fields) {
+		// Keys made so far keep the old array; it is never written again.
+		s.fields = make([]string, 0, max(2*cap(s.fields), len(fields)))
+	}
+	l := len(s.fields)
+	s.fields = append(s.fields, fields...)
+	s.keys = append(s.keys, Key{Kind: kind, Fields: s.fields[l:len(s.fields):len(s.fields)]})
 }
 
 // minNameLen is the shortest given or family name used in a name kind; a
@@ -142,8 +192,14 @@ func nameOK(s string) bool { return utf8.RuneCountInString(s) >= minNameLen }
 
 // two formats n as two decimal digits.
 func two(n int) string {
-	return string([]byte{byte('0' + n/10%10), byte('0' + n%10)})
+	n %= 100
+	return twoDigits[2*n : 2*n+2] // a substring of a constant: no allocation
 }
+
+// twoDigits holds "00" to "99" in order.
+const twoDigits = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
+	"8081828384858687888990919293949596979899"
 
 // four formats n as four decimal digits.
 func four(n int) string {
@@ -167,7 +223,12 @@ func initial(s string) string {
 // PersonKeys returns the identifier and person keys of p, strongest kind
 // first, without duplicates. See the package comment for the rules.
 func PersonKeys(p normalize.Person) []Key {
-	var ks keySet
+	ks := newKeySet(16, 48)
+	personKeys(&ks, p)
+	return ks.result()
+}
+
+func personKeys(ks *keySet, p normalize.Person) {
 	ks.add(matchkey.NINO, p.NINO)
 	ks.add(matchkey.NHS, p.NHS)
 	ks.add(matchkey.UPN, p.UPN)
@@ -267,17 +328,40 @@ func PersonKeys(p normalize.Person) []Key {
 			}
 		}
 	}
-	return ks
+}
+
+// Deriver derives the keys of one person after another, reusing its
+// buffers: the keys its Keys returns are the same as PersonKeys,
+// AddressKeys and BlockKeys return, but valid only until its next call.
+// It is not safe for concurrent use.
+type Deriver struct {
+	person, address, block keySet
+}
+
+// Keys returns p's person, address and block keys.
+func (d *Deriver) Keys(p normalize.Person) (person, address, block []Key) {
+	d.person.reset()
+	d.address.reset()
+	d.block.reset()
+	personKeys(&d.person, p)
+	addressKeys(&d.address, p)
+	blockKeys(&d.block, p)
+	return d.person.keys, d.address.keys, d.block.keys
 }
 
 // AddressKeys returns the address keys of p (uprn, then address), none for
 // a person of no fixed abode.
 func AddressKeys(p normalize.Person) []Key {
+	ks := newKeySet(2, 4)
+	addressKeys(&ks, p)
+	return ks.result()
+}
+
+func addressKeys(ks *keySet, p normalize.Person) {
 	a := p.Address
 	if a.NoFixedAbode {
-		return nil
+		return
 	}
-	var ks keySet
 	ks.add(matchkey.UPRN, a.UPRN)
 	switch {
 	case a.Postcode == "" || a.Number == "":
@@ -290,14 +374,18 @@ func AddressKeys(p normalize.Person) []Key {
 		// ambiguous).
 		ks.add(matchkey.House, a.Postcode, a.Number)
 	}
-	return ks
 }
 
 // BlockKeys returns the block keys of p (see the package comment): they
 // only select candidate pairs for the similarity tier and never link on
 // their own.
 func BlockKeys(p normalize.Person) []Key {
-	var ks keySet
+	ks := newKeySet(12, 32)
+	blockKeys(&ks, p)
+	return ks.result()
+}
+
+func blockKeys(ks *keySet, p normalize.Person) {
 	given := p.GivenVariants
 	if len(given) == 0 && p.Given != "" {
 		given = []string{p.Given}
@@ -317,11 +405,12 @@ func BlockKeys(p normalize.Person) []Key {
 		if !nameOK(g) {
 			continue
 		}
-		ks.add(matchkey.BlockPhoneticYear, Soundex(g), sf, year)
+		sg := Soundex(g)
+		ks.add(matchkey.BlockPhoneticYear, sg, sf, year)
 		ks.add(matchkey.BlockName, g, family)
 		ks.add(matchkey.BlockGivenDOB, g, dob)
 		ks.add(matchkey.BlockGivenPostcode, g, postcode)
-		ks.add(matchkey.BlockPhoneticPost, Soundex(g), sf, postcode)
+		ks.add(matchkey.BlockPhoneticPost, sg, sf, postcode)
 	}
 	ks.add(matchkey.BlockFamilyDOB, family, dob)
 	ks.add(matchkey.BlockFamilyPostcode, family, postcode)
@@ -329,12 +418,7 @@ func BlockKeys(p normalize.Person) []Key {
 	if !p.Address.NoFixedAbode {
 		ks.add(matchkey.BlockPostcodeNumber, postcode, p.Address.Number)
 	}
-	slices.SortStableFunc(ks, func(a, b Key) int {
-		ia, _ := matchkey.Lookup(a.Kind)
-		ib, _ := matchkey.Lookup(b.Kind)
-		return ia.Strength - ib.Strength
-	})
-	return ks
+	ks.sortByStrength()
 }
 
 // BlockPostcode is the postcode used by block keys and the similarity

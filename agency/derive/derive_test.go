@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -346,6 +347,36 @@ func TestGolden(t *testing.T) {
 	}
 }
 
+// TestDeriverReuse checks that a Deriver, reused from one person to the
+// next (in both orders, so buffers left by a longer key list are
+// overwritten), returns exactly the keys of the one-shot functions.
+func TestDeriverReuse(t *testing.T) {
+	var people []normalize.Person
+	for _, rec := range goldenPeople {
+		people = append(people, person(t, rec...))
+	}
+	reversed := slices.Clone(people)
+	slices.Reverse(reversed)
+	var d Deriver
+	for pass, order := range [][]normalize.Person{people, reversed} {
+		for i, p := range order {
+			pk, ak, bk := d.Keys(p)
+			for _, c := range []struct {
+				name      string
+				got, want []Key
+			}{
+				{"person", pk, PersonKeys(p)},
+				{"address", ak, AddressKeys(p)},
+				{"block", bk, BlockKeys(p)},
+			} {
+				if len(c.got) != len(c.want) || len(c.want) > 0 && !reflect.DeepEqual(c.got, c.want) {
+					t.Errorf("pass %d person %d: %s keys %v, want %v", pass, i, c.name, c.got, c.want)
+				}
+			}
+		}
+	}
+}
+
 // FuzzKeys checks the key invariants over arbitrary normalised records.
 func FuzzKeys(f *testing.F) {
 	for _, rec := range goldenPeople {
@@ -383,5 +414,13 @@ func BenchmarkPipeline(b *testing.B) {
 	}
 	if n == 0 {
 		b.Fatal("no keys")
+	}
+}
+
+func TestTwo(t *testing.T) {
+	for n := range 100 {
+		if got, want := two(n), fmt.Sprintf("%02d", n); got != want {
+			t.Errorf("two(%d) = %q, want %q", n, got, want)
+		}
 	}
 }

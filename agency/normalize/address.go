@@ -261,17 +261,29 @@ func trimZeros(w string) string {
 // cannot find are left empty. UPRN is never set by ParseAddress.
 func ParseAddress(s string) Address {
 	var a Address
-	raw := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' || r == '\n' || r == '\r' || r == '|' })
-	segs := make([][]string, 0, len(raw))
-	for _, r := range raw {
-		if w := strings.Fields(fold(r, foldAddress)); len(w) > 0 {
-			segs = append(segs, w)
+	// The words of all parts share one array, and the parts are slices of
+	// it (their capacity cut to their length, so that an append to one
+	// never writes into the next): a few allocations per address rather
+	// than a few per part.
+	var segBuf [8][]string
+	words, segs := make([]string, 0, 12), segBuf[:0]
+	for rest := s; rest != ""; {
+		part := rest
+		if i := strings.IndexAny(rest, ",;\n\r|"); i >= 0 {
+			part, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
+		lo := len(words)
+		words = appendWords(words, fold(part, foldAddress))
+		if len(words) > lo {
+			segs = append(segs, words[lo:len(words):len(words)])
 		}
 	}
 	if len(segs) == 0 {
 		return a
 	}
-	if isNFA(joinSegs(segs)) {
+	if mayBeNFA(segs) && isNFA(joinSegs(segs)) {
 		return Address{NoFixedAbode: true}
 	}
 	// Postcode: last segment first.
@@ -281,9 +293,12 @@ func ParseAddress(s string) Address {
 			segs[k] = append(segs[k][:i:i], segs[k][j:]...)
 		}
 	}
-	// Flat markers, floor flats and "2/14" forms.
+	// Flat markers, floor flats and "2/14" forms. The parts are rewritten
+	// into a second shared array.
+	outs := make([]string, 0, len(words)+2)
 	for k, seg := range segs {
-		out := seg[:0:0]
+		lo := len(outs)
+		out := outs
 		for i := 0; i < len(seg); i++ {
 			w := seg[i]
 			switch {
@@ -330,7 +345,8 @@ func ParseAddress(s string) Address {
 				out = append(out, w)
 			}
 		}
-		segs[k] = out
+		outs = out
+		segs[k] = outs[lo:len(outs):len(outs)]
 	}
 	segs = dropEmpty(segs)
 	if len(segs) == 0 {
@@ -413,6 +429,38 @@ func expandLast(seg []string) string {
 		return e
 	}
 	return w
+}
+
+// appendWords appends the space-separated words of s to dst, as
+// strings.Fields would return them for fold's output.
+func appendWords(dst []string, s string) []string {
+	for s != "" {
+		i := strings.IndexByte(s, ' ')
+		if i < 0 {
+			return append(dst, s)
+		}
+		if i > 0 {
+			dst = append(dst, s[:i])
+		}
+		s = s[i+1:]
+	}
+	return dst
+}
+
+// mayBeNFA reports whether isNFA could hold for the parts joined by
+// spaces: every text isNFA accepts has a word "nfa", "n" or "homeless", a
+// word ending in "no" (no fixed abode) or a word holding "zz99" (the NHS
+// pseudo-postcode). It spares building the joined text for the addresses
+// that are not.
+func mayBeNFA(segs [][]string) bool {
+	for _, seg := range segs {
+		for _, w := range seg {
+			if w == "nfa" || w == "n" || w == "homeless" || strings.HasSuffix(w, "no") || strings.Contains(w, "zz99") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func joinSegs(segs [][]string) string {

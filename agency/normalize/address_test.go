@@ -1,6 +1,7 @@
 package normalize
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -169,5 +170,41 @@ func TestRawPostcode(t *testing.T) {
 		if got := RawPostcode(tt.in); got != tt.want {
 			t.Errorf("RawPostcode(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestMayBeNFA checks that the quick pre-check never rules out a text that
+// isNFA accepts, over the texts isNFA names and random texts built from
+// their pieces.
+func TestMayBeNFA(t *testing.T) {
+	pieces := []string{"nfa", "n", "f", "a", "no", "fixed", "abode", "address", "residence", "of", "homeless",
+		"zz99", "3vz", "zz993vz", "xno", "snfa", "nfa/1", "rhino", "14", "high", "st", "leeds"}
+	check := func(text string) {
+		t.Helper()
+		var segs [][]string
+		for _, part := range strings.Split(text, ",") {
+			if w := strings.Fields(part); len(w) > 0 {
+				segs = append(segs, w)
+			}
+		}
+		if len(segs) > 0 && isNFA(joinSegs(segs)) && !mayBeNFA(segs) {
+			t.Errorf("mayBeNFA rules out %q, which isNFA accepts", text)
+		}
+	}
+	for _, text := range []string{"nfa", "n f a", "nfa nfa", "no fixed abode", "of no fixed abode", "no fixed address",
+		"no fixed residence", "homeless", "no abode", "no fixed", "nfa leeds", "leeds nfa", "rhino fixed abode",
+		"flat zz99 3vz", "zz993vz", "x, no fixed, abode"} {
+		check(text)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		var b strings.Builder
+		for j := range 1 + r.IntN(5) {
+			if j > 0 {
+				b.WriteString([]string{" ", ", "}[r.IntN(2)])
+			}
+			b.WriteString(pieces[r.IntN(len(pieces))])
+		}
+		check(b.String())
 	}
 }

@@ -68,8 +68,8 @@ func isASCII(s string) bool {
 // not keep into a single space between words. The result has no leading,
 // trailing or doubled spaces. fold is idempotent for every mode.
 func fold(s string, mode foldMode) string {
-	if s == "" {
-		return ""
+	if s == "" || folded(s, mode) {
+		return s
 	}
 	// Apostrophes go first: NFKD would turn some of them (´) into a space
 	// plus a combining mark.
@@ -146,6 +146,26 @@ func fold(s string, mode foldMode) string {
 		}
 	}
 	return b.String()
+}
+
+// folded reports whether fold would return s unchanged because it is
+// already in folded form: lower-case ASCII letters (and digits, for an
+// address) in words separated by single spaces, with none leading or
+// trailing. Other texts, even some fold leaves unchanged, report false.
+func folded(s string, mode foldMode) bool {
+	if s[0] == ' ' || s[len(s)-1] == ' ' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z':
+		case '0' <= c && c <= '9' && mode == foldAddress:
+		case c == ' ' && s[i-1] != ' ':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // nextRune returns the rune after the one at byte offset i, or 0.

@@ -6,7 +6,11 @@ import "strings"
 // identifiers (spaces, dashes, dots, slashes). It returns "" if anything
 // else that is not an ASCII letter or digit is present.
 func compactCode(s string, max int) string {
+	if len(s) <= max && isCompact(s) {
+		return s // already compact: nothing to remove or upper-case
+	}
 	var b strings.Builder
+	b.Grow(min(len(s), max))
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
@@ -24,6 +28,17 @@ func compactCode(s string, max int) string {
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+// isCompact reports whether s holds only upper-case ASCII letters and
+// digits.
+func isCompact(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // NINO validates a National Insurance number and returns its canonical

@@ -3,7 +3,9 @@
 // agreement is signed by every party, in force and names this node's
 // certificate as an agency. It opens the programme secret the key ceremony
 // wrapped to its age identity (-secret, -identity), keeps its local key
-// encrypted at rest to the same identity, reads the agency's CSV extract
+// encrypted at rest to the same identity (and its vault encrypted under a
+// key derived from the local key, each entry expiring after the
+// agreement's retention period), reads the agency's CSV extract
 // through a mapping file (which may derive only the indicators the
 // agreement lets it share), pseudonymises every accepted row and streams
 // the tokens to the matcher, keeping the matcher's audit receipt of every
@@ -130,7 +132,14 @@ func run(ctx context.Context, c config, logger *slog.Logger, stdout io.Writer) e
 	if err != nil {
 		return err
 	}
-	vault, err := agency.OpenVault(filepath.Join(c.state, "vault"), agency.VaultOptions{Logger: logger})
+	// The vault is encrypted at rest under a key derived from the local
+	// key (itself age-encrypted to the node's identity), and each entry
+	// expires after the agreement's retention period.
+	vaultKey, err := local.VaultKey()
+	if err != nil {
+		return err
+	}
+	vault, err := agency.OpenVault(filepath.Join(c.state, "vault"), agency.VaultOptions{Logger: logger, Key: vaultKey, Retention: a.Retention()})
 	if err != nil {
 		return err
 	}
@@ -151,7 +160,9 @@ func run(ctx context.Context, c config, logger *slog.Logger, stdout io.Writer) e
 	// Who may resolve references and read the node's log comes from the
 	// agreement: its leads and its auditors.
 	leads, auditors := a.PartiesWithRole(isa.RoleLead), a.PartiesWithRole(isa.RoleAuditor)
-	auditLog, _, err := nodeaudit.Open(c.state, nodeaudit.Config{Name: "tfmatch-agency-" + c.source, Logger: logger})
+	auditLog, _, err := nodeaudit.Open(c.state, nodeaudit.Config{Name: "tfmatch-agency-" + c.source, Logger: logger,
+		// An agency's log holds a few entries per lead request.
+		Log: audit.Config{MemTableSize: 8 << 20}})
 	if err != nil {
 		return err
 	}

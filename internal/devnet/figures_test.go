@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"tfmatch/lead"
+	"tfmatch/synth"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -189,6 +190,16 @@ func TestMeasure(t *testing.T) {
 		{"matcher bytes per record", f.MatcherPeakBytesPerRecord, float64(100<<20) / 10000},
 		{"matcher peak by the end of ingest", float64(f.MatcherPeakIngest), 60 << 20},
 	}
+	f.SetMatchKeyStage(StageRate{Records: 3000, Tokens: 60000, CPU: 30 * time.Millisecond, LimitHMACs: 100000, LimitCPU: 25 * time.Millisecond})
+	checks = append(checks, []struct {
+		name      string
+		got, want float64
+	}{
+		{"stage records per CPU s", f.StageRecordsPerCPU, 100000},
+		{"stage tokens per CPU s", f.StageTokensPerCPU, 2000000},
+		{"stage HMAC limit ns", f.StageHMACLimitNs, 250},
+		{"stage share of limit", f.StageShareOfLimit, 0.5}, // 2 M/s × 250 ns
+	}...)
 	for _, c := range checks {
 		if math.Abs(c.got-c.want) > 1e-9*math.Max(1, math.Abs(c.want)) {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
@@ -225,6 +236,28 @@ func TestMeasureErrors(t *testing.T) {
 		if _, err := Measure(res, 1, time.Nanosecond, time.Time{}); err == nil {
 			t.Errorf("%s: no error", name)
 		}
+	}
+}
+
+func TestMeasureMatchKeyStage(t *testing.T) {
+	dir := t.TempDir()
+	d, err := synth.Generate(synth.Config{Seed: 3, Households: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	r, err := MeasureMatchKeyStage(dir, 20*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.CPU < 20*time.Millisecond || r.Records < 100 || r.Tokens < 10*r.Records || r.Tokens > 60*r.Records ||
+		r.LimitHMACs < 1000 || r.LimitCPU <= 0 || r.LimitCPU/time.Duration(r.LimitHMACs) > 100*time.Microsecond {
+		t.Errorf("stage measured %+v: implausible", r)
+	}
+	if _, err := MeasureMatchKeyStage(t.TempDir(), time.Millisecond); err == nil {
+		t.Error("a directory without a district: no error")
 	}
 }
 
