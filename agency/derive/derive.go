@@ -36,6 +36,9 @@
 //	block_phonetic_postcode       [soundex(given), soundex(family), postcode or raw postcode]
 //	block_dob_postcode            [dob, postcode or raw postcode]
 //	block_postcode_number         [postcode or raw postcode, number or house name]
+//	block_phonetic_family_dob     [soundex(family), dob]
+//	block_given_phonetic_family   [given, soundex(family)]
+//	block_other_id_near           [identifier], and [identifier with one character left out] for each position
 //
 // The unordered pairs are written smaller first (byte order), so a day and
 // month swapped, or given and family names swapped, give the same key.
@@ -411,7 +414,10 @@ func blockKeys(ks *keySet, p normalize.Person) {
 		ks.add(matchkey.BlockGivenDOB, g, dob)
 		ks.add(matchkey.BlockGivenPostcode, g, postcode)
 		ks.add(matchkey.BlockPhoneticPost, sg, sf, postcode)
+		ks.add(matchkey.BlockGivenPhoneticFamily, g, sf)
 	}
+	ks.add(matchkey.BlockPhoneticFamilyDOB, sf, dob)
+	nearIDKeys(ks, p.OtherID)
 	ks.add(matchkey.BlockFamilyDOB, family, dob)
 	ks.add(matchkey.BlockFamilyPostcode, family, postcode)
 	ks.add(matchkey.BlockDOBPostcode, dob, postcode)
@@ -432,4 +438,28 @@ func BlockPostcode(a normalize.Address) string {
 		return a.Postcode
 	}
 	return a.RawPostcode
+}
+
+// minNearIDLen is the shortest identifier given block_other_id_near keys:
+// with one character left out, a shorter one would make blocks of many
+// unrelated people.
+const minNearIDLen = 7
+
+// nearIDKeys adds the block_other_id_near keys of an identifier of
+// another scheme: the identifier itself and each string made by leaving
+// one character out. Two identifiers one substitution, one insertion or
+// deletion, or one swap of neighbouring characters apart share at least
+// one of them, so a typing error in the identifier still puts the two
+// records in a block.
+func nearIDKeys(ks *keySet, id string) {
+	if len(id) < minNearIDLen { // normalize.OtherID keeps ASCII letters and digits only
+		return
+	}
+	ks.add(matchkey.BlockOtherIDNear, id)
+	for i := range len(id) {
+		if i > 0 && id[i] == id[i-1] {
+			continue // leaving out either of two equal neighbours gives the same string
+		}
+		ks.add(matchkey.BlockOtherIDNear, id[:i]+id[i+1:])
+	}
 }

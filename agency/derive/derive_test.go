@@ -26,6 +26,7 @@ var fieldCount = map[matchkey.Kind]int{
 	matchkey.BlockPhoneticYear: 3, matchkey.BlockName: 2, matchkey.BlockFamilyDOB: 2, matchkey.BlockGivenDOB: 2,
 	matchkey.BlockFamilyPostcode: 2, matchkey.BlockGivenPostcode: 2, matchkey.BlockPhoneticPost: 3,
 	matchkey.BlockDOBPostcode: 2, matchkey.BlockPostcodeNumber: 2,
+	matchkey.BlockPhoneticFamilyDOB: 2, matchkey.BlockGivenPhoneticFamily: 2, matchkey.BlockOtherIDNear: 1,
 }
 
 // person normalises a record given as alternating field names and values,
@@ -422,5 +423,52 @@ func TestTwo(t *testing.T) {
 		if got, want := two(n), fmt.Sprintf("%02d", n); got != want {
 			t.Errorf("two(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+func TestNearIDKeys(t *testing.T) {
+	keysOf := func(id string) map[string]bool {
+		ks := newKeySet(8, 8)
+		nearIDKeys(&ks, id)
+		out := map[string]bool{}
+		for _, k := range ks.result() {
+			if k.Kind != matchkey.BlockOtherIDNear || len(k.Fields) != 1 {
+				t.Fatalf("key %+v, want one field of kind %s", k, matchkey.BlockOtherIDNear)
+			}
+			out[k.Fields[0]] = true
+		}
+		return out
+	}
+	share := func(a, b string) bool {
+		kb := keysOf(b)
+		for k := range keysOf(a) {
+			if kb[k] {
+				return true
+			}
+		}
+		return false
+	}
+	tests := []struct {
+		a, b  string
+		share bool
+	}{
+		{"7156463", "7156463", true},  // equal
+		{"7156463", "7156436", true},  // neighbours swapped
+		{"3776965", "3776945", true},  // one substituted
+		{"3776965", "37769655", true}, // one inserted
+		{"3776965", "376965", false},  // too short to have keys
+		{"7156463", "2711549", false}, // unrelated
+		{"7156463", "7165436", false}, // two errors
+	}
+	for _, tt := range tests {
+		if got := share(tt.a, tt.b); got != tt.share {
+			t.Errorf("%s and %s share a key: %v, want %v", tt.a, tt.b, got, tt.share)
+		}
+	}
+	if n := len(keysOf("7156463")); n != 8 {
+		t.Errorf("7156463: %d keys, want 8 (itself and 7 with one left out)", n)
+	}
+	if n := len(keysOf("1155663")); n != 5 {
+		t.Errorf("1155663: %d keys, want 5 (equal neighbours give one string)", n)
 	}
 }
