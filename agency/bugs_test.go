@@ -57,35 +57,63 @@ func newIngestSink(t *testing.T, k Keys) (*ingestSink, *store.Store) {
 }
 
 // An extract often holds several rows for one record id (one per offence,
-// per claim, per exclusion). Run gives them one reference, so they must not
-// reach the matcher as two records in one batch (the matcher refuses the
-// whole batch, and so the whole run fails) nor silently replace each other
-// across batches.
+// per claim, per exclusion). Run gives them one reference, so they reach
+// the matcher as one record whose indicators combine the rows' (true if
+// true in any row), whatever the batch size and wherever the repeats
+// fall; the repeats are counted as merged and named in the warnings.
 func TestRunDuplicateRecordID(t *testing.T) {
 	const extract = "CASE_ID,FORENAME,SURNAME,BIRTH_DATE,NI_NUMBER,ADDRESS,POSTCODE,TENANCY_REF,CONCERN\n" +
 		"D1,Ann,Lee,01/01/1990,,1 Long Road,YO1 7HH,T3,N\n" +
 		"D2,Bob,Lee,02/02/1988,,1 Long Road,YO1 7HH,T3,N\n" +
-		"D1,Ann,Lee,01/01/1990,,1 Long Road,YO1 7HH,T3,Y\n"
+		"D1,Ann,Lee,01/01/1990,,1 Long Road,YO1 7HH,T3,Y\n" +
+		"D3,Cat,Lee,03/03/1991,,1 Long Road,YO1 7HH,T3,Y\n" +
+		"D3,Cat,Lee,03/03/1991,,1 Long Road,YO1 7HH,T3,N\n" +
+		"D1,Ann,Lee,01/01/1990,,1 Long Road,YO1 7HH,T3,N\n" +
+		// A first row that cannot be accepted: its repeat is the record.
+		"D4,,,,,1 Long Road,YO1 7HH,T3,N\n" +
+		"D4,Dan,Lee,04/04/1992,,1 Long Road,YO1 7HH,T3,Y\n"
+	want := map[string]bool{"D1": true, "D2": false, "D3": true, "D4": true}
 	k := newKeys(t)
-	for _, size := range []int{1, 100} {
+	local, err := NewPseudonymiser(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int{1, 2, 100} {
 		sink, st := newIngestSink(t, k)
-		rejects := filepath.Join(t.TempDir(), "rejects.csv")
+		warnings := filepath.Join(t.TempDir(), "warnings.csv")
 		sum, err := Run(context.Background(), Config{
 			Mapping: loadMapping(t, runMapping), Extract: writeFile(t, "dup.csv", extract),
-			AsOf: runAsOf, Keys: k, BatchSize: size, RejectsPath: rejects,
+			AsOf: runAsOf, Keys: k, BatchSize: size, WarningsPath: warnings,
 		}, openVault(t), sink)
 		if err != nil {
 			t.Fatalf("BatchSize %d: Run failed because of a repeated record id: %v", size, err)
 		}
-		c, err := st.Counts(context.Background())
+		if sum.Read != 8 || sum.Accepted != 4 || sum.Merged != 3 || sum.Rejected != 1 || sum.Sent != 4 {
+			t.Errorf("BatchSize %d: %+v, want read 8, accepted 4, merged 3, rejected 1, sent 4", size, sum)
+		}
+		got := map[[16]byte]bool{}
+		err = st.ForEachRecord(context.Background(), func(r store.Record) error {
+			got[r.Ref] = r.Indicators["local_concern"]
+			return nil
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sum.Accepted != c.Records {
-			t.Errorf("BatchSize %d: accepted %d records, the matcher holds %d distinct", size, sum.Accepted, c.Records)
+		if len(got) != 4 {
+			t.Errorf("BatchSize %d: the matcher holds %d records, want 4", size, len(got))
 		}
-		if sum.Read != sum.Accepted+sum.Rejected {
-			t.Errorf("BatchSize %d: %+v: read != accepted + rejected", size, sum)
+		for id, concern := range want {
+			ref := local.local.Ref(id)
+			if c, ok := got[ref]; !ok || c != concern {
+				t.Errorf("BatchSize %d: record %s: local_concern %v (held %v), want %v", size, id, c, ok, concern)
+			}
+		}
+		b, err := os.ReadFile(warnings)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(b), "repeats the record id of line"); n != 4 {
+			t.Errorf("BatchSize %d: %d warnings about repeated ids, want 4:\n%s", size, n, b)
 		}
 	}
 }

@@ -44,8 +44,12 @@ type Summary struct {
 	Read     int
 	Accepted int
 	Rejected int
-	Sent     int
-	Issues   int // non-fatal problems, such as an invalid identifier dropped
+	// Merged counts rows that repeat an earlier row's record id (one row
+	// per offence, per claim): they are not records of their own; their
+	// indicators are combined with the first row's.
+	Merged int
+	Sent   int
+	Issues int // non-fatal problems, such as an invalid identifier dropped
 	// Tokens is the number of match-key tokens in the accepted records
 	// (each one HMAC of a canonical key).
 	Tokens  int
@@ -54,8 +58,12 @@ type Summary struct {
 
 // String is the run's one-line summary.
 func (s Summary) String() string {
-	return fmt.Sprintf("read %d, accepted %d, rejected %d, sent %d, warnings %d, tokens %d, elapsed %s",
-		s.Read, s.Accepted, s.Rejected, s.Sent, s.Issues, s.Tokens, s.Elapsed.Round(time.Millisecond))
+	merged := ""
+	if s.Merged > 0 {
+		merged = fmt.Sprintf(", merged %d", s.Merged)
+	}
+	return fmt.Sprintf("read %d, accepted %d, rejected %d%s, sent %d, warnings %d, tokens %d, elapsed %s",
+		s.Read, s.Accepted, s.Rejected, merged, s.Sent, s.Issues, s.Tokens, s.Elapsed.Round(time.Millisecond))
 }
 
 // Config configures Run. Zero values of optional fields mean defaults.
@@ -158,15 +166,20 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 	done := make(chan *chunk, cfg.Workers)
 
 	// Reader: cuts the extract into chunks of accepted rows. A record id
-	// seen before is rejected: one reference stands for one row, and the
-	// matcher would otherwise replace the first row with the second.
+	// seen before (several rows for one person: one per offence, per
+	// claim) is not a record of its own: one reference stands for one
+	// record. The row's true indicators are kept in extra, and once the
+	// extract has been read the first row is sent again with them
+	// combined (see resendMerged).
+	firstLine := map[string]int{}
+	extra := map[string]*repeated{}
+	var merges []Reject // warnings about merged rows (reader only)
 	readerDone := make(chan struct{})
 	go func() {
 		defer close(readerDone)
 		defer close(todo)
 		seq := 0
 		cur := &chunk{seq: seq}
-		firstLine := map[string]int{}
 		for ctx.Err() == nil {
 			row, err := rd.Next()
 			if errors.Is(err, io.EOF) {
@@ -185,8 +198,19 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 			read.Add(1)
 			id := row.Fields[normalize.FieldRecordID]
 			if first, dup := firstLine[id]; dup {
-				addReject(Reject{Line: row.Line, Field: normalize.FieldRecordID,
-					Reason: fmt.Sprintf("repeats the record id of line %d (kept); the extract must hold one row per person", first)})
+				rp := extra[id]
+				if rp == nil {
+					rp = &repeated{lines: map[int]bool{first: true}, indicators: map[string]bool{}}
+					extra[id] = rp
+				}
+				rp.lines[row.Line] = true
+				for name, v := range row.Indicators {
+					if v {
+						rp.indicators[name] = true
+					}
+				}
+				merges = append(merges, Reject{Line: row.Line, Field: normalize.FieldRecordID,
+					Reason: fmt.Sprintf("repeats the record id of line %d: the id stays one record, with the indicators of all its rows combined and the other fields of the first row that can be accepted", first)})
 				continue
 			}
 			firstLine[id] = row.Line
@@ -306,6 +330,17 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 		cancel(runErr)
 	}
 	<-readerDone
+	warnings = append(warnings, merges...)
+	resent, promoted := 0, 0
+	if runErr == nil && len(extra) > 0 {
+		var err error
+		resent, promoted, err = resendMerged(ctx, cfg, ps, vault, sink, runID, firstLine, extra)
+		if err != nil {
+			runErr = err
+			cancel(err)
+		}
+		accepted.Add(int64(promoted))
+	}
 	acked, closeErr := sink.Close(context.WithoutCancel(ctx))
 	sent.Store(int64(acked))
 	stopProgress()
@@ -314,7 +349,8 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 		Read:     int(read.Load()),
 		Accepted: int(accepted.Load()),
 		Rejected: len(rejects),
-		Sent:     acked,
+		Merged:   len(merges) - promoted,
+		Sent:     acked - (resent - promoted),
 		Issues:   len(warnings),
 		Tokens:   tokens,
 		Elapsed:  time.Since(start),
@@ -332,12 +368,112 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 	if runErr == nil && closeErr != nil {
 		runErr = closeErr
 	}
-	if runErr == nil && acked != sum.Accepted {
-		runErr = fmt.Errorf("matcher acknowledged %d of %d records", acked, sum.Accepted)
+	if want := sum.Accepted + resent - promoted; runErr == nil && acked != want {
+		runErr = fmt.Errorf("matcher acknowledged %d of %d records (%d of them sent again with merged indicators)", acked, want, resent-promoted)
 	}
 	cfg.Logger.Info("agency run finished", "source", cfg.Source, "read", sum.Read, "accepted", sum.Accepted,
 		"rejected", sum.Rejected, "sent", sum.Sent, "elapsed", sum.Elapsed)
 	return sum, runErr
+}
+
+// repeated is what the first pass keeps of a record id found on several
+// rows: the rows' lines and the indicators true in any repeat.
+type repeated struct {
+	lines      map[int]bool
+	indicators map[string]bool
+	done       bool // second pass: the id's record is settled
+}
+
+// resendMerged reads the extract again and settles every record id that
+// repeated: the first of its rows that can be accepted is the record, with
+// the true indicators of all its rows combined into its own (an indicator
+// is true if it is true in any row). If that is the first row, it was sent
+// in the first pass and is sent again only if the repeats change its
+// indicators (the matcher's copy is replaced); if the first row was
+// rejected, a later row becomes the record and is sent (promoted). It
+// returns the records sent and, of those, the ones promoted.
+func resendMerged(ctx context.Context, cfg Config, ps *Pseudonymiser, vault *Vault, sink Sink, runID string, firstLine map[string]int, extra map[string]*repeated) (sent, promoted int, err error) {
+	f, err := os.Open(cfg.Extract)
+	if err != nil {
+		return 0, 0, fmt.Errorf("opening extract again to merge repeated record ids: %w", err)
+	}
+	defer f.Close()
+	rd, err := cfg.Mapping.NewReader(f, filepath.Base(cfg.Extract), mapping.ReaderOptions{AsOf: cfg.AsOf})
+	if err != nil {
+		return 0, 0, err
+	}
+	w := ps.newWorker()
+	seq := 0
+	var b Batch
+	var entries []vaultEntry
+	flush := func() error {
+		if len(b.Records) == 0 {
+			return nil
+		}
+		b.ID = fmt.Sprintf("%s-merged-%06d", runID, seq)
+		b.ISAHash, b.Epoch = cfg.Keys.Context.ISAHash, cfg.Keys.Context.Epoch
+		seq++
+		if err := vault.put(entries); err != nil {
+			return err
+		}
+		if err := sink.Send(ctx, b); err != nil {
+			return fmt.Errorf("sending batch %s: %w", b.ID, err)
+		}
+		sent += len(b.Records)
+		b, entries = Batch{}, nil
+		return nil
+	}
+	for ctx.Err() == nil {
+		row, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var re *mapping.RowError
+		if errors.As(err, &re) {
+			continue // rejected in the first pass already
+		}
+		if err != nil {
+			return sent, promoted, fmt.Errorf("reading %s again: %w", cfg.Extract, err)
+		}
+		id := row.Fields[normalize.FieldRecordID]
+		rp, ok := extra[id]
+		if !ok || rp.done || !rp.lines[row.Line] {
+			continue
+		}
+		first := row.Line == firstLine[id]
+		changed := !first
+		inds := make(map[string]bool, len(row.Indicators)+len(rp.indicators))
+		for name, v := range row.Indicators {
+			inds[name] = v
+		}
+		for name := range rp.indicators {
+			changed = changed || !inds[name]
+			inds[name] = true
+		}
+		row.Indicators = inds
+		r := w.row(row)
+		if r.reject != nil {
+			continue // the first row was rejected in the first pass; try the next
+		}
+		rp.done = true
+		if !changed {
+			continue
+		}
+		if !first {
+			promoted++
+		}
+		b.Records = append(b.Records, r.rec)
+		entries = append(entries, vaultEntry{ref: r.rec.Ref, person: r.person})
+		if len(b.Records) == cfg.BatchSize {
+			if err := flush(); err != nil {
+				return sent, promoted, err
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return sent, promoted, err
+	}
+	return sent, promoted, flush()
 }
 
 func newRunID(t time.Time) string {
