@@ -39,6 +39,7 @@ import (
 	"tfmatch/audit/auditrpc"
 	"tfmatch/internal/cpuprofile"
 	"tfmatch/internal/grpcserve"
+	"tfmatch/internal/metrics"
 	"tfmatch/internal/nodeaudit"
 	"tfmatch/isa"
 	"tfmatch/keys"
@@ -60,6 +61,7 @@ type config struct {
 	auditKey                     string
 	logLevel                     string
 	cpuProfile                   string
+	metricsAddr                  string
 }
 
 func main() {
@@ -84,6 +86,7 @@ func main() {
 	flag.StringVar(&c.auditKey, "audit-key", "", "the matcher's audit verifier key, or a file holding it: every receipt is verified against it (without it receipts are kept unverified)")
 	flag.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (for go tool pprof)")
+	flag.StringVar(&c.metricsAddr, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics while the node runs (plain HTTP: loopback or a monitoring network; default off)")
 	flag.Parse()
 
 	var level slog.Level
@@ -115,6 +118,20 @@ func run(ctx context.Context, c config, logger *slog.Logger, stdout io.Writer) e
 	}
 	if c.extract == "" && c.serve == "" {
 		return errors.New("nothing to do: give -extract to submit, -serve to serve, or both")
+	}
+	var grpcOpts []grpc.ServerOption
+	if c.metricsAddr != "" {
+		m := metrics.New("agency")
+		_, stopMetrics, err := m.Start(c.metricsAddr, logger)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := stopMetrics(); err != nil {
+				logger.Warn("metrics endpoint", "err", err)
+			}
+		}()
+		grpcOpts = m.ServerOptions()
 	}
 	policy, err := loadAgreement(c, logger)
 	if err != nil {
@@ -186,6 +203,7 @@ func run(ctx context.Context, c config, logger *slog.Logger, stdout io.Writer) e
 		},
 		Services: []string{pb.Vault_ServiceDesc.ServiceName, pb.Audit_ServiceDesc.ServiceName},
 		Logger:   logger,
+		Options:  grpcOpts,
 	})
 }
 

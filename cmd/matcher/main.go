@@ -30,6 +30,7 @@ import (
 
 	"tfmatch/internal/cpuprofile"
 	"tfmatch/internal/grpcserve"
+	"tfmatch/internal/metrics"
 	"tfmatch/internal/nodeaudit"
 	"tfmatch/isa"
 	"tfmatch/keys"
@@ -51,6 +52,7 @@ type config struct {
 	auditName                 string
 	logLevel                  string
 	cpuProfile                string
+	metricsAddr               string
 }
 
 func main() {
@@ -69,6 +71,7 @@ func main() {
 	flag.StringVar(&c.auditName, "audit-name", "tfmatch-matcher", "name of a new audit log (its signing key's name)")
 	flag.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (for go tool pprof)")
+	flag.StringVar(&c.metricsAddr, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (plain HTTP: loopback or a monitoring network; default off)")
 	flag.Parse()
 
 	var level slog.Level
@@ -176,10 +179,25 @@ func run(ctx context.Context, c config, logger *slog.Logger) error {
 		stopSweep()
 		<-sweeperDone
 	}()
+	var opts []grpc.ServerOption
+	if c.metricsAddr != "" {
+		m := metrics.New("matcher")
+		_, stopMetrics, err := m.Start(c.metricsAddr, logger)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := stopMetrics(); err != nil {
+				logger.Warn("metrics endpoint", "err", err)
+			}
+		}()
+		opts = m.ServerOptions()
+	}
 	return grpcserve.Serve(ctx, grpcserve.Config{
 		Listen:   c.listen,
 		TLS:      tlsCfg,
 		AddrFile: c.addrFile,
+		Options:  opts,
 		Register: func(s *grpc.Server) {
 			pb.RegisterSubmissionServer(s, srv)
 			pb.RegisterLeadServer(s, srv)
