@@ -119,20 +119,11 @@ func run(ctx context.Context, c config, logger *slog.Logger, stdout io.Writer) e
 	if c.extract == "" && c.serve == "" {
 		return errors.New("nothing to do: give -extract to submit, -serve to serve, or both")
 	}
-	var grpcOpts []grpc.ServerOption
-	if c.metricsAddr != "" {
-		m := metrics.New("agency")
-		_, stopMetrics, err := m.Start(c.metricsAddr, logger)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if err := stopMetrics(); err != nil {
-				logger.Warn("metrics endpoint", "err", err)
-			}
-		}()
-		grpcOpts = m.ServerOptions()
+	grpcOpts, stopMetrics, err := metrics.ForNode("agency", c.metricsAddr, logger)
+	if err != nil {
+		return err
 	}
+	defer stopMetrics()
 	policy, err := loadAgreement(c, logger)
 	if err != nil {
 		return err

@@ -42,6 +42,24 @@ func (f *leadFlags) check() error {
 	return nil
 }
 
+// parse parses the command line and checks the connection flags.
+func (f *leadFlags) parse(fs *flag.FlagSet, args []string) error {
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	return f.check()
+}
+
+// leadClient connects to the matcher as the lead; done ends the
+// connection.
+func (f *leadFlags) leadClient() (c *lead.Client, done func(), err error) {
+	conn, err := dial(f.matcher, f)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &lead.Client{Matcher: pb.NewLeadClient(conn)}, func() { conn.Close() }, nil
+}
+
 func dial(addr string, f *leadFlags) (*grpc.ClientConn, error) {
 	tlsCfg, err := pki.ClientConfig(f.cert, f.key, f.ca)
 	if err != nil {
@@ -63,21 +81,18 @@ func cmdStartRun(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("start-run", stderr)
 	var f leadFlags
 	f.register(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := f.check(); err != nil {
+	if err := f.parse(fs, args); err != nil {
 		return err
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
-	conn, err := dial(f.matcher, &f)
+	client, closeConn, err := f.leadClient()
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer closeConn()
 	start := time.Now()
-	run, err := (&lead.Client{Matcher: pb.NewLeadClient(conn)}).StartRun(ctx, f.purpose)
+	run, err := client.StartRun(ctx, f.purpose)
 	if err != nil {
 		return err
 	}
@@ -112,10 +127,7 @@ func cmdPurgeEpoch(args []string, stdout, stderr io.Writer) error {
 	f.register(fs)
 	epoch := fs.Uint("epoch", 0, "the retired key epoch to purge (required unless -dry-run)")
 	dryRun := fs.Bool("dry-run", false, "delete nothing: show what the matcher holds of each key epoch")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := f.check(); err != nil {
+	if err := f.parse(fs, args); err != nil {
 		return err
 	}
 	if *epoch > 1<<32-1 || (*epoch == 0 && !*dryRun) {
@@ -123,12 +135,12 @@ func cmdPurgeEpoch(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
-	conn, err := dial(f.matcher, &f)
+	client, closeConn, err := f.leadClient()
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	p, err := (&lead.Client{Matcher: pb.NewLeadClient(conn)}).PurgeEpoch(ctx, uint32(*epoch), f.purpose, *dryRun)
+	defer closeConn()
+	p, err := client.PurgeEpoch(ctx, uint32(*epoch), f.purpose, *dryRun)
 	if err != nil {
 		return err
 	}
@@ -148,20 +160,17 @@ func cmdHouseholds(args []string, stdout, stderr io.Writer) error {
 	reidentify := fs.Bool("reidentify", false, "name the council's own members through the council node's vault")
 	council := fs.String("council", "127.0.0.1:7444", "with -reidentify: the council node's vault address")
 	councilParty := fs.String("council-party", "council", "with -reidentify: the council's party id")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := f.check(); err != nil {
+	if err := f.parse(fs, args); err != nil {
 		return err
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
-	conn, err := dial(f.matcher, &f)
+	client, closeConn, err := f.leadClient()
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	run, hs, err := (&lead.Client{Matcher: pb.NewLeadClient(conn)}).Flagged(ctx, *runID, f.purpose)
+	defer closeConn()
+	run, hs, err := client.Flagged(ctx, *runID, f.purpose)
 	if err != nil {
 		return err
 	}

@@ -179,20 +179,11 @@ func run(ctx context.Context, c config, logger *slog.Logger) error {
 		stopSweep()
 		<-sweeperDone
 	}()
-	var opts []grpc.ServerOption
-	if c.metricsAddr != "" {
-		m := metrics.New("matcher")
-		_, stopMetrics, err := m.Start(c.metricsAddr, logger)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if err := stopMetrics(); err != nil {
-				logger.Warn("metrics endpoint", "err", err)
-			}
-		}()
-		opts = m.ServerOptions()
+	opts, stopMetrics, err := metrics.ForNode("matcher", c.metricsAddr, logger)
+	if err != nil {
+		return err
 	}
+	defer stopMetrics()
 	return grpcserve.Serve(ctx, grpcserve.Config{
 		Listen:   c.listen,
 		TLS:      tlsCfg,

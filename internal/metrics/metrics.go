@@ -160,3 +160,25 @@ func (m *Metrics) Start(addr string, logger *slog.Logger) (string, func() error,
 	}
 	return lis.Addr().String(), stop, nil
 }
+
+// ForNode is what a node binary does with its -metrics flag: with addr
+// empty, nothing (no options, a no-op stop); otherwise it starts the
+// endpoint for a node called node and returns the interceptors to pass to
+// its gRPC server and stop, which shuts the endpoint down and logs any
+// error.
+func ForNode(node, addr string, logger *slog.Logger) (opts []grpc.ServerOption, stop func(), err error) {
+	if addr == "" {
+		return nil, func() {}, nil
+	}
+	m := New(node)
+	_, stopServing, err := m.Start(addr, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	stop = func() {
+		if err := stopServing(); err != nil && logger != nil {
+			logger.Warn("metrics endpoint", "err", err)
+		}
+	}
+	return m.ServerOptions(), stop, nil
+}

@@ -133,3 +133,22 @@ func TestStart(t *testing.T) {
 		t.Error("Start on a bad address succeeded")
 	}
 }
+
+func TestForNode(t *testing.T) {
+	opts, stop, err := ForNode("agency", "", nil)
+	if err != nil || opts != nil {
+		t.Fatalf("ForNode without an address: %d options, %v; want none, nil", len(opts), err)
+	}
+	stop()
+	opts, stop, err = ForNode("agency", "127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if len(opts) != 2 {
+		t.Errorf("ForNode: %d server options, want the unary and the stream interceptor", len(opts))
+	}
+	if _, _, err := ForNode("agency", "no-such-host-and-port", nil); err == nil {
+		t.Error("ForNode on a bad address succeeded")
+	}
+}
