@@ -3,7 +3,6 @@ package agency
 import (
 	"bytes"
 	"context"
-	"errors"
 	"net"
 	"testing"
 	"time"
@@ -11,12 +10,12 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
 	"tfmatch/audit"
 	"tfmatch/internal/isatest"
+	"tfmatch/internal/partytest"
 	tfisa "tfmatch/isa"
 	"tfmatch/keys"
 	"tfmatch/matcher/ingest"
@@ -26,18 +25,6 @@ import (
 	"tfmatch/matchkey"
 	pb "tfmatch/proto/tfmatch/v1"
 )
-
-// partyHeader carries the caller's party in these tests, standing in for
-// the client certificate.
-const partyHeader = "x-test-party"
-
-func partyFromMetadata(ctx context.Context) (string, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	if v := md.Get(partyHeader); len(v) == 1 {
-		return v[0], nil
-	}
-	return "", errors.New("no party")
-}
 
 // matcherConn starts a real matcher Submission service over an in-memory
 // listener, agreeing to isa, and returns a client connection and its store.
@@ -80,7 +67,7 @@ func matcherConnAudit(t *testing.T, isa keys.Context) (*grpc.ClientConn, *store.
 			{ID: "housing", Role: tfisa.RoleAgency, Indicators: []string{"work", "crime_asb", "local_concern", "education"}},
 		}}),
 		Audit: auditLog,
-		Party: partyFromMetadata,
+		Party: partytest.FromContext,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +92,7 @@ func matcherConnAudit(t *testing.T, isa keys.Context) (*grpc.ClientConn, *store.
 
 func asParty(party string) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	return metadata.AppendToOutgoingContext(ctx, partyHeader, party), cancel
+	return partytest.As(ctx, party), cancel
 }
 
 func TestMatcherSinkReceipts(t *testing.T) {

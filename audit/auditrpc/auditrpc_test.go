@@ -2,7 +2,6 @@ package auditrpc
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"testing"
@@ -11,26 +10,16 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
 	"tfmatch/audit"
+	"tfmatch/internal/partytest"
 	pb "tfmatch/proto/tfmatch/v1"
 )
 
-const partyHeader = "x-test-party"
-
-func partyFromMetadata(ctx context.Context) (string, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	if v := md.Get(partyHeader); len(v) == 1 {
-		return v[0], nil
-	}
-	return "", errors.New("no party")
-}
-
 func as(party string) context.Context {
-	return metadata.AppendToOutgoingContext(context.Background(), partyHeader, party)
+	return partytest.As(context.Background(), party)
 }
 
 // newLog returns an in-memory log holding n query entries.
@@ -80,7 +69,7 @@ func TestFetchVerifies(t *testing.T) {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			l, vkey := newLog(t, n)
 			// A tiny response bound makes Fetch page one entry at a time.
-			c := serve(t, &Server{Log: l, Auditors: []string{"auditor"}, Party: partyFromMetadata, MaxResponseBytes: 1})
+			c := serve(t, &Server{Log: l, Auditors: []string{"auditor"}, Party: partytest.FromContext, MaxResponseBytes: 1})
 			ev, err := Fetch(as("auditor"), c, vkey)
 			if err != nil {
 				t.Fatal(err)
@@ -101,7 +90,7 @@ func TestFetchVerifies(t *testing.T) {
 
 func TestProofs(t *testing.T) {
 	l, vkey := newLog(t, 10)
-	c := serve(t, &Server{Log: l, Auditors: []string{"auditor"}, Party: partyFromMetadata})
+	c := serve(t, &Server{Log: l, Auditors: []string{"auditor"}, Party: partytest.FromContext})
 	ctx := as("auditor")
 	r, err := l.Receipt(context.Background(), 3)
 	if err != nil {
@@ -128,7 +117,7 @@ func TestProofs(t *testing.T) {
 
 func TestRefusals(t *testing.T) {
 	l, _ := newLog(t, 3)
-	c := serve(t, &Server{Log: l, Auditors: []string{"auditor"}, Party: partyFromMetadata})
+	c := serve(t, &Server{Log: l, Auditors: []string{"auditor"}, Party: partytest.FromContext})
 	tests := []struct {
 		name  string
 		ctx   context.Context

@@ -54,6 +54,11 @@ var depRules = []depRule{
 		banned:   []string{"agency/...", "synth/..."},
 	},
 	{
+		name:     "no node trusts a party named in metadata",
+		packages: []string{"cmd/..."},
+		banned:   []string{"internal/partytest"},
+	},
+	{
 		name: "protobuf types stay at the network edge",
 		packages: []string{
 			"matcher/linkage/...", "matcher/rules/...", "matcher/store/...", "matcher/ingest/...",

@@ -15,12 +15,12 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
 	"tfmatch/audit"
 	"tfmatch/internal/isatest"
+	"tfmatch/internal/partytest"
 	"tfmatch/isa"
 	"tfmatch/keys"
 	"tfmatch/matcher/ingest"
@@ -29,18 +29,6 @@ import (
 	"tfmatch/matchkey"
 	pb "tfmatch/proto/tfmatch/v1"
 )
-
-// partyHeader carries the caller's party in these tests, standing in for
-// the client certificate.
-const partyHeader = "x-test-party"
-
-func partyFromMetadata(ctx context.Context) (string, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	if v := md.Get(partyHeader); len(v) == 1 {
-		return v[0], nil
-	}
-	return "", errors.New("no party")
-}
 
 var testISA = keys.Context{ISAHash: keys.HashISA([]byte("server test agreement")), Epoch: 1}
 
@@ -149,7 +137,7 @@ func startEnv(t testing.TB, cfg envConfig) *testEnv {
 		Rules:       rules.Phase1(),
 		Policy:      cfg.policy,
 		Audit:       log,
-		Party:       partyFromMetadata,
+		Party:       partytest.FromContext,
 		Now:         func() time.Time { return now },
 		EpochPurged: cfg.purged,
 	})
@@ -189,7 +177,7 @@ func as(t testing.TB, party string) context.Context {
 	if party == "" {
 		return ctx
 	}
-	return metadata.AppendToOutgoingContext(ctx, partyHeader, party)
+	return partytest.As(ctx, party)
 }
 
 func tok(label string) []byte {
