@@ -318,7 +318,7 @@ func (e entry) value() [32]byte {
 // elements past its end are cleared), so a caller that keeps the entries
 // must keep the result.
 func forEachGroup(es []entry, fn func(g []entry)) []entry {
-	slices.SortFunc(es, cmpEntry)
+	es = sortEntries(es)
 	es = slices.CompactFunc(es, func(a, b entry) bool { return sameToken(a, b) && a.rec == b.rec })
 	for i := 0; i < len(es); {
 		j := i + 1
@@ -493,6 +493,50 @@ func (b *Builder) Link(cfg Config) (*Result, error) {
 	return l.result(), nil
 }
 
+// sortEntries sorts es by cmpEntry and returns the result, which may be a
+// new slice. A large list of one source (every kind but the group kinds)
+// is first spread into buckets by the top 16 bits of its tokens, which
+// order it as cmpEntry does, and each bucket is then sorted alone: token
+// values are uniform, so the buckets are small and fit in the cache.
+func sortEntries(es []entry) []entry {
+	const bits = 16
+	// A kind's list is grouped more than once (identifiers, blocks), and
+	// is sorted from the first time on.
+	if slices.IsSortedFunc(es, cmpEntry) {
+		return es
+	}
+	if len(es) < 1<<bits {
+		slices.SortFunc(es, cmpEntry)
+		return es
+	}
+	for i := range es {
+		if es[i].src != es[0].src {
+			slices.SortFunc(es, cmpEntry)
+			return es
+		}
+	}
+	var start [1<<bits + 1]int
+	for i := range es {
+		start[es[i].h>>(64-bits)+1]++
+	}
+	for b := 1; b < len(start); b++ {
+		start[b] += start[b-1]
+	}
+	out := make([]entry, len(es))
+	next := start
+	for i := range es {
+		b := es[i].h >> (64 - bits)
+		out[next[b]] = es[i]
+		next[b]++
+	}
+	for b := 0; b < 1<<bits; b++ {
+		if bucket := out[start[b]:start[b+1]]; len(bucket) > 1 {
+			slices.SortFunc(bucket, cmpEntry)
+		}
+	}
+	return out
+}
+
 // chunked is an append-only list kept in fixed-size chunks, so that
 // growing it never copies what it holds (a slice grown by append holds
 // its old and new arrays at once, and leaves the old to the collector).
@@ -579,16 +623,28 @@ func (b *Builder) linker(cfg Config) (*linker, error) {
 		rank[id] = int32(r)
 		l.sources[r] = b.sources[id]
 	}
+	// Records by source (a counting sort, keeping the input order), then
+	// each source's by ref. A store yields each source's records in ref
+	// order already, so the second step is usually only a check.
 	l.orig = make([]int32, n)
-	for i := range l.orig {
-		l.orig[i] = int32(i)
+	start := make([]int, len(b.sources)+1)
+	for _, id := range src {
+		start[rank[id]+1]++
 	}
-	slices.SortFunc(l.orig, func(x, y int32) int {
-		if c := cmpInt(rank[src[x]], rank[src[y]]); c != 0 {
-			return c
+	for r := 1; r < len(start); r++ {
+		start[r] += start[r-1]
+	}
+	next := slices.Clone(start)
+	for i, id := range src {
+		l.orig[next[rank[id]]] = int32(i)
+		next[rank[id]]++
+	}
+	byRef := func(x, y int32) int { return bytes.Compare(b.refs.at(int(x))[:], b.refs.at(int(y))[:]) }
+	for r := range b.sources {
+		if run := l.orig[start[r]:start[r+1]]; !slices.IsSortedFunc(run, byRef) {
+			slices.SortFunc(run, byRef)
 		}
-		return bytes.Compare(b.refs.at(int(x))[:], b.refs.at(int(y))[:])
-	})
+	}
 	canon := make([]int32, n) // input index -> canonical index
 	l.src = make([]int32, n)
 	for c, i := range l.orig {
