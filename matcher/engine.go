@@ -11,12 +11,14 @@ package matcher
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -94,29 +96,15 @@ func (c *Clustering) Flagged() []Household {
 // Cluster loads every record of the key epoch in force from st and
 // clusters them (see ClusterRecords).
 func Cluster(ctx context.Context, st *store.Store, rs *rules.RuleSet, cfg linkage.Config) (*Clustering, error) {
-	recs, _, err := loadRecords(ctx, st)
-	if err != nil {
-		return nil, err
-	}
-	return ClusterRecords(ctx, recs, rs, cfg)
-}
-
-// loadRecords reads every unexpired record of the epoch in force, and
-// returns the earliest expiry among them (zero if none expires).
-func loadRecords(ctx context.Context, st *store.Store) ([]store.Record, time.Time, error) {
 	var recs []store.Record
-	var earliest time.Time
 	err := st.ForEachRecord(ctx, func(r store.Record) error {
 		recs = append(recs, r)
-		if !r.Expires.IsZero() && (earliest.IsZero() || r.Expires.Before(earliest)) {
-			earliest = r.Expires
-		}
 		return nil
 	})
 	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("matcher: load records: %w", err)
+		return nil, fmt.Errorf("matcher: load records: %w", err)
 	}
-	return recs, earliest, nil
+	return ClusterRecords(ctx, recs, rs, cfg)
 }
 
 // ClusterRecords links recs into persons and households and evaluates rs
@@ -128,70 +116,31 @@ func ClusterRecords(ctx context.Context, recs []store.Record, rs *rules.RuleSet,
 	if rs == nil {
 		return nil, errors.New("matcher: no rule set")
 	}
-	sort.Slice(recs, func(i, j int) bool {
-		if recs[i].Source != recs[j].Source {
-			return recs[i].Source < recs[j].Source
+	sort.Slice(recs, func(i, j int) bool { return lessRec(&recs[i], &recs[j]) })
+	in := newLinkInput()
+	for i := range recs {
+		r := &recs[i]
+		if err := in.add(r.Source, r.Ref, r.Filter, r.Tokens, r.Indicators); err != nil {
+			return nil, fmt.Errorf("matcher: %w", err)
 		}
-		return bytes.Compare(recs[i].Ref[:], recs[j].Ref[:]) < 0
-	})
-	res, err := linkage.Link(recs, cfg)
+	}
+	res, err := in.b.Link(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("matcher: %w", err)
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("matcher: %w", err)
-	}
-
-	// Records per person and persons per household, in ascending order
-	// (recs is sorted, so each person's records are in (source, ref) order).
-	personRecs := make([][]int, res.Persons)
-	for i, p := range res.PersonOf {
-		personRecs[p] = append(personRecs[p], i)
-	}
-	hhPersons := make([][]int, res.Households)
-	for p, h := range res.HouseholdOf {
-		hhPersons[h] = append(hhPersons[h], p)
-	}
 	c := &Clustering{Link: res, RuleSetVersion: rs.Version(), Records: make([]Assignment, len(recs)), Households: make([]Household, res.Households)}
 	personID := make([]string, res.Persons)
-	for p, ri := range personRecs {
-		personID[p] = "P-" + memberHash(personIDLabel, recs, ri)
-	}
-	for h, ps := range hhPersons {
-		if h%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, fmt.Errorf("matcher: %w", err)
-			}
+	err = in.households(ctx, res, rs, func(h int, hh *household) error {
+		out := Household{ID: hh.id(), Persons: make([]int, len(hh.persons)), Members: hh.members(), Facts: hh.facts, Outcome: hh.outcome}
+		for i, p := range hh.persons {
+			out.Persons[i] = int(p)
+			personID[p] = "P-" + in.memberHash(personIDLabel, hh.personRecs(i))
 		}
-		var ri []int
-		f := rules.Facts{Count: map[string]int{}, Members: len(ps), Sources: map[string]int{}}
-		for _, p := range ps {
-			ri = append(ri, personRecs[p]...)
-			seenInd, seenSrc := map[string]bool{}, map[string]bool{}
-			for _, i := range personRecs[p] {
-				r := &recs[i]
-				if !seenSrc[r.Source] {
-					seenSrc[r.Source] = true
-					f.Sources[r.Source]++
-				}
-				for name, v := range r.Indicators {
-					if v && !seenInd[name] {
-						seenInd[name] = true
-						f.Count[name]++
-					}
-				}
-			}
-		}
-		sort.Slice(ri, func(a, b int) bool { return lessRec(&recs[ri[a]], &recs[ri[b]]) })
-		out, err := rs.Evaluate(f)
-		if err != nil {
-			return nil, fmt.Errorf("matcher: household %d: %w", h, err)
-		}
-		hh := Household{ID: "H-" + memberHash(householdIDLabel, recs, ri), Persons: ps, Members: map[string][][16]byte{}, Facts: f, Outcome: out}
-		for _, i := range ri {
-			hh.Members[recs[i].Source] = append(hh.Members[recs[i].Source], recs[i].Ref)
-		}
-		c.Households[h] = hh
+		c.Households[h] = out
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	for i, r := range recs {
 		p := res.PersonOf[i]
@@ -208,19 +157,227 @@ func lessRec(a, b *store.Record) bool {
 	return bytes.Compare(a.Ref[:], b.Ref[:]) < 0
 }
 
+// linkInput is what the engine keeps of every record besides what the
+// linker keeps: the set of indicators it has true, as an index into a
+// table of distinct sets (there are few). Records are read straight into
+// it, so neither the link run nor the linker holds a decoded record.
+type linkInput struct {
+	b       *linkage.Builder
+	indSet  []int32          // record -> index in sets
+	sets    [][]int32        // distinct sets of true indicators, as name ids ascending
+	setID   map[string]int32 // set (name ids as bytes) -> index in sets
+	names   []string         // indicator name id -> name
+	nameID  map[string]int32
+	scratch []int32
+	key     []byte
+	// earliest is the earliest expiry among the records (zero if none).
+	earliest time.Time
+}
+
+func newLinkInput() *linkInput {
+	return &linkInput{b: linkage.NewBuilder(), setID: map[string]int32{}, nameID: map[string]int32{}}
+}
+
+func (in *linkInput) add(source string, ref [16]byte, filter []byte, toks []store.Token, ind map[string]bool) error {
+	if _, err := in.b.Add(source, ref, filter); err != nil {
+		return err
+	}
+	for j := range toks {
+		if err := in.b.AddToken(toks[j].Kind, &toks[j].Value); err != nil {
+			return err
+		}
+	}
+	in.scratch = in.scratch[:0]
+	for name, v := range ind {
+		if v {
+			in.scratch = append(in.scratch, in.indicator([]byte(name)))
+		}
+	}
+	in.addSet()
+	return nil
+}
+
+func (in *linkInput) addView(v *store.RecordView) error {
+	if _, err := in.b.AddBytes(v.Source, v.Ref, v.Filter); err != nil {
+		return err
+	}
+	var err error
+	v.ForEachToken(func(kind []byte, value *[32]byte) {
+		if err == nil {
+			err = in.b.AddTokenBytes(kind, value)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	in.scratch = in.scratch[:0]
+	v.ForEachIndicator(func(name []byte, val bool) {
+		if val {
+			in.scratch = append(in.scratch, in.indicator(name))
+		}
+	})
+	in.addSet()
+	if !v.Expires.IsZero() && (in.earliest.IsZero() || v.Expires.Before(in.earliest)) {
+		in.earliest = v.Expires
+	}
+	return nil
+}
+
+func (in *linkInput) indicator(name []byte) int32 {
+	id, ok := in.nameID[string(name)]
+	if !ok {
+		id = int32(len(in.names))
+		in.names = append(in.names, string(name))
+		in.nameID[string(name)] = id
+	}
+	return id
+}
+
+// addSet files in.scratch as the record's set of true indicators.
+func (in *linkInput) addSet() {
+	slices.Sort(in.scratch)
+	in.key = in.key[:0]
+	for _, id := range in.scratch {
+		in.key = binary.AppendUvarint(in.key, uint64(id))
+	}
+	id, ok := in.setID[string(in.key)]
+	if !ok {
+		id = int32(len(in.sets))
+		in.sets = append(in.sets, slices.Clone(in.scratch))
+		in.setID[string(in.key)] = id
+	}
+	in.indSet = append(in.indSet, id)
+}
+
+// household is one household as the engine walks them: its persons, its
+// records in (source, ref) order, its facts and its rules' outcome.
+type household struct {
+	in      *linkInput
+	persons []int32 // ascending
+	recs    []int32 // member records (input indices), in (source, ref) order
+	// recsOf[i] are the records of persons[i], in (source, ref) order.
+	recsOf  [][]int32
+	facts   rules.Facts
+	outcome rules.Outcome
+}
+
+func (hh *household) id() string { return "H-" + hh.in.memberHash(householdIDLabel, hh.recs) }
+
+func (hh *household) personRecs(i int) []int32 { return hh.recsOf[i] }
+
+// members returns the member records' refs by source, each sorted.
+func (hh *household) members() map[string][][16]byte {
+	m := map[string][][16]byte{}
+	for _, i := range hh.recs {
+		src := hh.in.b.Source(int(i))
+		m[src] = append(m[src], hh.in.b.Ref(int(i)))
+	}
+	return m
+}
+
+// households evaluates rs on every household of res in turn, in household
+// order, and calls fn with each. hh is reused between calls.
+func (in *linkInput) households(ctx context.Context, res *linkage.Result, rs *rules.RuleSet, fn func(h int, hh *household) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("matcher: %w", err)
+	}
+	order := in.b.Order() // (source, ref) order -> input index
+	// Records per person and persons per household, as offsets into one
+	// flat slice each: records in (source, ref) order, persons ascending.
+	recStart := make([]int32, res.Persons+1)
+	for _, p := range res.PersonOf {
+		recStart[p+1]++
+	}
+	for p := range res.Persons {
+		recStart[p+1] += recStart[p]
+	}
+	byPerson := make([]int32, len(order))
+	fill := slices.Clone(recStart[:res.Persons])
+	for _, i := range order {
+		p := res.PersonOf[i]
+		byPerson[fill[p]] = i
+		fill[p]++
+	}
+	hhStart := make([]int32, res.Households+1)
+	for _, h := range res.HouseholdOf {
+		hhStart[h+1]++
+	}
+	for h := range res.Households {
+		hhStart[h+1] += hhStart[h]
+	}
+	byHousehold := make([]int32, res.Persons)
+	fill = slices.Clone(hhStart[:res.Households])
+	for p, h := range res.HouseholdOf {
+		byHousehold[fill[h]] = int32(p)
+		fill[h]++
+	}
+	fill = nil
+	// rank[i] is record i's place in (source, ref) order, for sorting a
+	// household's records.
+	rank := make([]int32, len(order))
+	for c, i := range order {
+		rank[i] = int32(c)
+	}
+	hh := &household{in: in}
+	seenInd := make([]bool, len(in.names))
+	for h := range res.Households {
+		if h%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("matcher: %w", err)
+			}
+		}
+		hh.persons = byHousehold[hhStart[h]:hhStart[h+1]]
+		hh.recs = hh.recs[:0]
+		hh.recsOf = hh.recsOf[:0]
+		f := rules.Facts{Count: map[string]int{}, Members: len(hh.persons), Sources: map[string]int{}}
+		for _, p := range hh.persons {
+			ri := byPerson[recStart[p]:recStart[p+1]]
+			hh.recsOf = append(hh.recsOf, ri)
+			hh.recs = append(hh.recs, ri...)
+			clear(seenInd)
+			prevSrc := ""
+			for _, i := range ri {
+				// A person's records are in (source, ref) order, so
+				// each source's come together.
+				if src := in.b.Source(int(i)); src != prevSrc {
+					prevSrc = src
+					f.Sources[src]++
+				}
+				for _, id := range in.sets[in.indSet[i]] {
+					if !seenInd[id] {
+						seenInd[id] = true
+						f.Count[in.names[id]]++
+					}
+				}
+			}
+		}
+		slices.SortFunc(hh.recs, func(a, b int32) int { return cmp.Compare(rank[a], rank[b]) })
+		out, err := rs.Evaluate(f)
+		if err != nil {
+			return fmt.Errorf("matcher: household %d: %w", h, err)
+		}
+		hh.facts, hh.outcome = f, out
+		if err := fn(h, hh); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // memberHash returns 16 hex digits (64 bits) of SHA-256 over label and
 // the member records' (source, ref), given in (source, ref) order, each
 // as uvarint(len(source)) source ref. 64 bits keep collisions unlikely
 // (about 3 in 10^8 for a million households) while ids stay short.
-func memberHash(label string, recs []store.Record, idx []int) string {
+func (in *linkInput) memberHash(label string, idx []int32) string {
 	h := sha256.New()
 	h.Write([]byte(label))
 	var lb [binary.MaxVarintLen64]byte
 	for _, i := range idx {
-		r := &recs[i]
-		h.Write(lb[:binary.PutUvarint(lb[:], uint64(len(r.Source)))])
-		h.Write([]byte(r.Source))
-		h.Write(r.Ref[:])
+		src := in.b.Source(int(i))
+		ref := in.b.Ref(int(i))
+		h.Write(lb[:binary.PutUvarint(lb[:], uint64(len(src)))])
+		h.Write([]byte(src))
+		h.Write(ref[:])
 	}
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }
@@ -230,19 +387,47 @@ func memberHash(label string, recs []store.Record, idx []int) string {
 // link statistics) as the epoch's latest and returns it. now is the start
 // time and determines the run ID. The run expires when the first of the
 // records it was computed from does (Run.Expires), if not sooner.
+//
+// It gives the run ClusterRecords would, but keeps no more than it needs:
+// the records are read from the store in place into the linker's compact
+// form, and of the households only the flagged ones are kept.
 func LinkRun(ctx context.Context, st *store.Store, rs *rules.RuleSet, cfg linkage.Config, now time.Time) (store.Run, error) {
+	if rs == nil {
+		return store.Run{}, errors.New("matcher: no rule set")
+	}
 	t0 := time.Now()
-	recs, earliest, err := loadRecords(ctx, st)
+	in := newLinkInput()
+	if err := st.ForEachRecordView(ctx, in.addView); err != nil {
+		return store.Run{}, fmt.Errorf("matcher: load records: %w", err)
+	}
+	res, err := in.b.Link(cfg)
+	if err != nil {
+		return store.Run{}, fmt.Errorf("matcher: %w", err)
+	}
+	now = now.UTC()
+	run := store.Run{
+		ID:             "R-" + now.Format("20060102T150405.000000000Z"),
+		Started:        now,
+		RuleSetVersion: rs.Version(),
+		Records:        in.b.Len(),
+		Persons:        res.Persons,
+		Households:     res.Households,
+		LinksByKind:    res.LinksByKind,
+		Blocked:        res.Blocked,
+		Review:         reviewItems(res),
+		Epoch:          st.Epoch(),
+		Expires:        in.earliest,
+	}
+	err = in.households(ctx, res, rs, func(_ int, hh *household) error {
+		if hh.outcome.Rule != "" {
+			run.Flagged = append(run.Flagged, store.FlaggedHousehold{ID: hh.id(), Rule: hh.outcome.Rule, Criteria: hh.outcome.Criteria, Members: hh.members()})
+		}
+		return nil
+	})
 	if err != nil {
 		return store.Run{}, err
 	}
-	c, err := ClusterRecords(ctx, recs, rs, cfg)
-	if err != nil {
-		return store.Run{}, err
-	}
-	run := NewRun(c, now)
-	run.Epoch = st.Epoch()
-	run.Expires = earliest
+	sort.Slice(run.Flagged, func(i, j int) bool { return run.Flagged[i].ID < run.Flagged[j].ID })
 	run.Finished = now.Add(time.Since(t0))
 	if err := st.PutRun(ctx, run); err != nil {
 		return store.Run{}, fmt.Errorf("matcher: %w", err)
@@ -268,12 +453,19 @@ func NewRun(c *Clustering, now time.Time) store.Run {
 	for _, h := range c.Flagged() {
 		run.Flagged = append(run.Flagged, store.FlaggedHousehold{ID: h.ID, Rule: h.Outcome.Rule, Criteria: h.Outcome.Criteria, Members: h.Members})
 	}
-	for _, it := range c.Link.Review {
+	run.Review = reviewItems(c.Link)
+	return run
+}
+
+// reviewItems turns linkage's skipped tokens into the run's review items.
+func reviewItems(res *linkage.Result) []store.ReviewItem {
+	var out []store.ReviewItem
+	for _, it := range res.Review {
 		reason := fmt.Sprintf("shared by %d records, more than one person may have", it.Records)
 		if in, _ := matchkey.Lookup(it.Kind); in.Class == matchkey.Address || in.Class == matchkey.Group {
 			reason = fmt.Sprintf("shared by %d persons, more than one household may have (hostel, care home or placeholder?)", it.Persons)
 		}
-		run.Review = append(run.Review, store.ReviewItem{Kind: it.Kind, Reason: reason, Source: it.Source, Records: it.Records, Persons: it.Persons})
+		out = append(out, store.ReviewItem{Kind: it.Kind, Reason: reason, Source: it.Source, Records: it.Records, Persons: it.Persons})
 	}
-	return run
+	return out
 }

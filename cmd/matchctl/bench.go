@@ -23,6 +23,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	households := fs.Int("households", 200000, "households in the synthetic district (2,000,000 is about 5 million people)")
 	seed := fs.Int64("seed", 1, "seed of the synthetic district")
 	profile := fs.String("profile", "", "write a CPU profile of every node to this directory (NAME.pprof)")
+	memLimit := fs.Int("matcher-memory-limit-mib", 6144, "the matcher's soft heap limit, MiB (its -memory-limit-mib; 0 for none)")
 	out := fs.String("out", "", "append the figures as one JSON line to this file (default: print it)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -42,7 +43,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	limit := devnet.MeasureHMACLimit(time.Second)
 	fmt.Fprintf(stdout, "tfmatch bench: %d households, seed %d, in %s\n\nstages:\n", *households, *seed, *dir)
 	start := time.Now()
-	res, err := devnet.Run(ctx, devnet.Config{Dir: *dir, Bin: *bin, Households: *households, Seed: *seed, Log: stdout, ProfileDir: *profile})
+	res, err := devnet.Run(ctx, devnet.Config{Dir: *dir, Bin: *bin, Households: *households, Seed: *seed, Log: stdout, ProfileDir: *profile, MatcherMemoryLimitMiB: *memLimit})
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -53,6 +54,10 @@ type config struct {
 	logLevel                  string
 	cpuProfile                string
 	metricsAddr               string
+	memtableMiB, memtables    int
+	blockCacheMiB             int
+	l0Tables                  int
+	memoryLimitMiB            int
 }
 
 func main() {
@@ -70,6 +75,11 @@ func main() {
 	flag.StringVar(&c.rulesFile, "rules", "", "rule set file (default: the embedded phase-1 rules)")
 	flag.StringVar(&c.auditName, "audit-name", "tfmatch-matcher", "name of a new audit log (its signing key's name)")
 	flag.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	flag.IntVar(&c.memtableMiB, "store-memtable-mib", 128, "size of each of the token store's memtables, MiB: a batch must fit in 15% of one")
+	flag.IntVar(&c.memtables, "store-memtables", 3, "memtables the token store keeps (one written, the others waiting to be flushed)")
+	flag.IntVar(&c.blockCacheMiB, "store-block-cache-mib", 0, "the token store's block cache, MiB (0: none; the store is not compressed, so tables are read from their mapped files)")
+	flag.IntVar(&c.l0Tables, "store-l0-tables", 32, "flushed memtables the token store holds before it compacts them (fewer compactions while ingesting; writes stall at twice as many)")
+	flag.IntVar(&c.memoryLimitMiB, "memory-limit-mib", 0, "soft limit on the Go heap, MiB: the collector works harder as the heap nears it, instead of letting it grow to twice what is live (0: none, or GOMEMLIMIT)")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (for go tool pprof)")
 	flag.StringVar(&c.metricsAddr, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (plain HTTP: loopback or a monitoring network; default off)")
 	flag.Parse()
@@ -82,6 +92,13 @@ func main() {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", "matcher")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if c.memoryLimitMiB < 0 {
+		fmt.Fprintf(os.Stderr, "matcher: -memory-limit-mib %d: want 0 or more\n", c.memoryLimitMiB)
+		os.Exit(2)
+	}
+	if c.memoryLimitMiB > 0 {
+		debug.SetMemoryLimit(int64(c.memoryLimitMiB) << 20)
+	}
 	stopProfile, err := cpuprofile.Start(c.cpuProfile)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "matcher: %v\n", err)
@@ -130,7 +147,12 @@ func run(ctx context.Context, c config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(filepath.Join(c.dataDir, "store"), store.Options{Logger: logger, Epoch: epoch, Retention: policy.Retention()})
+	if c.memtableMiB < 1 || c.memtables < 1 || c.blockCacheMiB < 0 || c.l0Tables < 1 {
+		return fmt.Errorf("-store-memtable-mib %d, -store-memtables %d, -store-block-cache-mib %d, -store-l0-tables %d: want at least 1, 1, 0 and 1",
+			c.memtableMiB, c.memtables, c.blockCacheMiB, c.l0Tables)
+	}
+	st, err := store.Open(filepath.Join(c.dataDir, "store"), store.Options{Logger: logger, Epoch: epoch, Retention: policy.Retention(),
+		MemTableSize: int64(c.memtableMiB) << 20, NumMemtables: c.memtables, BlockCacheSize: int64(c.blockCacheMiB) << 20, LevelZeroTables: c.l0Tables})
 	if err != nil {
 		return err
 	}

@@ -61,6 +61,9 @@ type Config struct {
 	// ProfileDir, when set, receives a CPU profile of every node,
 	// NAME.pprof (for go tool pprof).
 	ProfileDir string
+	// MatcherMemoryLimitMiB, when positive, is the matcher's soft heap
+	// limit (its -memory-limit-mib).
+	MatcherMemoryLimitMiB int
 }
 
 // Stage is one timed step.
@@ -139,9 +142,10 @@ type proc struct {
 	out  *bytes.Buffer
 	done chan error
 
-	mu     sync.Mutex
-	exited bool
-	usage  Usage // set when exited
+	mu       sync.Mutex
+	exited   bool
+	usage    Usage // set when exited
+	peakAnon int64 // largest RssAnon sampled so far
 }
 
 func (c *Config) defaults() error {
@@ -274,6 +278,9 @@ func (n *Net) run(ctx context.Context) (*Result, error) {
 			return err
 		}
 		args := append([]string{"-listen", "127.0.0.1:0", "-addr-file", addrFile, "-data", res.MatcherDir, "-isa", isaPath, "-signing-key", pin}, tlsArgs(MatcherParty)...)
+		if n.cfg.MatcherMemoryLimitMiB > 0 {
+			args = append(args, "-memory-limit-mib", fmt.Sprint(n.cfg.MatcherMemoryLimitMiB))
+		}
 		if err := n.start(MatcherParty, filepath.Join(cfg.Bin, "matcher"), args); err != nil {
 			return err
 		}
@@ -474,10 +481,14 @@ func (n *Net) start(name, bin string, args []string) error {
 		return fmt.Errorf("starting %s: %w", name, err)
 	}
 	p := &proc{name: name, cmd: cmd, out: out, done: make(chan error, 1)}
+	stopSampling := make(chan struct{})
+	go p.sampleAnon(stopSampling)
 	go func() {
 		err := cmd.Wait()
+		close(stopSampling)
 		p.mu.Lock()
 		p.exited, p.usage = true, usageOf(cmd.ProcessState)
+		p.usage.PeakAnon = p.peakAnon
 		p.mu.Unlock()
 		logf.Close()
 		p.done <- err

@@ -80,6 +80,9 @@ type Figures struct {
 
 	// PeakRSS is each node's peak resident set, bytes.
 	PeakRSS map[string]int64 `json:"peak_rss_bytes"`
+	// PeakAnon is each node's peak anonymous resident memory (heap, not
+	// mapped files), sampled every 100 ms, bytes.
+	PeakAnon map[string]int64 `json:"peak_anon_bytes,omitempty"`
 	// MatcherPeakIngest is the matcher's peak by the end of the ingest
 	// stage (before the link run), bytes.
 	MatcherPeakIngest int64 `json:"matcher_peak_rss_ingest_bytes"`
@@ -161,6 +164,7 @@ func Measure(res *Result, households int, limit time.Duration, now time.Time) (F
 		FlaggedHouseholds: len(res.Households),
 		HMACLimitNs:       float64(limit.Nanoseconds()),
 		PeakRSS:           map[string]int64{},
+		PeakAnon:          map[string]int64{},
 		CPUSec:            map[string]float64{},
 	}
 	for name, line := range res.Agencies {
@@ -209,6 +213,9 @@ func Measure(res *Result, households int, limit time.Duration, now time.Time) (F
 	f.PipelineMicrosPerRec = ratio(f.PipelineSec*1e6, float64(f.Records))
 	for name, u := range res.Usage {
 		f.PeakRSS[name] = u.PeakRSS
+		if u.PeakAnon > 0 {
+			f.PeakAnon[name] = u.PeakAnon
+		}
 		f.CPUSec[name] = u.CPU.Seconds()
 	}
 	f.MatcherPeakBytesPerRecord = ratio(float64(f.PeakRSS[MatcherParty]), float64(f.Records))
@@ -266,6 +273,9 @@ func (f Figures) WriteTable(w io.Writer) error {
 		mem = append(mem, fmt.Sprintf("%s %s", n, mib(f.PeakRSS[n])))
 	}
 	row("peak memory", mib(f.PeakRSS[MatcherParty])+" matcher", fmt.Sprintf("%.0f bytes per record, %s by the end of ingest; %s", f.MatcherPeakBytesPerRecord, mib(f.MatcherPeakIngest), strings.Join(mem, ", ")))
+	if a := f.PeakAnon[MatcherParty]; a > 0 {
+		row("peak anonymous memory", mib(a)+" matcher", "heap and stacks, without the store's memory-mapped files (sampled every 100 ms)")
+	}
 	return tw.Flush()
 }
 

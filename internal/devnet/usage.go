@@ -17,6 +17,11 @@ type Usage struct {
 	// PeakRSS is the largest resident set the process had, in bytes
 	// (zero where the system does not report it).
 	PeakRSS int64
+	// PeakAnon is the largest anonymous resident memory (RssAnon: heap
+	// and stacks, not the pages of files it maps, such as badger's
+	// tables) seen while sampling it every 100 ms, in bytes; zero where
+	// the system does not report it.
+	PeakAnon int64
 }
 
 // usageOf reads what the kernel reported for an exited process.
@@ -41,7 +46,32 @@ func (p *proc) finalUsage() Usage {
 		return p.usage
 	}
 	cpu, _ := procCPU(p.cmd)
-	return Usage{CPU: cpu}
+	return Usage{CPU: cpu, PeakAnon: p.peakAnon}
+}
+
+// sampleAnon records the process's largest RssAnon until stop is closed.
+func (p *proc) sampleAnon(stop <-chan struct{}) {
+	path := fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid)
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		v, err := parseStatusKB(string(b), "RssAnon:")
+		if err != nil {
+			continue
+		}
+		p.mu.Lock()
+		p.peakAnon = max(p.peakAnon, v)
+		p.mu.Unlock()
+	}
 }
 
 // cpu returns the processor time every node has used so far, by name.
@@ -128,20 +158,26 @@ func (n *Net) peakRSS() map[string]int64 {
 // parseStatusHWM returns VmHWM, in bytes, from the text of
 // /proc/PID/status ("VmHWM:     1234 kB").
 func parseStatusHWM(status string) (int64, error) {
+	return parseStatusKB(status, "VmHWM:")
+}
+
+// parseStatusKB returns the size on the line of /proc/PID/status that
+// starts with field ("VmHWM:", "RssAnon:"), in bytes.
+func parseStatusKB(status, field string) (int64, error) {
 	for _, line := range strings.Split(status, "\n") {
-		rest, ok := strings.CutPrefix(line, "VmHWM:")
+		rest, ok := strings.CutPrefix(line, field)
 		if !ok {
 			continue
 		}
 		f := strings.Fields(rest)
 		if len(f) != 2 || f[1] != "kB" {
-			return 0, fmt.Errorf("/proc status: VmHWM is not a size in kB")
+			return 0, fmt.Errorf("/proc status: %s is not a size in kB", field)
 		}
 		v, err := strconv.ParseInt(f[0], 10, 64)
 		if err != nil || v < 0 || v > 1<<43 {
-			return 0, fmt.Errorf("/proc status: bad VmHWM")
+			return 0, fmt.Errorf("/proc status: bad %s", field)
 		}
 		return v * 1024, nil
 	}
-	return 0, fmt.Errorf("/proc status: no VmHWM")
+	return 0, fmt.Errorf("/proc status: no %s", field)
 }

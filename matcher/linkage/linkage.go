@@ -86,6 +86,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"tfmatch/matcher/store"
 	"tfmatch/matchkey"
@@ -246,16 +247,19 @@ type Result struct {
 // Link links recs into persons and households. It fails on a repeated
 // (source, ref), an empty source or an unknown token kind.
 func Link(recs []store.Record, cfg Config) (*Result, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
+	b := NewBuilder()
+	for i := range recs {
+		r := &recs[i]
+		if _, err := b.Add(r.Source, r.Ref, r.Filter); err != nil {
+			return nil, err
+		}
+		for j := range r.Tokens {
+			if err := b.AddToken(r.Tokens[j].Kind, &r.Tokens[j].Value); err != nil {
+				return nil, err
+			}
+		}
 	}
-	l, err := newLinker(recs, cfg.withDefaults())
-	if err != nil {
-		return nil, err
-	}
-	l.linkPersons()
-	l.linkHouseholds()
-	return l.result(), nil
+	return b.Link(cfg)
 }
 
 // kindSlot is one kind in strength order.
@@ -314,7 +318,7 @@ func (e entry) value() [32]byte {
 // elements past its end are cleared), so a caller that keeps the entries
 // must keep the result.
 func forEachGroup(es []entry, fn func(g []entry)) []entry {
-	slices.SortFunc(es, cmpEntry)
+	es = sortEntries(es)
 	es = slices.CompactFunc(es, func(a, b entry) bool { return sameToken(a, b) && a.rec == b.rec })
 	for i := 0; i < len(es); {
 		j := i + 1
@@ -327,9 +331,247 @@ func forEachGroup(es []entry, fn func(g []entry)) []entry {
 	return es
 }
 
+// Builder collects the records Link links, one at a time, straight into
+// the compact form the linker works on: each token as a fixed-size entry
+// in its kind's list, each filter as words. A caller that reads records
+// from a store (the link run) need never hold them decoded. Link(recs)
+// is a Builder fed from recs, so both give the same result.
+type Builder struct {
+	slot    map[string]int // kind -> index in infos
+	infos   []matchkey.Info
+	entries []chunked[entry] // per kind: rec is the input index; src the input source id (group kinds)
+	srcID   map[string]int32
+	sources []string          // input source id -> name
+	src     chunked[int32]    // input index -> input source id
+	refs    chunked[[16]byte] // input index -> ref
+	filters chunked[filter]   // input index -> filter
+	srcFlat []int32           // after Link: src as one slice
+	order   []int32           // after Link: canonical index -> input index
+	err     error
+	linked  bool
+}
+
+// NewBuilder returns an empty Builder.
+func NewBuilder() *Builder {
+	infos := matchkey.All()
+	sort.SliceStable(infos, func(a, b int) bool { return infos[a].Strength < infos[b].Strength })
+	b := &Builder{slot: make(map[string]int, len(infos)), infos: infos, entries: make([]chunked[entry], len(infos)), srcID: map[string]int32{}}
+	for i, in := range infos {
+		b.slot[string(in.Kind)] = i
+	}
+	return b
+}
+
+// Len returns the number of records added.
+func (b *Builder) Len() int { return b.refs.n }
+
+// Source returns the source of record i (its index from Add).
+func (b *Builder) Source(i int) string {
+	if b.srcFlat != nil {
+		return b.sources[b.srcFlat[i]]
+	}
+	return b.sources[*b.src.at(i)]
+}
+
+// Ref returns the ref of record i.
+func (b *Builder) Ref(i int) [16]byte { return *b.refs.at(i) }
+
+// Order returns the input indices of the records in (source, ref) order,
+// the order in which Link numbers persons; nil before Link.
+func (b *Builder) Order() []int32 { return b.order }
+
+// Add adds a record with no tokens yet and returns its index; AddToken
+// adds its tokens. filter is store.FilterLen bytes or empty.
+func (b *Builder) Add(source string, ref [16]byte, filter []byte) (int, error) {
+	id, ok := b.srcID[source]
+	if !ok && source != "" {
+		id = int32(len(b.sources))
+		b.sources = append(b.sources, source)
+		b.srcID[source] = id
+	}
+	return b.add(source == "", id, ref, filter)
+}
+
+// AddBytes is Add with the source as bytes (not retained).
+func (b *Builder) AddBytes(source []byte, ref [16]byte, filter []byte) (int, error) {
+	id, ok := b.srcID[string(source)]
+	if !ok && len(source) != 0 {
+		id = int32(len(b.sources))
+		b.sources = append(b.sources, string(source))
+		b.srcID[string(source)] = id
+	}
+	return b.add(len(source) == 0, id, ref, filter)
+}
+
+func (b *Builder) add(empty bool, id int32, ref [16]byte, f []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	i := b.src.n
+	switch {
+	case b.linked:
+		b.err = errors.New("linkage: record added after Link")
+	case i >= 1<<31-1:
+		b.err = errors.New("linkage: too many records")
+	case empty:
+		b.err = fmt.Errorf("linkage: record %d: empty source", i)
+	case len(f) != 0 && len(f) != store.FilterLen:
+		b.err = fmt.Errorf("linkage: record %d: filter of %d bytes, want %d", i, len(f), store.FilterLen)
+	}
+	if b.err != nil {
+		return 0, b.err
+	}
+	b.src.append(id)
+	b.refs.append(ref)
+	var fl filter
+	if len(f) != 0 {
+		fl = newFilter(f)
+	}
+	b.filters.append(fl)
+	return i, nil
+}
+
+// AddToken adds a token to the record added last.
+func (b *Builder) AddToken(kind matchkey.Kind, value *[32]byte) error {
+	k, ok := b.slot[string(kind)]
+	return b.addToken(k, ok, kind, value)
+}
+
+// AddTokenBytes is AddToken with the kind as bytes (not retained).
+func (b *Builder) AddTokenBytes(kind []byte, value *[32]byte) error {
+	k, ok := b.slot[string(kind)]
+	if !ok {
+		return b.addToken(0, false, matchkey.Kind(kind), value)
+	}
+	return b.addToken(k, true, "", value)
+}
+
+func (b *Builder) addToken(k int, ok bool, kind matchkey.Kind, value *[32]byte) error {
+	if b.err != nil {
+		return b.err
+	}
+	i := b.src.n - 1
+	switch {
+	case i < 0:
+		b.err = errors.New("linkage: token added before any record")
+	case !ok:
+		b.err = fmt.Errorf("linkage: record %d: unknown token kind %q", i, kind)
+	}
+	if b.err != nil {
+		return b.err
+	}
+	e := entry{h: binary.BigEndian.Uint64(value[:8]), rec: int32(i)}
+	copy(e.rest[:], value[8:])
+	if b.infos[k].Class == matchkey.Group {
+		e.src = *b.src.at(i)
+	}
+	b.entries[k].append(e)
+	return nil
+}
+
+// Link links the records added into persons and households, as the
+// package function Link does; record indices in the result are those Add
+// returned. A Builder links once: its token lists are handed to the
+// linker and freed as it goes.
+func (b *Builder) Link(cfg Config) (*Result, error) {
+	if b.err != nil {
+		return nil, b.err
+	}
+	if b.linked {
+		return nil, errors.New("linkage: Builder linked twice")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	b.linked = true
+	l, err := b.linker(cfg.withDefaults())
+	if err != nil {
+		return nil, err
+	}
+	l.linkPersons()
+	l.linkHouseholds()
+	return l.result(), nil
+}
+
+// sortEntries sorts es by cmpEntry and returns the result, which may be a
+// new slice. A large list of one source (every kind but the group kinds)
+// is first spread into buckets by the top 16 bits of its tokens, which
+// order it as cmpEntry does, and each bucket is then sorted alone: token
+// values are uniform, so the buckets are small and fit in the cache.
+func sortEntries(es []entry) []entry {
+	const bits = 16
+	// A kind's list is grouped more than once (identifiers, blocks), and
+	// is sorted from the first time on.
+	if slices.IsSortedFunc(es, cmpEntry) {
+		return es
+	}
+	if len(es) < 1<<bits {
+		slices.SortFunc(es, cmpEntry)
+		return es
+	}
+	for i := range es {
+		if es[i].src != es[0].src {
+			slices.SortFunc(es, cmpEntry)
+			return es
+		}
+	}
+	var start [1<<bits + 1]int
+	for i := range es {
+		start[es[i].h>>(64-bits)+1]++
+	}
+	for b := 1; b < len(start); b++ {
+		start[b] += start[b-1]
+	}
+	out := make([]entry, len(es))
+	next := start
+	for i := range es {
+		b := es[i].h >> (64 - bits)
+		out[next[b]] = es[i]
+		next[b]++
+	}
+	for b := 0; b < 1<<bits; b++ {
+		if bucket := out[start[b]:start[b+1]]; len(bucket) > 1 {
+			slices.SortFunc(bucket, cmpEntry)
+		}
+	}
+	return out
+}
+
+// chunked is an append-only list kept in fixed-size chunks, so that
+// growing it never copies what it holds (a slice grown by append holds
+// its old and new arrays at once, and leaves the old to the collector).
+type chunked[T any] struct {
+	chunks [][]T
+	n      int
+}
+
+const chunkLen = 1 << 14
+
+func (c *chunked[T]) append(v T) {
+	if len(c.chunks) == 0 || len(c.chunks[len(c.chunks)-1]) == chunkLen {
+		c.chunks = append(c.chunks, make([]T, 0, chunkLen))
+	}
+	last := &c.chunks[len(c.chunks)-1]
+	*last = append(*last, v)
+	c.n++
+}
+
+func (c *chunked[T]) at(i int) *T { return &c.chunks[i/chunkLen][i%chunkLen] }
+
+// flatten returns the list as one slice and empties c, letting each chunk
+// go as soon as it is copied.
+func (c *chunked[T]) flatten() []T {
+	out := make([]T, 0, c.n)
+	for i := range c.chunks {
+		out = append(out, c.chunks[i]...)
+		c.chunks[i] = nil
+	}
+	c.chunks, c.n = nil, 0
+	return out
+}
+
 type linker struct {
 	cfg     Config
-	recs    []store.Record
 	orig    []int32 // canonical index -> input index
 	src     []int32 // canonical index -> source id
 	sources []string
@@ -362,84 +604,95 @@ type linker struct {
 
 type idval struct{ kind, val int32 }
 
-func newLinker(recs []store.Record, cfg Config) (*linker, error) {
-	n := len(recs)
-	if n > 1<<31-1 {
-		return nil, errors.New("linkage: too many records")
+// linker puts the builder's records in canonical order, (source, ref),
+// and hands its token lists and filters over to a new linker.
+func (b *Builder) linker(cfg Config) (*linker, error) {
+	n := b.src.n
+	src := b.src.flatten()
+	b.srcFlat = src
+	l := &linker{cfg: cfg, res: &Result{LinksByKind: map[matchkey.Kind]int{}, Blocked: map[string]int{}, SkippedBlocks: map[matchkey.Kind]int{}}}
+	// Sources are numbered by name: rank[input id] is the canonical id.
+	byName := make([]int32, len(b.sources))
+	for i := range byName {
+		byName[i] = int32(i)
 	}
-	l := &linker{cfg: cfg, recs: recs, res: &Result{LinksByKind: map[matchkey.Kind]int{}, Blocked: map[string]int{}, SkippedBlocks: map[matchkey.Kind]int{}}}
+	slices.SortFunc(byName, func(x, y int32) int { return strings.Compare(b.sources[x], b.sources[y]) })
+	rank := make([]int32, len(b.sources))
+	l.sources = make([]string, len(b.sources))
+	for r, id := range byName {
+		rank[id] = int32(r)
+		l.sources[r] = b.sources[id]
+	}
+	// Records by source (a counting sort, keeping the input order), then
+	// each source's by ref. A store yields each source's records in ref
+	// order already, so the second step is usually only a check.
 	l.orig = make([]int32, n)
-	for i := range l.orig {
-		l.orig[i] = int32(i)
+	start := make([]int, len(b.sources)+1)
+	for _, id := range src {
+		start[rank[id]+1]++
 	}
-	sort.Slice(l.orig, func(a, b int) bool {
-		ra, rb := &recs[l.orig[a]], &recs[l.orig[b]]
-		if ra.Source != rb.Source {
-			return ra.Source < rb.Source
+	for r := 1; r < len(start); r++ {
+		start[r] += start[r-1]
+	}
+	next := slices.Clone(start)
+	for i, id := range src {
+		l.orig[next[rank[id]]] = int32(i)
+		next[rank[id]]++
+	}
+	byRef := func(x, y int32) int { return bytes.Compare(b.refs.at(int(x))[:], b.refs.at(int(y))[:]) }
+	for r := range b.sources {
+		if run := l.orig[start[r]:start[r+1]]; !slices.IsSortedFunc(run, byRef) {
+			slices.SortFunc(run, byRef)
 		}
-		return bytes.Compare(ra.Ref[:], rb.Ref[:]) < 0
-	})
+	}
+	canon := make([]int32, n) // input index -> canonical index
 	l.src = make([]int32, n)
 	for c, i := range l.orig {
-		r := &recs[i]
-		if r.Source == "" {
-			return nil, fmt.Errorf("linkage: record %d: empty source", i)
-		}
+		canon[i] = int32(c)
+		l.src[c] = rank[src[i]]
 		if c > 0 {
-			p := &recs[l.orig[c-1]]
-			if p.Source == r.Source && p.Ref == r.Ref {
-				return nil, fmt.Errorf("linkage: records %d and %d: same source and ref", l.orig[c-1], i)
+			p := l.orig[c-1]
+			if src[p] == src[i] && *b.refs.at(int(p)) == *b.refs.at(int(i)) {
+				return nil, fmt.Errorf("linkage: records %d and %d: same source and ref", p, i)
 			}
 		}
-		if len(l.sources) == 0 || l.sources[len(l.sources)-1] != r.Source {
-			l.sources = append(l.sources, r.Source)
-		}
-		l.src[c] = int32(len(l.sources) - 1)
 	}
-
-	infos := matchkey.All()
-	sort.SliceStable(infos, func(a, b int) bool { return infos[a].Strength < infos[b].Strength })
-	slot := make(map[matchkey.Kind]int, len(infos))
-	for i, in := range infos {
-		slot[in.Kind] = i
-		l.kinds = append(l.kinds, kindSlot{info: in})
-	}
-	// Count first so each kind's entries are allocated once.
-	counts := make([]int, len(l.kinds))
-	for i := range recs {
-		for _, t := range recs[i].Tokens {
-			k, ok := slot[t.Kind]
-			if !ok {
-				return nil, fmt.Errorf("linkage: record %d: unknown token kind %q", i, t.Kind)
+	b.order = slices.Clone(l.orig)
+	for k, in := range b.infos {
+		es := b.entries[k].flatten()
+		for j := range es {
+			es[j].rec = canon[es[j].rec]
+			if in.Class == matchkey.Group {
+				es[j].src = rank[es[j].src]
 			}
-			counts[k]++
 		}
+		l.kinds = append(l.kinds, kindSlot{info: in, entries: es})
 	}
-	for k := range l.kinds {
-		l.kinds[k].entries = make([]entry, 0, counts[k])
-	}
-	l.filters = make([]filter, n)
-	for c, i := range l.orig {
-		if f := recs[i].Filter; len(f) != 0 {
-			if len(f) != store.FilterLen {
-				return nil, fmt.Errorf("linkage: record %d: filter of %d bytes, want %d", i, len(f), store.FilterLen)
-			}
-			l.filters[c] = newFilter(f)
+	// The filters into canonical order, in place: follow each cycle of
+	// the permutation.
+	l.filters = b.filters.flatten()
+	visited := make([]bool, n)
+	for c := range n {
+		if visited[c] {
+			continue
 		}
-		for _, t := range recs[i].Tokens {
-			k := slot[t.Kind]
-			e := entry{h: binary.BigEndian.Uint64(t.Value[:8]), rec: int32(c)}
-			copy(e.rest[:], t.Value[8:])
-			if l.kinds[k].info.Class == matchkey.Group {
-				e.src = l.src[c]
+		tmp := l.filters[c]
+		j := int32(c)
+		for {
+			visited[j] = true
+			k := l.orig[j]
+			if int(k) == c {
+				l.filters[j] = tmp
+				break
 			}
-			l.kinds[k].entries = append(l.kinds[k].entries, e)
+			l.filters[j] = l.filters[k]
+			j = k
 		}
 	}
 
 	l.sameSource = map[matchkey.Kind]bool{}
 	if cfg.SameSourceKinds == nil {
-		for _, in := range infos {
+		for _, in := range b.infos {
 			if in.Class == matchkey.Person {
 				l.sameSource[in.Kind] = true
 				break

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"time"
 	"unicode/utf8"
 
 	"tfmatch/matchkey"
@@ -206,11 +207,16 @@ func (d *decoder) count(max int, what string) int {
 }
 
 func (d *decoder) string(max int, what string) string {
+	return string(d.rawString(max, what))
+}
+
+// rawString is string without the copy: the bytes point into d's buffer.
+func (d *decoder) rawString(max int, what string) []byte {
 	n := d.count(max, what)
 	if d.err == nil && n == 0 {
 		d.fail("empty " + what)
 	}
-	return string(d.bytes(n, what))
+	return d.bytes(n, what)
 }
 
 func appendString(b []byte, s string) []byte {
@@ -308,4 +314,96 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// RecordView is a stored record read in place, without copying: every
+// slice points into the buffer it was parsed from and is valid only as
+// long as that buffer is. The link run reads the whole store through
+// views so that it keeps its own compact form of each record and never a
+// decoded copy.
+type RecordView struct {
+	Source []byte
+	Ref    [16]byte
+	// Filter is FilterLen bytes, or nil.
+	Filter []byte
+	// Expires is the record's expiry (zero for none), as in Record.
+	Expires    time.Time
+	tokens     []byte // the encoded tokens
+	nTokens    int
+	indicators []byte // the encoded indicators
+	nInd       int
+}
+
+// Tokens returns how many tokens the record holds.
+func (v *RecordView) Tokens() int { return v.nTokens }
+
+// ForEachToken calls fn with every token in canonical order. kind and
+// value point into the view's buffer.
+func (v *RecordView) ForEachToken(fn func(kind []byte, value *[32]byte)) {
+	b := v.tokens
+	for range v.nTokens {
+		n, l := binary.Uvarint(b)
+		kind := b[l : l+int(n)]
+		b = b[l+int(n):]
+		fn(kind, (*[32]byte)(b[:32]))
+		b = b[32:]
+	}
+}
+
+// ForEachIndicator calls fn with every indicator's name and value, in
+// name order. name points into the view's buffer.
+func (v *RecordView) ForEachIndicator(fn func(name []byte, value bool)) {
+	b := v.indicators
+	for range v.nInd {
+		n, l := binary.Uvarint(b)
+		name := b[l : l+int(n)]
+		b = b[l+int(n):]
+		fn(name, b[0] == 1)
+		b = b[1:]
+	}
+}
+
+// ParseRecordView parses an encoding made by EncodeRecord in place. It
+// checks the structure (lengths, limits, versions) as DecodeRecord does but
+// not the canonical order of tokens and indicators, which PutBatch
+// guarantees for everything it stores.
+func ParseRecordView(b []byte) (RecordView, error) {
+	d := decoder{b: b}
+	var v RecordView
+	version := d.byte()
+	if d.err == nil && version != recordVersion && version != recordVersionFilter {
+		return RecordView{}, fmt.Errorf("%w: unknown version %d", errCorrupt, version)
+	}
+	v.Source = d.rawString(MaxSourceLen, "source")
+	copy(v.Ref[:], d.bytes(16, "ref"))
+	v.nTokens = d.count(MaxTokens, "tokens")
+	start := d.b
+	for i := 0; i < v.nTokens && d.err == nil; i++ {
+		d.rawString(MaxKindLen, "token kind")
+		d.bytes(32, "token value")
+	}
+	if d.err == nil {
+		v.tokens = start[:len(start)-len(d.b)]
+	}
+	v.nInd = d.count(MaxIndicators, "indicators")
+	start = d.b
+	for i := 0; i < v.nInd && d.err == nil; i++ {
+		d.rawString(MaxIndicatorLen, "indicator name")
+		if x := d.byte(); d.err == nil && x > 1 {
+			d.fail("indicator value not 0 or 1")
+		}
+	}
+	if d.err == nil {
+		v.indicators = start[:len(start)-len(d.b)]
+	}
+	if version == recordVersionFilter {
+		v.Filter = d.bytes(FilterLen, "filter")
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("trailing bytes")
+	}
+	if d.err != nil {
+		return RecordView{}, d.err
+	}
+	return v, nil
 }

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 
 	"tfmatch/internal/badgerlog"
 	"tfmatch/matchkey"
@@ -80,6 +81,23 @@ type Options struct {
 	// about 10,000 new records of a dozen tokens each, or 5,000 that all
 	// replace older ones.
 	MemTableSize int64
+	// NumMemtables is how many memtables badger keeps (the one being
+	// written and those waiting to be flushed). Zero means 3.
+	NumMemtables int
+	// BlockCacheSize is badger's block cache in bytes. Zero means none:
+	// tokens are random and the store does not compress them, so the
+	// tables are read straight from their memory-mapped files and a cache
+	// would only copy them.
+	BlockCacheSize int64
+	// LevelZeroTables is how many tables (flushed memtables) badger lets
+	// level 0 hold before it compacts them into the levels below; writes
+	// stall at twice as many. Record keys are random (a ref is an HMAC), so
+	// every compaction rewrites tables across the whole key range: the
+	// fewer compactions during ingest, the less the store rewrites. A full
+	// scan merges the level-0 tables, and a point read checks each one's
+	// Bloom filter, both cheap at a few dozen. Zero means 32: with 128 MiB
+	// memtables, about 3.5 million records before the first compaction.
+	LevelZeroTables int
 }
 
 // Validate reports whether the options are usable.
@@ -89,6 +107,9 @@ func (o Options) Validate() error {
 	}
 	if o.MemTableSize != 0 && o.MemTableSize < 1<<20 {
 		return errors.New("store: memtable size below 1 MiB")
+	}
+	if o.NumMemtables < 0 || o.BlockCacheSize < 0 || o.LevelZeroTables < 0 {
+		return errors.New("store: negative memtable count, block cache size or level-0 table count")
 	}
 	return nil
 }
@@ -128,12 +149,27 @@ func Open(dir string, opts Options) (*Store, error) {
 	if mem == 0 {
 		mem = 128 << 20
 	}
+	nmem := opts.NumMemtables
+	if nmem == 0 {
+		nmem = 3
+	}
+	l0 := opts.LevelZeroTables
+	if l0 == 0 {
+		l0 = 32
+	}
+	// Blinded tokens are random bytes: compressing them costs processor
+	// time (about 4% of ingest) and saves nothing.
 	bo := badger.DefaultOptions(dir).
 		WithLogger(badgerlog.New(opts.Logger)).
 		WithInMemory(opts.InMemory).
 		WithSyncWrites(!opts.NoSync && !opts.InMemory).
 		WithMemTableSize(mem).
-		WithNumMemtables(3).
+		WithNumMemtables(nmem).
+		WithCompression(options.None).
+		WithBlockCacheSize(opts.BlockCacheSize).
+		WithNumLevelZeroTables(l0).
+		WithNumLevelZeroTablesStall(2 * l0).
+		WithNumCompactors(2).
 		WithDetectConflicts(false) // writers are serialised by Store.mu
 	// Values above the threshold go to the value log; badger requires the
 	// threshold to fit in one batch.
@@ -448,6 +484,46 @@ func (s *Store) ForEachRecord(ctx context.Context, fn func(Record) error) error 
 			}
 			if err := fn(r); err != nil {
 				return err
+			}
+		}
+		return ctx.Err()
+	})
+}
+
+// ForEachRecordView is ForEachRecord without a decoded copy: fn sees each
+// record in place (see RecordView), valid only during the call (the view
+// itself is reused). It reads
+// the values without badger's prefetch, which would copy each one.
+func (s *Store) ForEachRecordView(ctx context.Context, fn func(*RecordView) error) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: tablePrefix(prefixRecord, s.epoch)})
+		defer it.Close()
+		n := 0
+		var v RecordView // one for the whole scan: fn may not keep it
+		for it.Rewind(); it.Valid(); it.Next() {
+			if n++; n%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					return fmt.Errorf("store: records: %w", err)
+				}
+			}
+			item := it.Item()
+			var fnErr error
+			err := item.Value(func(b []byte) error {
+				var err error
+				if v, err = ParseRecordView(b); err != nil {
+					return err
+				}
+				if exp := item.ExpiresAt(); exp != 0 {
+					v.Expires = time.Unix(int64(exp), 0).UTC()
+				}
+				fnErr = fn(&v)
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("store: records: %w", err)
+			}
+			if fnErr != nil {
+				return fnErr
 			}
 		}
 		return ctx.Err()

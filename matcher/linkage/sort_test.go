@@ -1,0 +1,38 @@
+package linkage
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestSortEntries checks the bucketed sort against slices.SortFunc on
+// lists large enough to take the bucketed path, with repeated tokens,
+// tokens that share their top bits and lists of several sources.
+func TestSortEntries(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	for _, srcs := range []int32{1, 3} {
+		es := make([]entry, 200_000)
+		for i := range es {
+			e := entry{h: rng.Uint64(), rec: int32(rng.IntN(50_000)), src: int32(rng.IntN(int(srcs)))}
+			switch rng.IntN(4) {
+			case 0: // the same token as an earlier entry
+				if i > 0 {
+					j := rng.IntN(i)
+					e.h, e.rest, e.src = es[j].h, es[j].rest, es[j].src
+				}
+			case 1: // same top bits as an earlier entry
+				if i > 0 {
+					e.h = es[rng.IntN(i)].h&^0xffff | uint64(rng.IntN(1<<16))
+				}
+			}
+			e.rest[rng.IntN(24)] = byte(rng.IntN(3))
+			es[i] = e
+		}
+		want := slices.Clone(es)
+		slices.SortFunc(want, cmpEntry)
+		if got := sortEntries(es); !slices.Equal(got, want) {
+			t.Errorf("%d sources: sortEntries differs from slices.SortFunc", srcs)
+		}
+	}
+}

@@ -1,0 +1,74 @@
+package matcher
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+
+	"tfmatch/matcher/linkage"
+	"tfmatch/matcher/rules"
+	"tfmatch/matcher/store"
+	"tfmatch/matchkey"
+)
+
+// TestLinkRunMatchesCluster checks that the link run, which reads the
+// records in place into a compact form and keeps only the flagged
+// households, gives the run that NewRun makes of ClusterRecords.
+func TestLinkRunMatchesCluster(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	rng := rand.New(rand.NewPCG(7, 11))
+	sources := []string{"police", "dwp", "school", "council"}
+	indicators := []string{"crime_asb", "work", "education", "local_concern"}
+	val := func(kind string, n int) [32]byte {
+		var v [32]byte
+		copy(v[:], kind)
+		binary.BigEndian.PutUint64(v[24:], uint64(n))
+		return v
+	}
+	for s, src := range sources {
+		var recs []store.Record
+		for i := range 600 {
+			p := rng.IntN(900) // person
+			r := store.Record{Source: src, Indicators: map[string]bool{}}
+			binary.BigEndian.PutUint64(r.Ref[:], uint64(s*1000+i))
+			r.Tokens = append(r.Tokens,
+				store.Token{Kind: matchkey.NameDOB, Value: val("n", p)},
+				store.Token{Kind: matchkey.AddressLine, Value: val("a", p/3+rng.IntN(2))})
+			if rng.IntN(4) == 0 {
+				r.Tokens = append(r.Tokens, store.Token{Kind: matchkey.NINO, Value: val("i", p+rng.IntN(2))})
+			}
+			if rng.IntN(3) == 0 {
+				r.Indicators[indicators[s]] = true
+			}
+			if rng.IntN(5) == 0 {
+				r.Indicators[indicators[rng.IntN(4)]] = rng.IntN(2) == 0
+			}
+			recs = append(recs, r)
+		}
+		if _, err := st.PutBatch(ctx, src, fmt.Sprint("b", s), recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	run, err := LinkRun(ctx, st, rules.Phase1(), linkage.Config{}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Cluster(ctx, st, rules.Phase1(), linkage.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := NewRun(c, now)
+	want.Epoch, want.Finished = run.Epoch, run.Finished
+	if len(want.Flagged) == 0 {
+		t.Fatal("no household flagged: the test data flag nothing")
+	}
+	if !reflect.DeepEqual(run, want) {
+		t.Errorf("LinkRun differs from NewRun(Cluster):\n got %+v\nwant %+v", run, want)
+	}
+}
