@@ -78,7 +78,7 @@ func main() {
 	flag.IntVar(&c.memtableMiB, "store-memtable-mib", 128, "size of each of the token store's memtables, MiB: a batch must fit in 15% of one")
 	flag.IntVar(&c.memtables, "store-memtables", 3, "memtables the token store keeps (one written, the others waiting to be flushed)")
 	flag.IntVar(&c.blockCacheMiB, "store-block-cache-mib", 0, "the token store's block cache, MiB (0: none; the store is not compressed, so tables are read from their mapped files)")
-	flag.IntVar(&c.l0Tables, "store-l0-tables", 32, "flushed memtables the token store holds before it compacts them (fewer compactions while ingesting; writes stall at twice as many)")
+	flag.IntVar(&c.l0Tables, "store-l0-tables", 48, "flushed memtables the token store holds before it compacts them (fewer compactions while ingesting; writes stall at twice as many)")
 	flag.IntVar(&c.memoryLimitMiB, "memory-limit-mib", 0, "soft limit on the Go heap, MiB: the collector works harder as the heap nears it, instead of letting it grow to twice what is live (0: none, or GOMEMLIMIT)")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (for go tool pprof)")
 	flag.StringVar(&c.metricsAddr, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (plain HTTP: loopback or a monitoring network; default off)")
