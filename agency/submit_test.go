@@ -3,17 +3,15 @@ package agency
 import (
 	"bytes"
 	"context"
-	"net"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 
 	"tfmatch/audit"
+	"tfmatch/audit/audittest"
 	"tfmatch/internal/isatest"
 	"tfmatch/internal/partytest"
 	tfisa "tfmatch/isa"
@@ -38,19 +36,7 @@ func matcherConn(t *testing.T, isa keys.Context) (*grpc.ClientConn, *store.Store
 // the matcher's audit log.
 func matcherConnAudit(t *testing.T, isa keys.Context) (*grpc.ClientConn, *store.Store, string) {
 	t.Helper()
-	ak, err := audit.GenerateSigningKey("matcher.agency.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ak.Signer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	auditLog, err := audit.Open("", audit.Config{Signer: signer, VerifierKey: ak.VerifierKey(), InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { auditLog.Close() })
+	auditLog, vkey := audittest.NewLog(t, "matcher.agency.test", 0)
 	st, err := store.Open(t.TempDir(), store.Options{MemTableSize: 4 << 20, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
@@ -72,22 +58,9 @@ func matcherConnAudit(t *testing.T, isa keys.Context) (*grpc.ClientConn, *store.
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis := bufconn.Listen(1 << 20)
-	gs := grpc.NewServer()
-	pb.RegisterSubmissionServer(gs, srv)
-	go gs.Serve(lis)
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		gs.Stop()
-		st.Close()
-	})
-	return conn, st, ak.VerifierKey()
+	t.Cleanup(func() { st.Close() }) // after the server stops
+	conn, _ := partytest.Serve(t, func(s *grpc.Server) { pb.RegisterSubmissionServer(s, srv) })
+	return conn, st, vkey
 }
 
 func asParty(party string) (context.Context, context.CancelFunc) {

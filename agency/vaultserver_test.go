@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"tfmatch/audit"
+	"tfmatch/audit/audittest"
 	"tfmatch/keys"
 	pb "tfmatch/proto/tfmatch/v1"
 )
@@ -156,20 +157,7 @@ func TestVaultServerNoAuditLog(t *testing.T) {
 }
 
 func newLocalAuditLog(t *testing.T) *audit.Log {
-	t.Helper()
-	k, err := audit.GenerateSigningKey("council.audit.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := k.Signer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := audit.Open("", audit.Config{Signer: signer, VerifierKey: k.VerifierKey(), InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
+	l, _ := audittest.NewLog(t, "council.audit.test", 0)
 	return l
 }
 

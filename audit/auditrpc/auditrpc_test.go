@@ -3,17 +3,15 @@ package auditrpc
 import (
 	"context"
 	"fmt"
-	"net"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 
 	"tfmatch/audit"
+	"tfmatch/audit/audittest"
 	"tfmatch/internal/partytest"
 	pb "tfmatch/proto/tfmatch/v1"
 )
@@ -25,42 +23,19 @@ func as(party string) context.Context {
 // newLog returns an in-memory log holding n query entries.
 func newLog(t *testing.T, n int) (*audit.Log, string) {
 	t.Helper()
-	k, err := audit.GenerateSigningKey("audit.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := k.Signer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := audit.Open("", audit.Config{Signer: s, VerifierKey: k.VerifierKey(), InMemory: true, CheckpointEvery: 7})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
+	l, vkey := audittest.NewLog(t, "audit.test", 7)
 	for i := range n {
 		e := audit.Entry{Kind: audit.KindQuery, Party: "lead", Purpose: fmt.Sprintf("query %d", i), RecordCount: uint64(i)}
 		if _, err := l.Append(context.Background(), e); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return l, k.VerifierKey()
+	return l, vkey
 }
 
 func serve(t *testing.T, srv *Server) pb.AuditClient {
 	t.Helper()
-	lis := bufconn.Listen(1 << 20)
-	gs := grpc.NewServer()
-	pb.RegisterAuditServer(gs, srv)
-	go gs.Serve(lis)
-	t.Cleanup(gs.Stop)
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn, _ := partytest.Serve(t, func(s *grpc.Server) { pb.RegisterAuditServer(s, srv) })
 	return pb.NewAuditClient(conn)
 }
 

@@ -54,9 +54,9 @@ var depRules = []depRule{
 		banned:   []string{"agency/...", "synth/..."},
 	},
 	{
-		name:     "no node trusts a party named in metadata",
+		name:     "no node trusts a party named in metadata, or logs to memory",
 		packages: []string{"cmd/..."},
-		banned:   []string{"internal/partytest"},
+		banned:   []string{"internal/partytest", "audit/audittest"},
 	},
 	{
 		name: "protobuf types stay at the network edge",

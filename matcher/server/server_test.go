@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -14,11 +13,10 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 
 	"tfmatch/audit"
+	"tfmatch/audit/audittest"
 	"tfmatch/internal/isatest"
 	"tfmatch/internal/partytest"
 	"tfmatch/isa"
@@ -64,21 +62,7 @@ type testEnv struct {
 
 // newAuditLog returns an in-memory audit log and its verifier key.
 func newAuditLog(t testing.TB) (*audit.Log, string) {
-	t.Helper()
-	k, err := audit.GenerateSigningKey("audit.server.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := k.Signer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := audit.Open("", audit.Config{Signer: signer, VerifierKey: k.VerifierKey(), InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return l, k.VerifierKey()
+	return audittest.NewLog(t, "audit.server.test", 0)
 }
 
 func newEnv(t testing.TB) *testEnv {
@@ -144,23 +128,15 @@ func startEnv(t testing.TB, cfg envConfig) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis := bufconn.Listen(1 << 20)
-	gs := grpc.NewServer()
-	pb.RegisterSubmissionServer(gs, srv)
-	pb.RegisterLeadServer(gs, srv)
-	pb.RegisterAuditServer(gs, srv.AuditServer())
-	go gs.Serve(lis)
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, stopServer := partytest.Serve(t, func(s *grpc.Server) {
+		pb.RegisterSubmissionServer(s, srv)
+		pb.RegisterLeadServer(s, srv)
+		pb.RegisterAuditServer(s, srv.AuditServer())
+	})
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
-			conn.Close()
-			gs.Stop()
+			stopServer()
 			st.Close()
 		})
 	}
