@@ -493,25 +493,8 @@ func dropEmpty(segs [][]string) [][]string {
 // idempotent.
 func RawPostcode(s string) string {
 	var buf [10]byte
-	n := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '-' || c == '.':
-			continue
-		case 'a' <= c && c <= 'z':
-			c -= 'a' - 'A'
-		case 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		default:
-			return ""
-		}
-		if n == len(buf) {
-			return ""
-		}
-		buf[n] = c
-		n++
-	}
-	if n < 3 {
+	n, ok := compactInto(buf[:], s, false)
+	if !ok || n < 3 {
 		return ""
 	}
 	return string(buf[:n])

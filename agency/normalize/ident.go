@@ -9,25 +9,37 @@ func compactCode(s string, max int) string {
 	if len(s) <= max && isCompact(s) {
 		return s // already compact: nothing to remove or upper-case
 	}
-	var b strings.Builder
-	b.Grow(min(len(s), max))
+	buf := make([]byte, min(len(s), max))
+	n, ok := compactInto(buf, s, true)
+	if !ok {
+		return ""
+	}
+	return string(buf[:n])
+}
+
+// compactInto writes s into buf as upper-case ASCII letters and digits,
+// leaving out spaces, tabs, '-', '.' and, with slash, '/'. It returns how
+// many bytes it wrote; ok is false when s holds any other character or
+// more letters and digits than buf has room for.
+func compactInto(buf []byte, s string, slash bool) (n int, ok bool) {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case c == ' ' || c == '\t' || c == '-' || c == '.' || c == '/':
+		case c == ' ' || c == '\t' || c == '-' || c == '.' || c == '/' && slash:
 			continue
 		case 'a' <= c && c <= 'z':
 			c -= 'a' - 'A'
 		case 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
 		default:
-			return ""
+			return 0, false
 		}
-		if b.Len() == max {
-			return ""
+		if n == len(buf) {
+			return 0, false
 		}
-		b.WriteByte(c)
+		buf[n] = c
+		n++
 	}
-	return b.String()
+	return n, true
 }
 
 // isCompact reports whether s holds only upper-case ASCII letters and

@@ -16,24 +16,10 @@ import "strings"
 // repaired. ok is false when s is not a postcode; then the result is "".
 // Postcode is idempotent.
 func Postcode(s string) (string, bool) {
-	var buf [8]byte
-	n := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '-' || c == '.':
-			continue
-		case 'a' <= c && c <= 'z':
-			c -= 'a' - 'A'
-		case 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		default:
-			return "", false
-		}
-		if n == 7 {
-			return "", false
-		}
-		buf[n] = c
-		n++
+	var buf [7]byte
+	n, ok := compactInto(buf[:], s, false)
+	if !ok {
+		return "", false
 	}
 	return compactPostcode(buf[:n])
 }
