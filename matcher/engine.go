@@ -202,9 +202,9 @@ func (in *linkInput) addView(v *store.RecordView) error {
 		return err
 	}
 	var err error
-	v.ForEachToken(func(kind []byte, value *[32]byte) {
+	v.ForEachToken(func(kind matchkey.Kind, value *[32]byte) {
 		if err == nil {
-			err = in.b.AddTokenBytes(kind, value)
+			err = in.b.AddToken(kind, value)
 		}
 	})
 	if err != nil {

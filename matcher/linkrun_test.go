@@ -25,9 +25,9 @@ func TestLinkRunMatchesCluster(t *testing.T) {
 	sources := []string{"police", "dwp", "school", "council"}
 	indicators := []string{"crime_asb", "work", "education", "local_concern"}
 	val := func(kind string, n int) [32]byte {
-		var v [32]byte
-		copy(v[:], kind)
-		binary.BigEndian.PutUint64(v[24:], uint64(n))
+		var v [32]byte // distinct in the first 16 bytes, as HMAC outputs are
+		binary.BigEndian.PutUint64(v[:8], uint64(n))
+		copy(v[8:], kind)
 		return v
 	}
 	for s, src := range sources {

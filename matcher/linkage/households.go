@@ -44,7 +44,7 @@ func (l *linker) linkHouseholds() {
 			slices.Sort(ps)
 			ps = slices.Compact(ps)
 			if len(ps) > l.cfg.MaxHouseholdPersons {
-				l.res.Review = append(l.res.Review, ReviewItem{Kind: ks.info.Kind, Source: l.sourceName(g[0], class), Value: g[0].value(), Records: len(g), Persons: len(ps)})
+				l.res.Review = append(l.res.Review, ReviewItem{Kind: ks.info.Kind, Source: l.sourceName(g[0], class), Prefix: g[0].prefix(), Records: len(g), Persons: len(ps)})
 				return
 			}
 			if class == matchkey.Address {

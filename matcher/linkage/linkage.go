@@ -184,11 +184,12 @@ type Union struct {
 }
 
 // ReviewItem is a token that too many records or persons share, left out
-// of linking. Value is the blinded token, for finding the records again.
+// of linking. Prefix is the blinded token's first 16 bytes, enough to find
+// the records again.
 type ReviewItem struct {
 	Kind    matchkey.Kind
 	Source  string // group kinds only
-	Value   [32]byte
+	Prefix  [16]byte
 	Records int // records carrying the token
 	Persons int // distinct persons carrying the token
 }
@@ -270,28 +271,33 @@ type kindSlot struct {
 	entries []entry
 }
 
-// entry is one token occurrence: the token value split for fast
-// comparison, the source (for group kinds; 0 otherwise) and the record in
-// canonical order.
+// entry is one token occurrence: the token's first 128 bits as two words
+// for fast comparison, the source (for group kinds; 0 otherwise) and the
+// record in canonical order. Tokens are HMAC-SHA256 outputs, so two
+// distinct tokens agree on their first 128 bits with probability 2^-128
+// per pair: below 10^-22 for every pair of 10^8 tokens together. Keeping
+// half the token makes an entry 24 bytes instead of 40, which at a few
+// million records is more than a gigabyte of the link run's memory.
 type entry struct {
-	h    uint64
-	rest [24]byte
-	src  int32
-	rec  int32
+	hi, lo uint64
+	src    int32
+	rec    int32
 }
 
 func cmpEntry(a, b entry) int {
 	switch {
 	case a.src != b.src:
 		return cmpInt(a.src, b.src)
-	case a.h != b.h:
-		if a.h < b.h {
+	case a.hi != b.hi:
+		if a.hi < b.hi {
 			return -1
 		}
 		return 1
-	}
-	if c := bytes.Compare(a.rest[:], b.rest[:]); c != 0 {
-		return c
+	case a.lo != b.lo:
+		if a.lo < b.lo {
+			return -1
+		}
+		return 1
 	}
 	return cmpInt(a.rec, b.rec)
 }
@@ -306,12 +312,13 @@ func cmpInt(a, b int32) int {
 	return 0
 }
 
-func sameToken(a, b entry) bool { return a.src == b.src && a.h == b.h && a.rest == b.rest }
+func sameToken(a, b entry) bool { return a.src == b.src && a.hi == b.hi && a.lo == b.lo }
 
-func (e entry) value() [32]byte {
-	var v [32]byte
-	binary.BigEndian.PutUint64(v[:8], e.h)
-	copy(v[8:], e.rest[:])
+// prefix returns the first 16 bytes of the entry's token.
+func (e entry) prefix() [16]byte {
+	var v [16]byte
+	binary.BigEndian.PutUint64(v[:8], e.hi)
+	binary.BigEndian.PutUint64(v[8:], e.lo)
 	return v
 }
 
@@ -339,7 +346,7 @@ func forEachGroup(es []entry, fn func(g []entry)) []entry {
 // from a store (the link run) need never hold them decoded. Link(recs)
 // is a Builder fed from recs, so both give the same result.
 type Builder struct {
-	slot    map[string]int // kind -> index in infos
+	slot    map[matchkey.Kind]int // kind -> index in infos
 	infos   []matchkey.Info
 	entries []chunked[entry] // per kind: rec is the input index; src the input source id (group kinds)
 	srcID   map[string]int32
@@ -357,9 +364,9 @@ type Builder struct {
 func NewBuilder() *Builder {
 	infos := matchkey.All()
 	sort.SliceStable(infos, func(a, b int) bool { return infos[a].Strength < infos[b].Strength })
-	b := &Builder{slot: make(map[string]int, len(infos)), infos: infos, entries: make([]chunked[entry], len(infos)), srcID: map[string]int32{}}
+	b := &Builder{slot: make(map[matchkey.Kind]int, len(infos)), infos: infos, entries: make([]chunked[entry], len(infos)), srcID: map[string]int32{}}
 	for i, in := range infos {
-		b.slot[string(in.Kind)] = i
+		b.slot[in.Kind] = i
 	}
 	return b
 }
@@ -435,17 +442,8 @@ func (b *Builder) add(empty bool, id int32, ref [16]byte, f []byte) (int, error)
 
 // AddToken adds a token to the record added last.
 func (b *Builder) AddToken(kind matchkey.Kind, value *[32]byte) error {
-	k, ok := b.slot[string(kind)]
+	k, ok := b.slot[kind]
 	return b.addToken(k, ok, kind, value)
-}
-
-// AddTokenBytes is AddToken with the kind as bytes (not retained).
-func (b *Builder) AddTokenBytes(kind []byte, value *[32]byte) error {
-	k, ok := b.slot[string(kind)]
-	if !ok {
-		return b.addToken(0, false, matchkey.Kind(kind), value)
-	}
-	return b.addToken(k, true, "", value)
 }
 
 func (b *Builder) addToken(k int, ok bool, kind matchkey.Kind, value *[32]byte) error {
@@ -462,8 +460,7 @@ func (b *Builder) addToken(k int, ok bool, kind matchkey.Kind, value *[32]byte) 
 	if b.err != nil {
 		return b.err
 	}
-	e := entry{h: binary.BigEndian.Uint64(value[:8]), rec: int32(i)}
-	copy(e.rest[:], value[8:])
+	e := entry{hi: binary.BigEndian.Uint64(value[:8]), lo: binary.BigEndian.Uint64(value[8:16]), rec: int32(i)}
 	if b.infos[k].Class == matchkey.Group {
 		e.src = *b.src.at(i)
 	}
@@ -520,7 +517,7 @@ func sortEntries(es []entry) []entry {
 	}
 	var start [1<<bits + 1]int
 	for i := range es {
-		start[es[i].h>>(64-bits)+1]++
+		start[es[i].hi>>(64-bits)+1]++
 	}
 	for b := 1; b < len(start); b++ {
 		start[b] += start[b-1]
@@ -528,7 +525,7 @@ func sortEntries(es []entry) []entry {
 	out := make([]entry, len(es))
 	next := start
 	for i := range es {
-		b := es[i].h >> (64 - bits)
+		b := es[i].hi >> (64 - bits)
 		out[next[b]] = es[i]
 		next[b]++
 	}
@@ -791,7 +788,7 @@ func (l *linker) linkPersons() {
 		var props [][2]int32
 		ks.entries = forEachGroup(ks.entries, func(g []entry) {
 			if len(g) > l.cfg.MaxPersonRecords {
-				l.res.Review = append(l.res.Review, ReviewItem{Kind: ks.info.Kind, Value: g[0].value(), Records: len(g), Persons: -1})
+				l.res.Review = append(l.res.Review, ReviewItem{Kind: ks.info.Kind, Prefix: g[0].prefix(), Records: len(g), Persons: -1})
 				l.pendingReview = append(l.pendingReview, slices.Clone(g))
 				return
 			}

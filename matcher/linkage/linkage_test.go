@@ -217,7 +217,8 @@ func TestOversizedPostingListReported(t *testing.T) {
 	if len(persons) != 13 {
 		t.Errorf("%d persons, want 13 (the shared key must not be used)", len(persons))
 	}
-	want := []ReviewItem{{Kind: matchkey.NameDOB, Value: tk(matchkey.NameDOB, "placeholder").Value, Records: 13, Persons: 13}}
+	shared := tk(matchkey.NameDOB, "placeholder").Value
+	want := []ReviewItem{{Kind: matchkey.NameDOB, Prefix: [16]byte(shared[:16]), Records: 13, Persons: 13}}
 	if !reflect.DeepEqual(res.Review, want) {
 		t.Errorf("Review = %+v, want %+v", res.Review, want)
 	}
@@ -455,7 +456,7 @@ func summary(res *Result) string {
 		}
 	}
 	for _, r := range res.Review {
-		fmt.Fprintf(&b, "review %s %s %x records=%d persons=%d\n", r.Kind, r.Source, r.Value[:4], r.Records, r.Persons)
+		fmt.Fprintf(&b, "review %s %s %x records=%d persons=%d\n", r.Kind, r.Source, r.Prefix[:4], r.Records, r.Persons)
 	}
 	return b.String()
 }

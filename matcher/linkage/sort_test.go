@@ -14,19 +14,19 @@ func TestSortEntries(t *testing.T) {
 	for _, srcs := range []int32{1, 3} {
 		es := make([]entry, 200_000)
 		for i := range es {
-			e := entry{h: rng.Uint64(), rec: int32(rng.IntN(50_000)), src: int32(rng.IntN(int(srcs)))}
+			e := entry{hi: rng.Uint64(), rec: int32(rng.IntN(50_000)), src: int32(rng.IntN(int(srcs)))}
 			switch rng.IntN(4) {
 			case 0: // the same token as an earlier entry
 				if i > 0 {
 					j := rng.IntN(i)
-					e.h, e.rest, e.src = es[j].h, es[j].rest, es[j].src
+					e.hi, e.lo, e.src = es[j].hi, es[j].lo, es[j].src
 				}
 			case 1: // same top bits as an earlier entry
 				if i > 0 {
-					e.h = es[rng.IntN(i)].h&^0xffff | uint64(rng.IntN(1<<16))
+					e.hi = es[rng.IntN(i)].hi&^0xffff | uint64(rng.IntN(1<<16))
 				}
 			}
-			e.rest[rng.IntN(24)] = byte(rng.IntN(3))
+			e.lo ^= uint64(rng.IntN(3)) << (8 * rng.IntN(8))
 			es[i] = e
 		}
 		want := slices.Clone(es)

@@ -29,13 +29,63 @@ const (
 const (
 	recordVersion       = 1 // no filter
 	recordVersionFilter = 2 // version 1 followed by a filter
+	// The stored forms (EncodeStored): versions 1 and 2 with each token's
+	// kind written as its one-byte code instead of its name.
+	recordVersionCoded       = 3
+	recordVersionCodedFilter = 4
 )
+
+// kindCodes numbers the token kinds in stored records. The numbers are
+// frozen (testdata/kindcodes.golden): a kind keeps its number for as long
+// as any store may hold it, a new kind takes the next free number, and a
+// retired kind's number is never given to another. Code 0 is not used.
+var kindCodes = [...]matchkey.Kind{
+	1:  matchkey.NINO,
+	2:  matchkey.NHS,
+	3:  matchkey.UPN,
+	4:  matchkey.OtherID,
+	5:  matchkey.NameDOB,
+	6:  matchkey.NameDOBDayMonth,
+	7:  matchkey.NameSwappedDOB,
+	8:  matchkey.InitialSurnameDOBPost,
+	9:  matchkey.PhoneticDOB,
+	10: matchkey.NameYOBPostcode,
+	11: matchkey.GivenDOBPostcode,
+	12: matchkey.NameDayMonthPostcode,
+	13: matchkey.UPRN,
+	14: matchkey.AddressLine,
+	15: matchkey.House,
+	16: matchkey.HouseholdGroup,
+	17: matchkey.UnitGroup,
+	18: matchkey.BlockPhoneticYear,
+	19: matchkey.BlockName,
+	20: matchkey.BlockFamilyDOB,
+	21: matchkey.BlockGivenDOB,
+	22: matchkey.BlockFamilyPostcode,
+	23: matchkey.BlockGivenPostcode,
+	24: matchkey.BlockPhoneticPost,
+	25: matchkey.BlockDOBPostcode,
+	26: matchkey.BlockPostcodeNumber,
+	27: matchkey.BlockPhoneticFamilyDOB,
+	28: matchkey.BlockGivenPhoneticFamily,
+	29: matchkey.BlockOtherIDNear,
+}
+
+// kindCode returns the code of kind, and false if it has none.
+func kindCode(kind matchkey.Kind) (byte, bool) {
+	for c := 1; c < len(kindCodes); c++ {
+		if kindCodes[c] == kind {
+			return byte(c), true
+		}
+	}
+	return 0, false
+}
 
 // errCorrupt is wrapped by every decoding error.
 var errCorrupt = errors.New("corrupt record encoding")
 
-// EncodeRecord returns the canonical binary encoding of r, which is both
-// the stored value of a record and the input to a batch digest.
+// EncodeRecord returns the canonical binary encoding of r, the input to a
+// batch digest (the stored value is EncodeStored's shorter form).
 //
 // The encodings are frozen; a change needs a new version byte. A record
 // without a filter has encoding version 1 (so records and digests made
@@ -54,6 +104,31 @@ var errCorrupt = errors.New("corrupt record encoding")
 // sorted by name, so one record has exactly one encoding: EncodeRecord
 // sorts a copy, and DecodeRecord rejects anything not in that order.
 func EncodeRecord(r Record) []byte {
+	return appendRecord(nil, r, false)
+}
+
+// EncodeStored returns the form in which the store keeps r: EncodeRecord's
+// encoding with versions 3 and 4 in place of 1 and 2, and each token's
+// kind written as its one-byte code (kindCodes) instead of its name:
+//
+//	per token: byte code, [32]byte value
+//
+// Tokens stay in EncodeRecord's order (by kind name, then value). Kind
+// names are about 17 bytes, so a record of 23 tokens is about 400 bytes
+// shorter. A record with a kind that has no code is stored as
+// EncodeRecord encodes it.
+func EncodeStored(r Record) []byte {
+	coded := true
+	for _, t := range r.Tokens {
+		if _, ok := kindCode(t.Kind); !ok {
+			coded = false
+			break
+		}
+	}
+	return appendRecord(nil, r, coded)
+}
+
+func appendRecord(b []byte, r Record, coded bool) []byte {
 	toks := canonicalTokens(r.Tokens)
 	names := sortedIndicatorNames(r.Indicators)
 	n := 1 + binary.MaxVarintLen64 + len(r.Source) + 16 + binary.MaxVarintLen64*2
@@ -64,17 +139,25 @@ func EncodeRecord(r Record) []byte {
 		n += binary.MaxVarintLen64 + len(name) + 1
 	}
 	n += len(r.Filter)
-	b := make([]byte, 0, n)
+	b = slices.Grow(b, n)
+	version := byte(recordVersion)
 	if len(r.Filter) > 0 {
-		b = append(b, recordVersionFilter)
-	} else {
-		b = append(b, recordVersion)
+		version = recordVersionFilter
 	}
+	if coded {
+		version += recordVersionCoded - recordVersion
+	}
+	b = append(b, version)
 	b = appendString(b, r.Source)
 	b = append(b, r.Ref[:]...)
 	b = binary.AppendUvarint(b, uint64(len(toks)))
 	for _, t := range toks {
-		b = appendString(b, string(t.Kind))
+		if coded {
+			c, _ := kindCode(t.Kind)
+			b = append(b, c)
+		} else {
+			b = appendString(b, string(t.Kind))
+		}
 		b = append(b, t.Value[:]...)
 	}
 	b = binary.AppendUvarint(b, uint64(len(names)))
@@ -89,17 +172,60 @@ func EncodeRecord(r Record) []byte {
 	return append(b, r.Filter...)
 }
 
-// DecodeRecord parses an encoding made by EncodeRecord. It accepts only
-// canonical encodings: for every b it accepts, EncodeRecord of the result
-// equals b. It does not check that token kinds are known to matchkey, so
-// records stored before a kind was retired still decode.
+// version returns what an encoding's first byte says: whether the kinds
+// are coded and whether a filter follows.
+func (d *decoder) version() (coded, filter bool) {
+	v := d.byte()
+	switch {
+	case d.err != nil:
+	case v == recordVersion:
+	case v == recordVersionFilter:
+		filter = true
+	case v == recordVersionCoded:
+		coded = true
+	case v == recordVersionCodedFilter:
+		coded, filter = true, true
+	default:
+		d.err = fmt.Errorf("%w: unknown version %d", errCorrupt, v)
+	}
+	return coded, filter
+}
+
+// kind reads a token's kind: a code or a name.
+func (d *decoder) kind(coded bool) matchkey.Kind {
+	if !coded {
+		return kindName(d.rawString(MaxKindLen, "token kind"))
+	}
+	c := d.byte()
+	if d.err == nil && (c == 0 || int(c) >= len(kindCodes) || kindCodes[c] == "") {
+		d.fail(fmt.Sprintf("unknown token kind code %d", c))
+	}
+	if d.err != nil {
+		return ""
+	}
+	return kindCodes[c]
+}
+
+// kindName returns name as a Kind, without allocating when it is a kind
+// with a code.
+func kindName(name []byte) matchkey.Kind {
+	for _, k := range kindCodes {
+		if string(k) == string(name) && k != "" {
+			return k
+		}
+	}
+	return matchkey.Kind(name)
+}
+
+// DecodeRecord parses an encoding made by EncodeRecord or EncodeStored. It
+// accepts only canonical encodings: for every b it accepts, the function
+// that made b gives b again from the result. It does not check that token
+// kinds are known to matchkey, so records stored before a kind was
+// retired still decode.
 func DecodeRecord(b []byte) (Record, error) {
 	d := decoder{b: b}
 	var r Record
-	version := d.byte()
-	if d.err == nil && version != recordVersion && version != recordVersionFilter {
-		return Record{}, fmt.Errorf("%w: unknown version %d", errCorrupt, version)
-	}
+	coded, hasFilter := d.version()
 	r.Source = d.string(MaxSourceLen, "source")
 	copy(r.Ref[:], d.bytes(16, "ref"))
 	nt := d.count(MaxTokens, "tokens")
@@ -108,7 +234,7 @@ func DecodeRecord(b []byte) (Record, error) {
 	}
 	for i := 0; i < nt && d.err == nil; i++ {
 		var t Token
-		t.Kind = matchkey.Kind(d.string(MaxKindLen, "token kind"))
+		t.Kind = d.kind(coded)
 		copy(t.Value[:], d.bytes(32, "token value"))
 		if d.err == nil && len(r.Tokens) > 0 && compareTokens(r.Tokens[len(r.Tokens)-1], t) >= 0 {
 			d.fail("tokens not in canonical order")
@@ -135,7 +261,7 @@ func DecodeRecord(b []byte) (Record, error) {
 		prev = name
 		r.Indicators[name] = v == 1
 	}
-	if version == recordVersionFilter {
+	if hasFilter {
 		r.Filter = bytes.Clone(d.bytes(FilterLen, "filter"))
 	}
 	if d.err == nil && len(d.b) != 0 {
@@ -329,6 +455,7 @@ type RecordView struct {
 	// Expires is the record's expiry (zero for none), as in Record.
 	Expires    time.Time
 	tokens     []byte // the encoded tokens
+	coded      bool   // kinds as codes (EncodeStored)
 	nTokens    int
 	indicators []byte // the encoded indicators
 	nInd       int
@@ -337,14 +464,20 @@ type RecordView struct {
 // Tokens returns how many tokens the record holds.
 func (v *RecordView) Tokens() int { return v.nTokens }
 
-// ForEachToken calls fn with every token in canonical order. kind and
-// value point into the view's buffer.
-func (v *RecordView) ForEachToken(fn func(kind []byte, value *[32]byte)) {
+// ForEachToken calls fn with every token in canonical order. value
+// points into the view's buffer.
+func (v *RecordView) ForEachToken(fn func(kind matchkey.Kind, value *[32]byte)) {
 	b := v.tokens
 	for range v.nTokens {
-		n, l := binary.Uvarint(b)
-		kind := b[l : l+int(n)]
-		b = b[l+int(n):]
+		var kind matchkey.Kind
+		if v.coded {
+			kind = kindCodes[b[0]]
+			b = b[1:]
+		} else {
+			n, l := binary.Uvarint(b)
+			kind = kindName(b[l : l+int(n)])
+			b = b[l+int(n):]
+		}
 		fn(kind, (*[32]byte)(b[:32]))
 		b = b[32:]
 	}
@@ -363,23 +496,25 @@ func (v *RecordView) ForEachIndicator(fn func(name []byte, value bool)) {
 	}
 }
 
-// ParseRecordView parses an encoding made by EncodeRecord in place. It
-// checks the structure (lengths, limits, versions) as DecodeRecord does but
-// not the canonical order of tokens and indicators, which PutBatch
-// guarantees for everything it stores.
+// ParseRecordView parses an encoding made by EncodeStored or EncodeRecord
+// in place. It checks the structure (lengths, limits, versions, kind
+// codes) as DecodeRecord does but not the canonical order of tokens and
+// indicators, which PutBatch guarantees for everything it stores.
 func ParseRecordView(b []byte) (RecordView, error) {
 	d := decoder{b: b}
 	var v RecordView
-	version := d.byte()
-	if d.err == nil && version != recordVersion && version != recordVersionFilter {
-		return RecordView{}, fmt.Errorf("%w: unknown version %d", errCorrupt, version)
-	}
+	var hasFilter bool
+	v.coded, hasFilter = d.version()
 	v.Source = d.rawString(MaxSourceLen, "source")
 	copy(v.Ref[:], d.bytes(16, "ref"))
 	v.nTokens = d.count(MaxTokens, "tokens")
 	start := d.b
 	for i := 0; i < v.nTokens && d.err == nil; i++ {
-		d.rawString(MaxKindLen, "token kind")
+		if v.coded {
+			d.kind(true)
+		} else {
+			d.rawString(MaxKindLen, "token kind")
+		}
 		d.bytes(32, "token value")
 	}
 	if d.err == nil {
@@ -396,7 +531,7 @@ func ParseRecordView(b []byte) (RecordView, error) {
 	if d.err == nil {
 		v.indicators = start[:len(start)-len(d.b)]
 	}
-	if version == recordVersionFilter {
+	if hasFilter {
 		v.Filter = d.bytes(FilterLen, "filter")
 	}
 	if d.err == nil && len(d.b) != 0 {

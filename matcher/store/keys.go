@@ -14,7 +14,7 @@ import (
 //
 //	'm' "schema"                               -> schema version (1 byte)
 //	'm' "epoch"                                -> the epoch last put in force: u32 epoch, [32]byte agreement hash
-//	'r' epoch len(source) source ref[16]       -> record (EncodeRecord)
+//	'r' epoch len(source) source ref[16]       -> record (EncodeStored)
 //	'b' epoch len(source) source batchID       -> batch result (encodeBatch)
 //	'a' epoch len(source) source batchID       -> u64 audit log index of the batch's entry
 //	'u' epoch runID                            -> run (encodeRun)

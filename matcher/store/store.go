@@ -327,7 +327,7 @@ func (s *Store) PutBatch(ctx context.Context, source, batchID string, recs []Rec
 		enc := EncodeRecord(r)
 		h.Write(lb[:binary.PutUvarint(lb[:], uint64(len(enc)))])
 		h.Write(enc)
-		prep[i] = prepared{key: recordKey(s.epoch, source, r.Ref), value: enc}
+		prep[i] = prepared{key: recordKey(s.epoch, source, r.Ref), value: EncodeStored(r)}
 	}
 	res := BatchResult{BatchID: batchID, Records: len(recs)}
 	h.Sum(res.Digest[:0])
