@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"time"
 	"unicode/utf8"
 
@@ -104,7 +103,8 @@ var errCorrupt = errors.New("corrupt record encoding")
 // sorted by name, so one record has exactly one encoding: EncodeRecord
 // sorts a copy, and DecodeRecord rejects anything not in that order.
 func EncodeRecord(r Record) []byte {
-	return appendRecord(nil, r, false)
+	var e recordEncoder
+	return e.append(nil, r, false)
 }
 
 // EncodeStored returns the form in which the store keeps r: EncodeRecord's
@@ -118,28 +118,76 @@ func EncodeRecord(r Record) []byte {
 // shorter. A record with a kind that has no code is stored as
 // EncodeRecord encodes it.
 func EncodeStored(r Record) []byte {
-	coded := true
-	for _, t := range r.Tokens {
-		if _, ok := kindCode(t.Kind); !ok {
-			coded = false
-			break
-		}
-	}
-	return appendRecord(nil, r, coded)
+	var e recordEncoder
+	e.canonical(r)
+	return e.appendSorted(nil, r, e.codable())
 }
 
-func appendRecord(b []byte, r Record, coded bool) []byte {
-	toks := canonicalTokens(r.Tokens)
-	names := sortedIndicatorNames(r.Indicators)
-	n := 1 + binary.MaxVarintLen64 + len(r.Source) + 16 + binary.MaxVarintLen64*2
-	for _, t := range toks {
-		n += binary.MaxVarintLen64 + len(t.Kind) + 32
+// recordEncoder encodes records, keeping its buffers from one record to
+// the next (PutBatch encodes every record twice: for the digest and for
+// the store).
+type recordEncoder struct {
+	toks  []Token
+	names []string
+}
+
+// canonical puts r's tokens in canonical order and its indicator names in
+// order, into e's buffers.
+func (e *recordEncoder) canonical(r Record) {
+	e.toks = append(e.toks[:0], r.Tokens...)
+	slices.SortFunc(e.toks, compareTokens)
+	e.toks = slices.CompactFunc(e.toks, func(a, b Token) bool { return compareTokens(a, b) == 0 })
+	e.names = e.names[:0]
+	for k := range r.Indicators {
+		e.names = append(e.names, k)
 	}
-	for _, name := range names {
-		n += binary.MaxVarintLen64 + len(name) + 1
+	slices.Sort(e.names)
+}
+
+// codable reports whether every token kind has a code.
+func (e *recordEncoder) codable() bool {
+	for _, t := range e.toks {
+		if _, ok := kindCode(t.Kind); !ok {
+			return false
+		}
 	}
-	n += len(r.Filter)
-	b = slices.Grow(b, n)
+	return true
+}
+
+func (e *recordEncoder) append(b []byte, r Record, coded bool) []byte {
+	e.canonical(r)
+	return e.appendSorted(b, r, coded)
+}
+
+// size returns the length of the encoding appendSorted appends.
+func (e *recordEncoder) size(r Record, coded bool) int {
+	n := 1 + uvarintLen(len(r.Source)) + len(r.Source) + 16 + uvarintLen(len(e.toks)) + len(e.toks)*32
+	for _, t := range e.toks {
+		if coded {
+			n++
+		} else {
+			n += uvarintLen(len(t.Kind)) + len(t.Kind)
+		}
+	}
+	n += uvarintLen(len(e.names))
+	for _, name := range e.names {
+		n += uvarintLen(len(name)) + len(name) + 1
+	}
+	return n + len(r.Filter)
+}
+
+func uvarintLen(n int) int {
+	l := 1
+	for ; n >= 0x80; n >>= 7 {
+		l++
+	}
+	return l
+}
+
+// appendSorted appends r's encoding, its tokens and names as canonical
+// left them.
+func (e *recordEncoder) appendSorted(b []byte, r Record, coded bool) []byte {
+	b = slices.Grow(b, e.size(r, coded))
 	version := byte(recordVersion)
 	if len(r.Filter) > 0 {
 		version = recordVersionFilter
@@ -150,8 +198,8 @@ func appendRecord(b []byte, r Record, coded bool) []byte {
 	b = append(b, version)
 	b = appendString(b, r.Source)
 	b = append(b, r.Ref[:]...)
-	b = binary.AppendUvarint(b, uint64(len(toks)))
-	for _, t := range toks {
+	b = binary.AppendUvarint(b, uint64(len(e.toks)))
+	for _, t := range e.toks {
 		if coded {
 			c, _ := kindCode(t.Kind)
 			b = append(b, c)
@@ -160,8 +208,8 @@ func appendRecord(b []byte, r Record, coded bool) []byte {
 		}
 		b = append(b, t.Value[:]...)
 	}
-	b = binary.AppendUvarint(b, uint64(len(names)))
-	for _, name := range names {
+	b = binary.AppendUvarint(b, uint64(len(e.names)))
+	for _, name := range e.names {
 		b = appendString(b, name)
 		if r.Indicators[name] {
 			b = append(b, 1)
@@ -358,23 +406,6 @@ func compareTokens(a, b Token) int {
 		return 1
 	}
 	return bytes.Compare(a.Value[:], b.Value[:])
-}
-
-// canonicalTokens returns the tokens sorted by (kind, value) with exact
-// duplicates removed. The input is not modified.
-func canonicalTokens(in []Token) []Token {
-	out := slices.Clone(in)
-	slices.SortFunc(out, compareTokens)
-	return slices.CompactFunc(out, func(a, b Token) bool { return compareTokens(a, b) == 0 })
-}
-
-func sortedIndicatorNames(m map[string]bool) []string {
-	names := make([]string, 0, len(m))
-	for k := range m {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
 }
 
 // validateRecord checks r against the limits and the kinds registry. The

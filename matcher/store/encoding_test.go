@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -243,4 +244,12 @@ func TestKindCodes(t *testing.T) {
 	if !strings.HasPrefix(b.String(), string(want)) {
 		t.Errorf("kind codes changed:\n%s\nwant testdata/kindcodes.golden (codes may only be added after it):\n%s", b.String(), want)
 	}
+}
+
+// canonicalTokens returns the tokens sorted by (kind, value) with exact
+// duplicates removed. The input is not modified.
+func canonicalTokens(in []Token) []Token {
+	out := slices.Clone(in)
+	slices.SortFunc(out, compareTokens)
+	return slices.CompactFunc(out, func(a, b Token) bool { return compareTokens(a, b) == 0 })
 }

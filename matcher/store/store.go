@@ -272,13 +272,15 @@ func decodeBatch(id string, b []byte) (BatchResult, error) {
 func Digest(source string, recs []Record) [32]byte {
 	h := sha256.New()
 	var lb [binary.MaxVarintLen64]byte
+	var enc recordEncoder
+	var canon []byte
 	for _, r := range recs {
 		if r.Source == "" {
 			r.Source = source
 		}
-		enc := EncodeRecord(r)
-		h.Write(lb[:binary.PutUvarint(lb[:], uint64(len(enc)))])
-		h.Write(enc)
+		canon = enc.append(canon[:0], r, false)
+		h.Write(lb[:binary.PutUvarint(lb[:], uint64(len(canon)))])
+		h.Write(canon)
 	}
 	var d [32]byte
 	h.Sum(d[:0])
@@ -310,6 +312,8 @@ func (s *Store) PutBatch(ctx context.Context, source, batchID string, recs []Rec
 	seen := make(map[[16]byte]struct{}, len(recs))
 	h := sha256.New()
 	var lb [binary.MaxVarintLen64]byte
+	var enc recordEncoder
+	var canon []byte
 	for i, r := range recs {
 		if r.Source == "" {
 			r.Source = source
@@ -324,10 +328,12 @@ func (s *Store) PutBatch(ctx context.Context, source, batchID string, recs []Rec
 			return BatchResult{}, fmt.Errorf("store: put batch: %w: record %d: ref repeated within the batch", ErrInvalid, i)
 		}
 		seen[r.Ref] = struct{}{}
-		enc := EncodeRecord(r)
-		h.Write(lb[:binary.PutUvarint(lb[:], uint64(len(enc)))])
-		h.Write(enc)
-		prep[i] = prepared{key: recordKey(s.epoch, source, r.Ref), value: EncodeStored(r)}
+		enc.canonical(r)
+		canon = enc.appendSorted(canon[:0], r, false)
+		h.Write(lb[:binary.PutUvarint(lb[:], uint64(len(canon)))])
+		h.Write(canon)
+		coded := enc.codable()
+		prep[i] = prepared{key: recordKey(s.epoch, source, r.Ref), value: enc.appendSorted(make([]byte, 0, enc.size(r, coded)), r, coded)}
 	}
 	res := BatchResult{BatchID: batchID, Records: len(recs)}
 	h.Sum(res.Digest[:0])
