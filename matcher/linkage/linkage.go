@@ -269,6 +269,9 @@ func Link(recs []store.Record, cfg Config) (*Result, error) {
 type kindSlot struct {
 	info    matchkey.Info
 	entries []entry
+	// raw is the Builder's list, numbered by input index and input
+	// source, until sortKinds renumbers it into entries.
+	raw *chunked[entry]
 }
 
 // entry is one token occurrence: the token's first 128 bits as two words
@@ -537,30 +540,59 @@ func sortEntries(es []entry) []entry {
 	return out
 }
 
-// sortKinds sorts every kind's token list before linking starts, the
-// longest first, on as many goroutines as Go may run at once. Each list
-// is sorted alone and forEachGroup finds it sorted, so the result does
-// not depend on how many run; on two cores the sorting, a third of a
-// large link run, takes about half as long.
+// sortKinds puts every kind's token list into canonical numbering (from
+// the Builder's) and sorts it before linking starts, the longest first,
+// on as many goroutines as Go may run at once. Each list is handled
+// alone and forEachGroup finds it sorted, so the result does not depend
+// on how many run; on two cores this work, a third of a large link run,
+// takes about half as long.
 func (l *linker) sortKinds() {
 	order := make([]int, len(l.kinds))
 	for k := range order {
 		order[k] = k
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return len(l.kinds[b].entries) - len(l.kinds[a].entries) })
+	size := func(k int) int {
+		if l.kinds[k].raw != nil {
+			return l.kinds[k].raw.n
+		}
+		return len(l.kinds[k].entries)
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return size(b) - size(a) })
+	l.parallel(order, func(k int) {
+		ks := &l.kinds[k]
+		if ks.raw != nil {
+			ks.entries = ks.raw.flatten()
+			ks.raw = nil
+			group := ks.info.Class == matchkey.Group
+			for j := range ks.entries {
+				e := &ks.entries[j]
+				e.rec = l.canon[e.rec]
+				if group {
+					e.src = l.rank[e.src]
+				}
+			}
+		}
+		ks.entries = sortEntries(ks.entries)
+	})
+	l.canon, l.rank = nil, nil
+}
+
+// parallel calls fn with every element of items, on as many goroutines as
+// Go may run at once, and returns when all calls have.
+func (l *linker) parallel(items []int, fn func(int)) {
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(order)) {
+	for range min(runtime.GOMAXPROCS(0), len(items)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for k := range next {
-				l.kinds[k].entries = sortEntries(l.kinds[k].entries)
+			for it := range next {
+				fn(it)
 			}
 		}()
 	}
-	for _, k := range order {
-		next <- k
+	for _, it := range items {
+		next <- it
 	}
 	close(next)
 	wg.Wait()
@@ -602,6 +634,8 @@ func (c *chunked[T]) flatten() []T {
 type linker struct {
 	cfg     Config
 	orig    []int32 // canonical index -> input index
+	canon   []int32 // until sortKinds: input index -> canonical index
+	rank    []int32 // until sortKinds: input source id -> canonical source id
 	src     []int32 // canonical index -> source id
 	sources []string
 	kinds   []kindSlot
@@ -687,16 +721,12 @@ func (b *Builder) linker(cfg Config) (*linker, error) {
 		}
 	}
 	b.order = slices.Clone(l.orig)
+	// Each kind's list is put into canonical numbering by sortKinds, on
+	// as many goroutines as may run.
 	for k, in := range b.infos {
-		es := b.entries[k].flatten()
-		for j := range es {
-			es[j].rec = canon[es[j].rec]
-			if in.Class == matchkey.Group {
-				es[j].src = rank[es[j].src]
-			}
-		}
-		l.kinds = append(l.kinds, kindSlot{info: in, entries: es})
+		l.kinds = append(l.kinds, kindSlot{info: in, raw: &b.entries[k]})
 	}
+	l.canon, l.rank = canon, rank
 	// The filters into canonical order, in place: follow each cycle of
 	// the permutation.
 	l.filters = b.filters.flatten()

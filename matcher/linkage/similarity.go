@@ -98,6 +98,13 @@ func similarityInfo() matchkey.Info {
 	return matchkey.Info{Kind: matchkey.Similarity, Class: matchkey.Person, Strength: 1 << 20}
 }
 
+// simPart is what the similarity tier found in one kind's blocks.
+type simPart struct {
+	cands                            []candidate
+	decoys                           []float64
+	compared, nSame, nCross, skipped int
+}
+
 func (l *linker) linkSimilar() {
 	if l.cfg.DisableSimilarity {
 		return
@@ -118,20 +125,31 @@ func (l *linker) linkSimilar() {
 			}
 		}
 	}
-	var cands []candidate
+	// The candidates of each kind are found on as many goroutines as may
+	// run: nothing is linked until all are found, so every record's
+	// person is read from one snapshot of the union-find.
+	root := make([]int32, len(l.parent))
+	for i := range root {
+		root[i] = l.find(int32(i))
+	}
+	var kinds []int
 	for k := range l.kinds {
-		ks := &l.kinds[k]
-		switch ks.info.Class {
+		switch l.kinds[k].info.Class {
 		case matchkey.Block, matchkey.Person, matchkey.Address:
-		default:
-			continue
+			kinds = append(kinds, k)
 		}
+	}
+	slices.SortStableFunc(kinds, func(a, b int) int { return len(l.kinds[b].entries) - len(l.kinds[a].entries) })
+	parts := make([]simPart, len(l.kinds))
+	l.parallel(kinds, func(k int) {
+		ks := &l.kinds[k]
+		p := &parts[k]
 		ks.entries = forEachGroup(ks.entries, func(g []entry) {
 			if len(g) < 2 {
 				return
 			}
 			if len(g) > l.cfg.MaxBlockRecords {
-				l.res.SkippedBlocks[ks.info.Kind]++
+				p.skipped++
 				return
 			}
 			for i := 1; i < len(g); i++ {
@@ -140,32 +158,45 @@ func (l *linker) linkSimilar() {
 				if fa.pop == 0 {
 					continue
 				}
-				ra := l.find(a)
+				ra := root[a]
 				for j := range i {
 					b := g[j].rec
 					fb := &l.filters[b]
-					if fb.pop == 0 || l.find(b) == ra {
+					if fb.pop == 0 || root[b] == ra {
 						continue
 					}
-					l.res.Compared++
+					p.compared++
 					c := common(fa, fb)
 					d := 2 * float64(c) / float64(fa.pop+fb.pop)
 					if l.src[a] == l.src[b] {
 						// Never linked by similarity: a decoy.
-						nSame++
+						p.nSame++
 						if auto && d >= t {
-							decoys = append(decoys, d)
+							p.decoys = append(p.decoys, d)
 						}
 						continue
 					}
-					nCross++
+					p.nCross++
 					if d >= t {
 						lo, hi := min(a, b), max(a, b)
-						cands = append(cands, candidate{lo, hi, d, ks.info.BirthDate, ks.info.NearIdentifier})
+						p.cands = append(p.cands, candidate{lo, hi, d, ks.info.BirthDate, ks.info.NearIdentifier})
 					}
 				}
 			}
 		})
+	})
+	var cands []candidate
+	for k := range parts {
+		p := &parts[k]
+		if p.skipped > 0 {
+			l.res.SkippedBlocks[l.kinds[k].info.Kind] += p.skipped
+		}
+		l.res.Compared += p.compared
+		nSame += p.nSame
+		nCross += p.nCross
+		decoys = append(decoys, p.decoys...)
+		cands = append(cands, p.cands...)
+		*p = simPart{}
 	}
 	// One candidate per pair, best first.
 	slices.SortFunc(cands, func(x, y candidate) int {
