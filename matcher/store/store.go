@@ -498,42 +498,104 @@ func (s *Store) ForEachRecord(ctx context.Context, fn func(Record) error) error 
 
 // ForEachRecordView is ForEachRecord without a decoded copy: fn sees each
 // record in place (see RecordView), valid only during the call (the view
-// itself is reused). It reads
-// the values without badger's prefetch, which would copy each one.
+// itself is reused), in key order.
+//
+// The scan runs on two goroutines: one walks badger's tables and copies
+// the values, in chunks of about a megabyte, without badger's prefetch;
+// the caller's goroutine parses them and calls fn. At a few million
+// records the walk (merging the tables' iterators, faulting their pages
+// in) costs about as much as what a link run does with each record, so
+// the two overlap. At most three chunks exist at once.
 func (s *Store) ForEachRecordView(ctx context.Context, fn func(*RecordView) error) error {
-	return s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: tablePrefix(prefixRecord, s.epoch)})
-		defer it.Close()
-		n := 0
-		var v RecordView // one for the whole scan: fn may not keep it
-		for it.Rewind(); it.Valid(); it.Next() {
-			if n++; n%4096 == 0 {
-				if err := ctx.Err(); err != nil {
+	const chunkBytes = 1 << 20
+	type chunk struct {
+		buf  []byte
+		ends []int    // end of each value in buf
+		exp  []uint64 // each value's expiry, as badger keeps it
+	}
+	full := make(chan *chunk, 1)
+	free := make(chan *chunk, 3)
+	for range 3 {
+		free <- &chunk{buf: make([]byte, 0, chunkBytes+64<<10)}
+	}
+	stop := make(chan struct{})
+	scanErr := make(chan error, 1)
+	go func() {
+		defer close(full)
+		scanErr <- s.db.View(func(txn *badger.Txn) error {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: tablePrefix(prefixRecord, s.epoch)})
+			defer it.Close()
+			c := <-free
+			send := func() bool {
+				select {
+				case full <- c:
+				case <-stop:
+					return false
+				}
+				select {
+				case c = <-free:
+				case <-stop:
+					return false
+				}
+				c.buf, c.ends, c.exp = c.buf[:0], c.ends[:0], c.exp[:0]
+				return true
+			}
+			for it.Rewind(); it.Valid(); it.Next() {
+				item := it.Item()
+				err := item.Value(func(b []byte) error {
+					c.buf = append(c.buf, b...)
+					return nil
+				})
+				if err != nil {
 					return fmt.Errorf("store: records: %w", err)
 				}
+				c.ends = append(c.ends, len(c.buf))
+				c.exp = append(c.exp, item.ExpiresAt())
+				if len(c.buf) >= chunkBytes && !send() {
+					return nil
+				}
 			}
-			item := it.Item()
-			var fnErr error
-			err := item.Value(func(b []byte) error {
-				var err error
-				if v, err = ParseRecordView(b); err != nil {
-					return err
-				}
-				if exp := item.ExpiresAt(); exp != 0 {
-					v.Expires = time.Unix(int64(exp), 0).UTC()
-				}
-				fnErr = fn(&v)
-				return nil
-			})
-			if err != nil {
+			if len(c.ends) > 0 {
+				send()
+			}
+			return nil
+		})
+	}()
+	err := func() error {
+		var v RecordView // one for the whole scan: fn may not keep it
+		for c := range full {
+			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("store: records: %w", err)
 			}
-			if fnErr != nil {
-				return fnErr
+			start := 0
+			for i, end := range c.ends {
+				var err error
+				if v, err = ParseRecordView(c.buf[start:end]); err != nil {
+					return fmt.Errorf("store: records: %w", err)
+				}
+				if exp := c.exp[i]; exp != 0 {
+					v.Expires = time.Unix(int64(exp), 0).UTC()
+				}
+				if err := fn(&v); err != nil {
+					return err
+				}
+				start = end
 			}
+			free <- c
 		}
-		return ctx.Err()
-	})
+		return nil
+	}()
+	close(stop)
+	for range full {
+		// Let the scan see stop and finish.
+	}
+	if serr := <-scanErr; err == nil {
+		err = serr
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	return err
 }
 
 // Counts summarises one epoch's contents.

@@ -2,11 +2,16 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"os"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"tfmatch/matchkey"
 )
@@ -86,4 +91,78 @@ func FuzzParseRecordView(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestForEachRecordView checks the two-goroutine scan against
+// ForEachRecord on a store of several chunks: the same records in the
+// same order, and an error from fn, or a cancelled context, ends the scan
+// with that error and leaves no goroutine behind.
+func TestForEachRecordView(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, t.TempDir())
+	defer s.Close()
+	const n = 3000 // about 3 MB of values: several chunks
+	for b := range 10 {
+		var recs []Record
+		for i := range n / 10 {
+			r := Record{Ref: refOf(fmt.Sprint(b, "/", i)), Indicators: map[string]bool{"work": i%2 == 0}, Filter: make([]byte, FilterLen)}
+			for k, kind := range []matchkey.Kind{matchkey.NameDOB, matchkey.BlockName, matchkey.UPRN, matchkey.NINO, matchkey.House} {
+				for j := range 5 {
+					r.Tokens = append(r.Tokens, tok(kind, fmt.Sprint(b, i, k, j)))
+				}
+			}
+			r.Filter[i%FilterLen] = byte(i)
+			recs = append(recs, r)
+		}
+		if _, err := s.PutBatch(ctx, "police", fmt.Sprint("b", b), recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want []Record
+	if err := s.ForEachRecord(ctx, func(r Record) error { want = append(want, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	var got []Record
+	if err := s.ForEachRecordView(ctx, func(v *RecordView) error { got = append(got, viewRecord(v)); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n || !reflect.DeepEqual(got, want) {
+		t.Fatalf("ForEachRecordView gave %d records, ForEachRecord %d (or they differ)", len(got), len(want))
+	}
+
+	before := runtime.NumGoroutine()
+	stopAt := errors.New("stop here")
+	for _, at := range []int{0, 1, 1500, n - 1} {
+		seen := 0
+		err := s.ForEachRecordView(ctx, func(*RecordView) error {
+			if seen == at {
+				return stopAt
+			}
+			seen++
+			return nil
+		})
+		if !errors.Is(err, stopAt) || seen != at {
+			t.Errorf("stop at %d: err %v after %d records", at, err, seen)
+		}
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	seen := 0
+	err := s.ForEachRecordView(cctx, func(*RecordView) error {
+		if seen++; seen == 10 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || seen >= n {
+		t.Errorf("cancelled scan: err %v after %d records", err, seen)
+	}
+	for range 100 {
+		if runtime.NumGoroutine() <= before {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if g := runtime.NumGoroutine(); g > before {
+		t.Errorf("%d goroutines after the scans, %d before", g, before)
+	}
 }
