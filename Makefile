@@ -10,7 +10,7 @@ PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.0
 STATICCHECK        := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build demo test test-short vet fmt-check lint generate bench fuzz clean
+.PHONY: all build demo test test-short vet fmt-check lint generate bench bench-postgres fuzz clean
 
 all: build
 
@@ -58,6 +58,13 @@ BENCHTIME        ?= 200ms
 bench: build
 	$(BIN)/matchctl bench -households $(BENCH_HOUSEHOLDS) -dir .demo/bench -bin $(BIN) -out $(BENCH_OUT)
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./keys/... ./agency/... ./matcher/...
+
+## bench-postgres: the pipeline and then PostgreSQL (bench/postgres/run.sh,
+## installed from the distribution's packages if missing) on the same
+## district, and the ratio of their times
+bench-postgres: build
+	$(BIN)/matchctl bench -households $(BENCH_HOUSEHOLDS) -dir .demo/bench -bin $(BIN) -out $(BENCH_OUT)
+	bench/postgres/run.sh .demo/bench/district $(BENCH_OUT)
 
 ## fuzz: run every fuzz target for FUZZTIME each (default 10s)
 FUZZTIME ?= 10s

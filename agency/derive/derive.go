@@ -122,6 +122,12 @@ func (k Key) Equal(o Key) bool {
 // field. The keys' fields are copied into one backing array, so add's
 // variadic arguments stay on the caller's stack: a record's keys cost a
 // few allocations, not one per key.
+//
+// The keys of one kind are added one after another (personKeys,
+// addressKeys and blockKeys are written so), so a duplicate can only be
+// among the keys at the end of the set, and add looks no further back
+// than the kind's own keys. The tests (checkShape, over the golden people
+// and FuzzKeys) hold the derivations to that: a duplicate key fails them.
 type keySet struct {
 	keys   []Key
 	fields []string
@@ -138,24 +144,6 @@ func (s *keySet) reset() {
 	s.fields = s.fields[:0]
 }
 
-// sortByStrength orders the keys strongest kind first, keeping the order
-// of keys of equal strength (a stable insertion sort: a record has a
-// dozen keys; each kind's strength is looked up once).
-func (s *keySet) sortByStrength() {
-	var buf [32]int
-	st := buf[:0]
-	for _, k := range s.keys {
-		in, _ := matchkey.Lookup(k.Kind)
-		st = append(st, in.Strength)
-	}
-	for i := 1; i < len(s.keys); i++ {
-		for j := i; j > 0 && st[j] < st[j-1]; j-- {
-			st[j], st[j-1] = st[j-1], st[j]
-			s.keys[j], s.keys[j-1] = s.keys[j-1], s.keys[j]
-		}
-	}
-}
-
 // result returns the keys, nil for none.
 func (s *keySet) result() []Key {
 	if len(s.keys) == 0 {
@@ -170,11 +158,8 @@ func (s *keySet) add(kind matchkey.Kind, fields ...string) {
 			return
 		}
 	}
-	for i := range s.keys {
-		x := &s.keys[i]
-		// Cheapest tests first: most keys differ in their field count or
-		// their first field.
-		if len(x.Fields) == len(fields) && (len(fields) == 0 || x.Fields[0] == fields[0]) && x.Kind == kind && slices.Equal(x.Fields, fields) {
+	for i := len(s.keys) - 1; i >= 0 && s.keys[i].Kind == kind; i-- {
+		if slices.Equal(s.keys[i].Fields, fields) {
 			return
 		}
 	}
@@ -223,29 +208,100 @@ func initial(s string) string {
 	return s[:n]
 }
 
+// facts are the values of a person that keys are made of, worked out
+// once for all of its keys: the date of birth and the Soundex codes are
+// written into one string, one allocation per person.
+type facts struct {
+	given []string // every given-name variant
+	// named are the variants long enough for a name kind (nameOK), and
+	// phonetic their Soundex codes.
+	named, phonetic []string
+	family          string // the family name, "" unless nameOK
+	sf              string // Soundex(family)
+	dob, year       string // "" when there is no date of birth
+
+	namedBuf, phoneticBuf [4]string
+}
+
+// init works out f for p.
+func (f *facts) init(p normalize.Person) {
+	*f = facts{}
+	f.given = p.GivenVariants
+	if len(f.given) == 0 && p.Given != "" {
+		f.given = []string{p.Given}
+	}
+	f.family = p.Family
+	if !nameOK(f.family) {
+		f.family = ""
+	}
+	f.named = f.namedBuf[:0]
+	for _, g := range f.given {
+		if nameOK(g) {
+			f.named = append(f.named, g)
+		}
+	}
+	var buf [48]byte
+	b := p.DOB.AppendTo(buf[:0])
+	nd := len(b)
+	b = appendSoundex(b, f.family)
+	ns := len(b)
+	for _, g := range f.named {
+		b = appendSoundex(b, g)
+	}
+	text := ""
+	if len(b) > 0 {
+		text = string(b)
+	}
+	f.dob, f.sf = text[:nd], text[nd:ns]
+	if nd > 0 {
+		// four(year) is the date's first four digits for every year Date
+		// writes as such.
+		if f.year = f.dob[:4]; p.DOB.Year < 0 {
+			f.year = four(p.DOB.Year)
+		}
+	}
+	f.phonetic = f.phoneticBuf[:0]
+	for i := range f.named {
+		// Every named variant has a letter a-z (folded names are a-z and
+		// other scripts' letters), or none: its code is 4 bytes or none.
+		code := ""
+		if ns+4 <= len(text) && hasLetterAZ(f.named[i]) {
+			code, ns = text[ns:ns+4], ns+4
+		}
+		f.phonetic = append(f.phonetic, code)
+	}
+}
+
+// hasLetterAZ reports whether s has a letter a-z or A-Z, that is whether
+// Soundex(s) is not "".
+func hasLetterAZ(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i] | 0x20; c >= 'a' && c <= 'z' {
+			return true
+		}
+	}
+	return false
+}
+
 // PersonKeys returns the identifier and person keys of p, strongest kind
 // first, without duplicates. See the package comment for the rules.
 func PersonKeys(p normalize.Person) []Key {
 	ks := newKeySet(16, 48)
-	personKeys(&ks, p)
+	var f facts
+	f.init(p)
+	personKeys(&ks, p, &f)
 	return ks.result()
 }
 
-func personKeys(ks *keySet, p normalize.Person) {
+func personKeys(ks *keySet, p normalize.Person, f *facts) {
 	ks.add(matchkey.NINO, p.NINO)
 	ks.add(matchkey.NHS, p.NHS)
 	ks.add(matchkey.UPN, p.UPN)
 	ks.add(matchkey.OtherID, p.OtherID)
 
-	given := p.GivenVariants
-	if len(given) == 0 && p.Given != "" {
-		given = []string{p.Given}
-	}
-	family := p.Family
-	if !nameOK(family) {
-		family = ""
-	}
-	var parts []string
+	given, named, family := f.given, f.named, f.family
+	var partBuf [4]string
+	parts := partBuf[:0]
 	if len(p.FamilyParts) > 1 && family != "" {
 		for _, fp := range p.FamilyParts {
 			if nameOK(fp) && fp != family {
@@ -254,10 +310,9 @@ func personKeys(ks *keySet, p normalize.Person) {
 		}
 	}
 	hasDOB := !p.DOB.IsZero()
-	var dob, year, lo, hi string
+	dob, year := f.dob, f.year
+	var lo, hi string
 	if hasDOB {
-		dob = p.DOB.String()
-		year = four(p.DOB.Year)
 		lo, hi = ordered(two(p.DOB.Day), two(p.DOB.Month))
 	}
 	postcode := p.Address.Postcode
@@ -266,69 +321,57 @@ func personKeys(ks *keySet, p normalize.Person) {
 	}
 
 	if hasDOB && family != "" {
-		for _, g := range given {
-			if nameOK(g) {
-				ks.add(matchkey.NameDOB, g, family, dob)
-			}
+		for _, g := range named {
+			ks.add(matchkey.NameDOB, g, family, dob)
 		}
 		if len(p.Middle) > 0 && nameOK(p.Middle[0]) {
 			ks.add(matchkey.NameDOB, p.Middle[0], family, dob)
 		}
 		for _, part := range parts {
-			for _, g := range given {
-				if nameOK(g) {
-					ks.add(matchkey.NameDOB, g, part, dob)
-				}
+			for _, g := range named {
+				ks.add(matchkey.NameDOB, g, part, dob)
 			}
 		}
-		for _, g := range given {
-			if nameOK(g) {
-				ks.add(matchkey.NameDOBDayMonth, g, family, year, lo, hi)
-			}
+		for _, g := range named {
+			ks.add(matchkey.NameDOBDayMonth, g, family, year, lo, hi)
 		}
-		for _, g := range given {
-			if nameOK(g) {
-				a, b := ordered(g, family)
-				ks.add(matchkey.NameSwappedDOB, a, b, dob)
-			}
+		for _, g := range named {
+			a, b := ordered(g, family)
+			ks.add(matchkey.NameSwappedDOB, a, b, dob)
 		}
 		if postcode != "" {
-			for _, f := range append([]string{family}, parts...) {
+			for i := -1; i < len(parts); i++ {
+				fam := family
+				if i >= 0 {
+					fam = parts[i]
+				}
 				for _, g := range given {
-					ks.add(matchkey.InitialSurnameDOBPost, initial(g), f, dob, postcode)
+					ks.add(matchkey.InitialSurnameDOBPost, initial(g), fam, dob, postcode)
 				}
 			}
 		}
-		if sf := Soundex(family); sf != "" {
-			for _, g := range given {
-				if nameOK(g) {
-					ks.add(matchkey.PhoneticDOB, Soundex(g), sf, dob)
-				}
+		if sf := f.sf; sf != "" {
+			for i := range named {
+				ks.add(matchkey.PhoneticDOB, f.phonetic[i], sf, dob)
 			}
 		}
 	}
 	if hasDOB && family != "" && postcode != "" {
-		for _, g := range given {
-			if nameOK(g) {
-				ks.add(matchkey.NameYOBPostcode, g, family, year, postcode)
-			}
+		for _, g := range named {
+			ks.add(matchkey.NameYOBPostcode, g, family, year, postcode)
 		}
 	}
 	// A family name changed on marriage: the given name, the full date of
 	// birth and the postcode still meet.
 	if hasDOB && postcode != "" {
-		for _, g := range given {
-			if nameOK(g) {
-				ks.add(matchkey.GivenDOBPostcode, g, dob, postcode)
-			}
+		for _, g := range named {
+			ks.add(matchkey.GivenDOBPostcode, g, dob, postcode)
 		}
 	}
 	// A year of birth mistyped: full name, birthday and postcode.
 	if hasDOB && family != "" && postcode != "" {
-		for _, g := range given {
-			if nameOK(g) {
-				ks.add(matchkey.NameDayMonthPostcode, g, family, two(p.DOB.Day), two(p.DOB.Month), postcode)
-			}
+		for _, g := range named {
+			ks.add(matchkey.NameDayMonthPostcode, g, family, two(p.DOB.Day), two(p.DOB.Month), postcode)
 		}
 	}
 }
@@ -339,6 +382,7 @@ func personKeys(ks *keySet, p normalize.Person) {
 // It is not safe for concurrent use.
 type Deriver struct {
 	person, address, block keySet
+	facts                  facts
 }
 
 // Keys returns p's person, address and block keys.
@@ -346,9 +390,10 @@ func (d *Deriver) Keys(p normalize.Person) (person, address, block []Key) {
 	d.person.reset()
 	d.address.reset()
 	d.block.reset()
-	personKeys(&d.person, p)
+	d.facts.init(p)
+	personKeys(&d.person, p, &d.facts)
 	addressKeys(&d.address, p)
-	blockKeys(&d.block, p)
+	blockKeys(&d.block, p, &d.facts)
 	return d.person.keys, d.address.keys, d.block.keys
 }
 
@@ -384,47 +429,44 @@ func addressKeys(ks *keySet, p normalize.Person) {
 // their own.
 func BlockKeys(p normalize.Person) []Key {
 	ks := newKeySet(12, 32)
-	blockKeys(&ks, p)
+	var f facts
+	f.init(p)
+	blockKeys(&ks, p, &f)
 	return ks.result()
 }
 
-func blockKeys(ks *keySet, p normalize.Person) {
-	given := p.GivenVariants
-	if len(given) == 0 && p.Given != "" {
-		given = []string{p.Given}
-	}
-	family := p.Family
-	if !nameOK(family) {
-		family = ""
-	}
-	var dob, year string
-	if !p.DOB.IsZero() {
-		dob = p.DOB.String()
-		year = four(p.DOB.Year)
-	}
+// blockKeys adds the block keys kind by kind in the kinds' strength order
+// (matchkey), the given-name variants in their order within a kind;
+// TestBlockKeysInStrengthOrder checks the order against the registry.
+func blockKeys(ks *keySet, p normalize.Person, f *facts) {
+	named, family, sf, dob, year := f.named, f.family, f.sf, f.dob, f.year
 	postcode := BlockPostcode(p.Address)
-	sf := Soundex(family)
-	for _, g := range given {
-		if !nameOK(g) {
-			continue
-		}
-		sg := Soundex(g)
-		ks.add(matchkey.BlockPhoneticYear, sg, sf, year)
-		ks.add(matchkey.BlockName, g, family)
-		ks.add(matchkey.BlockGivenDOB, g, dob)
-		ks.add(matchkey.BlockGivenPostcode, g, postcode)
-		ks.add(matchkey.BlockPhoneticPost, sg, sf, postcode)
-		ks.add(matchkey.BlockGivenPhoneticFamily, g, sf)
+	for i := range named {
+		ks.add(matchkey.BlockPhoneticYear, f.phonetic[i], sf, year)
 	}
-	ks.add(matchkey.BlockPhoneticFamilyDOB, sf, dob)
-	nearIDKeys(ks, p.OtherID)
+	for _, g := range named {
+		ks.add(matchkey.BlockName, g, family)
+	}
 	ks.add(matchkey.BlockFamilyDOB, family, dob)
-	ks.add(matchkey.BlockFamilyPostcode, family, postcode)
+	for _, g := range named {
+		ks.add(matchkey.BlockGivenDOB, g, dob)
+	}
 	ks.add(matchkey.BlockDOBPostcode, dob, postcode)
+	ks.add(matchkey.BlockFamilyPostcode, family, postcode)
+	for _, g := range named {
+		ks.add(matchkey.BlockGivenPostcode, g, postcode)
+	}
+	for i := range named {
+		ks.add(matchkey.BlockPhoneticPost, f.phonetic[i], sf, postcode)
+	}
 	if !p.Address.NoFixedAbode {
 		ks.add(matchkey.BlockPostcodeNumber, postcode, p.Address.Number)
 	}
-	ks.sortByStrength()
+	ks.add(matchkey.BlockPhoneticFamilyDOB, sf, dob)
+	for _, g := range named {
+		ks.add(matchkey.BlockGivenPhoneticFamily, g, sf)
+	}
+	nearIDKeys(ks, p.OtherID)
 }
 
 // BlockPostcode is the postcode used by block keys and the similarity

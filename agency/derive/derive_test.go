@@ -378,6 +378,17 @@ func TestDeriverReuse(t *testing.T) {
 	}
 }
 
+// goldenPerson is a person with keys of most kinds, several given-name
+// variants and a two-part family name.
+var goldenPerson = func() normalize.Person {
+	p, _, err := normalize.Normalize(map[string]string{normalize.FieldRecordID: "r", given: "Alex John",
+		family: "Smith-Jones", dob: "1980-03-04", pc: "LS1 1AB", addr: "Flat 2, 14 High St", normalize.FieldOtherID: "X1234567"})
+	if err != nil {
+		panic(err)
+	}
+	return p
+}()
+
 // FuzzKeys checks the key invariants over arbitrary normalised records.
 func FuzzKeys(f *testing.F) {
 	for _, rec := range goldenPeople {
@@ -397,6 +408,16 @@ func FuzzKeys(f *testing.F) {
 		checkShape(t, PersonKeys(p), matchkey.Person)
 		checkShape(t, AddressKeys(p), matchkey.Address)
 		checkShape(t, BlockKeys(p), matchkey.Block)
+		// A Deriver that made another person's keys before makes the
+		// same keys as the one-shot functions.
+		var dv Deriver
+		dv.Keys(goldenPerson)
+		pk, ak, bk := dv.Keys(p)
+		for _, c := range [][2][]Key{{pk, PersonKeys(p)}, {ak, AddressKeys(p)}, {bk, BlockKeys(p)}} {
+			if len(c[0]) != len(c[1]) || len(c[0]) > 0 && !reflect.DeepEqual(c[0], c[1]) {
+				t.Fatalf("Deriver keys %v, want %v", c[0], c[1])
+			}
+		}
 	})
 }
 
@@ -470,5 +491,27 @@ func TestNearIDKeys(t *testing.T) {
 	}
 	if n := len(keysOf("1155663")); n != 5 {
 		t.Errorf("1155663: %d keys, want 5 (equal neighbours give one string)", n)
+	}
+}
+
+// TestBlockKeysInStrengthOrder checks that blockKeys, which adds the
+// block kinds in a written-out order instead of sorting, makes every block
+// kind of the registry, in the registry's strength order.
+func TestBlockKeysInStrengthOrder(t *testing.T) {
+	p := person(t, given, "Bill", family, "Smith", dob, "1980-03-04", sex, "M", pc, "LS1 1AB",
+		addr, "14 High St, Leeds", normalize.FieldOtherID, "X1234567")
+	keys := BlockKeys(p)
+	checkShape(t, keys, matchkey.Block)
+	seen := map[matchkey.Kind]bool{}
+	for _, k := range keys {
+		seen[k.Kind] = true
+	}
+	for _, in := range matchkey.All() {
+		if in.Class == matchkey.Block && !seen[in.Kind] {
+			t.Errorf("no %s key: the test person should have every block kind", in.Kind)
+		}
+	}
+	if len(p.GivenVariants) < 2 {
+		t.Fatalf("want a person with several given-name variants, have %v", p.GivenVariants)
 	}
 }

@@ -11,6 +11,13 @@ const soundexCodes = "0123012h02245501262301h202"
 // Ashcraft → A261). Characters other than a-z are ignored. It returns ""
 // when s has no letter a-z.
 func Soundex(s string) string {
+	var buf [4]byte
+	return string(appendSoundex(buf[:0], s))
+}
+
+// appendSoundex appends the Soundex code of s to dst, nothing when s has
+// no letter a-z.
+func appendSoundex(dst []byte, s string) []byte {
 	var out [4]byte
 	n := 0
 	var last byte // code of the previous coded letter
@@ -41,10 +48,10 @@ func Soundex(s string) string {
 		}
 	}
 	if n == 0 {
-		return ""
+		return dst
 	}
 	for ; n < 4; n++ {
 		out[n] = '0'
 	}
-	return string(out[:])
+	return append(dst, out[:]...)
 }

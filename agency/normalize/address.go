@@ -92,6 +92,13 @@ func isNFA(t string) bool {
 		strings.Contains(t, "zz99 3vz") || strings.Contains(t, "zz993vz")
 }
 
+// isNFAText reports whether unfolded text means "no fixed abode":
+// isNFA(fold(s, foldAddress)) without keeping the folded text.
+func isNFAText(s string) bool {
+	var buf [64]byte
+	return isNFA(string(appendFold(buf[:0], s, foldAddress)))
+}
+
 // nhsNFAPostcode is the pseudo-postcode the NHS records for a person of no
 // fixed abode; other ZZ99 pseudo-postcodes mean "not known".
 const nhsNFAPostcode = "ZZ993VZ"
@@ -100,34 +107,70 @@ const nhsNFAPostcode = "ZZ993VZ"
 // street, Church Rd → church road). "St" at the start of a street of more
 // than one word is Saint (St Mary's Rd → saint marys road). Street is
 // idempotent.
-func Street(s string) string { return expandWords(strings.Fields(fold(s, foldAddress))) }
+func Street(s string) string {
+	f := fold(s, foldAddress)
+	var wb [8]string
+	return expandText(f, appendWords(wb[:0], f))
+}
 
 // Town folds a town or locality name, reading a leading "St" as Saint
 // (St Albans → saint albans). Town is idempotent.
 func Town(s string) string {
-	w := strings.Fields(fold(s, foldAddress))
-	if len(w) > 1 && w[0] == "st" {
-		w[0] = "saint"
+	// Folded text has its words separated by single spaces, so it is its
+	// words joined again.
+	f := fold(s, foldAddress)
+	if strings.HasPrefix(f, "st ") {
+		return "saint" + f[len("st"):]
 	}
-	return strings.Join(w, " ")
+	return f
 }
 
-// expandWords expands abbreviations in folded words and joins them.
-func expandWords(w []string) string {
-	for i, x := range w {
-		if x == "st" && i == 0 && len(w) > 1 {
-			w[i] = "saint"
-			continue
-		}
-		if e, ok := streetWords[x]; ok {
-			w[i] = e
-		}
+// expandWord returns the expansion of the i-th of n folded words of a
+// street or house name, and false when it has none.
+func expandWord(x string, i, n int) (string, bool) {
+	if x == "st" && i == 0 && n > 1 {
+		return "saint", true
 	}
-	return strings.Join(w, " ")
+	e, ok := streetWords[x]
+	return e, ok
 }
 
-// houseName folds and expands a house or building name, dropping a
-// leading "the" (The Old Rectory → old rectory).
+// expandWords expands abbreviations in folded words and joins them. It
+// does not change w.
+func expandWords(w []string) string { return expandText("", w) }
+
+// expandText is expandWords for the words w of the folded text f when f
+// is not "": when no word is expanded the result is f itself.
+func expandText(f string, w []string) string {
+	i := 0
+	for i < len(w) {
+		if _, ok := expandWord(w[i], i, len(w)); ok {
+			break
+		}
+		i++
+	}
+	switch {
+	case i == len(w) && f != "":
+		return f
+	case i == len(w) && len(w) <= 1:
+		return strings.Join(w, " ")
+	}
+	var buf [64]byte
+	b := buf[:0]
+	for k, x := range w {
+		if k > 0 {
+			b = append(b, ' ')
+		}
+		if e, ok := expandWord(x, k, len(w)); ok {
+			x = e
+		}
+		b = append(b, x...)
+	}
+	return string(b)
+}
+
+// houseName expands a house or building name, dropping a leading "the"
+// (The Old Rectory → old rectory). It does not change w.
 func houseName(w []string) string {
 	if len(w) > 1 && w[0] == "the" {
 		w = w[1:]
@@ -135,12 +178,30 @@ func houseName(w []string) string {
 	return expandWords(w)
 }
 
+// joinWords is strings.Join(w, " ") with the words of a short text
+// joined on the stack before the one allocation of the result.
+func joinWords(w []string) string {
+	if len(w) <= 1 {
+		return strings.Join(w, " ")
+	}
+	var buf [64]byte
+	b := buf[:0]
+	for k, x := range w {
+		if k > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, x...)
+	}
+	return string(b)
+}
+
 // Flat normalises a flat or sub-building identifier: marker words (Flat,
 // Apartment, Unit...) are removed, a floor description becomes a short code
 // ("Ground Floor Flat" → "gf") and leading zeros of a number are dropped
 // ("Flat 02" → "2"). Flat is idempotent.
 func Flat(s string) string {
-	w := strings.Fields(fold(s, foldAddress))
+	var wb [8]string
+	w := appendWords(wb[:0], fold(s, foldAddress))
 	out := w[:0]
 	for i := 0; i < len(w); i++ {
 		x := w[i]
@@ -158,14 +219,15 @@ func Flat(s string) string {
 		}
 		out = append(out, trimZeros(x))
 	}
-	return strings.Join(out, " ")
+	return joinWords(out)
 }
 
 // HouseNumber normalises a house number or name: a number keeps an
 // attached letter ("14 A" → "14a"), leading zeros go, a name is folded and
 // expanded with a leading "the" dropped. HouseNumber is idempotent.
 func HouseNumber(s string) string {
-	w := strings.Fields(fold(s, foldAddress))
+	var wb [8]string
+	w := appendWords(wb[:0], fold(s, foldAddress))
 	if len(w) == 0 {
 		return ""
 	}
@@ -181,7 +243,7 @@ func HouseNumber(s string) string {
 			return n
 		}
 		w[0] = n
-		return strings.Join(w, " ")
+		return joinWords(w)
 	}
 	return houseName(w)
 }
@@ -261,12 +323,15 @@ func trimZeros(w string) string {
 // cannot find are left empty. UPRN is never set by ParseAddress.
 func ParseAddress(s string) Address {
 	var a Address
-	// The words of all parts share one array, and the parts are slices of
-	// it (their capacity cut to their length, so that an append to one
-	// never writes into the next): a few allocations per address rather
-	// than a few per part.
-	var segBuf [8][]string
-	words, segs := make([]string, 0, 12), segBuf[:0]
+	// Every part is folded into one text, converted to a string once; the
+	// words of all parts are cut from it into one array, and the parts
+	// are slices of that (their capacity cut to their length, so that an
+	// append to one never writes into the next). The same allocation
+	// holds a second array that the parts are rewritten into below: two
+	// allocations per address rather than a few per part.
+	var textBuf [128]byte
+	var endBuf [8]int
+	text, ends := textBuf[:0], endBuf[:0]
 	for rest := s; rest != ""; {
 		part := rest
 		if i := strings.IndexAny(rest, ",;\n\r|"); i >= 0 {
@@ -274,14 +339,32 @@ func ParseAddress(s string) Address {
 		} else {
 			rest = ""
 		}
+		text = appendFold(text, part, foldAddress)
+		ends = append(ends, len(text))
+	}
+	if len(text) == 0 {
+		return a
+	}
+	folded := string(text)
+	n := 0 // words in text, at most
+	for i, c := range text {
+		if c != ' ' && (i == 0 || text[i-1] == ' ') {
+			n++
+		}
+	}
+	arrays := make([]string, 0, 2*n+len(ends)+2)
+	var segBuf [8][]string
+	words, segs := arrays[:0:n+len(ends)], segBuf[:0]
+	for k, end := range ends {
+		start := 0
+		if k > 0 {
+			start = ends[k-1]
+		}
 		lo := len(words)
-		words = appendWords(words, fold(part, foldAddress))
+		words = appendWords(words, folded[start:end])
 		if len(words) > lo {
 			segs = append(segs, words[lo:len(words):len(words)])
 		}
-	}
-	if len(segs) == 0 {
-		return a
 	}
 	if mayBeNFA(segs) && isNFA(joinSegs(segs)) {
 		return Address{NoFixedAbode: true}
@@ -290,12 +373,12 @@ func ParseAddress(s string) Address {
 	for k := len(segs) - 1; k >= 0 && a.Postcode == ""; k-- {
 		if pc, i, j := findPostcode(segs[k]); pc != "" {
 			a.Postcode = pc
-			segs[k] = append(segs[k][:i:i], segs[k][j:]...)
+			segs[k] = append(segs[k][:i], segs[k][j:]...) // in place: within the part's own words
 		}
 	}
 	// Flat markers, floor flats and "2/14" forms. The parts are rewritten
 	// into a second shared array.
-	outs := make([]string, 0, len(words)+2)
+	outs := arrays[n+len(ends) : n+len(ends)]
 	for k, seg := range segs {
 		lo := len(outs)
 		out := outs
@@ -376,10 +459,10 @@ func ParseAddress(s string) Address {
 		}
 		a.Number = num
 		if len(rest) > 0 {
-			a.Street = expandWords(append([]string(nil), rest...))
+			a.Street = expandWords(rest)
 			street = k
 		} else if k+1 < len(segs) {
-			a.Street = expandWords(append([]string(nil), segs[k+1]...))
+			a.Street = expandWords(segs[k+1])
 			street = k + 1
 		} else {
 			street = k
@@ -417,7 +500,7 @@ func ParseAddress(s string) Address {
 		}
 	}
 	if street >= 0 && street+1 < len(segs) {
-		a.Town = Town(strings.Join(segs[len(segs)-1], " "))
+		a.Town = Town(joinWords(segs[len(segs)-1]))
 	}
 	return a
 }

@@ -79,12 +79,22 @@ func (d Date) String() string {
 		return ""
 	}
 	var b [10]byte
+	return string(d.AppendTo(b[:0]))
+}
+
+// AppendTo appends d as YYYY-MM-DD to dst, as String writes it, and
+// nothing for the zero date.
+func (d Date) AppendTo(dst []byte) []byte {
+	if d.IsZero() {
+		return dst
+	}
+	var b [10]byte
 	put(b[0:4], d.Year)
 	b[4] = '-'
 	put(b[5:7], d.Month)
 	b[7] = '-'
 	put(b[8:10], d.Day)
-	return string(b[:])
+	return append(dst, b[:]...)
 }
 
 // put writes n as len(b) zero-padded decimal digits.

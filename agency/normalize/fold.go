@@ -67,10 +67,93 @@ func isASCII(s string) bool {
 // deletes apostrophes and turns every other character that the mode does
 // not keep into a single space between words. The result has no leading,
 // trailing or doubled spaces. fold is idempotent for every mode.
+//
+// ASCII text, nearly every value agencies send, takes a fast path
+// (appendFoldASCII) that gives the same bytes as the general one
+// (foldGeneral); FuzzFoldASCII holds the two to that.
 func fold(s string, mode foldMode) string {
 	if s == "" || folded(s, mode) {
 		return s
 	}
+	if !isASCII(s) {
+		return foldGeneral(s, mode)
+	}
+	var buf [64]byte
+	b := appendFoldASCII(buf[:0], s, mode)
+	if string(b) == s {
+		return s
+	}
+	return string(b)
+}
+
+// appendFold appends fold(s, mode) to dst without allocating for ASCII
+// text.
+func appendFold(dst []byte, s string, mode foldMode) []byte {
+	if !isASCII(s) {
+		return append(dst, foldGeneral(s, mode)...)
+	}
+	return appendFoldASCII(dst, s, mode)
+}
+
+// appendFoldASCII appends fold(s, mode) to dst for ASCII s. It is the
+// loop of foldGeneral with the cases that only non-ASCII runes reach left
+// out (no rune of s is a combining mark or a letter outside A-Z and a-z,
+// and NFKD leaves ASCII unchanged); the other cases are the same and in
+// the same order.
+func appendFoldASCII(dst []byte, s string, mode foldMode) []byte {
+	start := len(dst)
+	space := false // a separator is pending
+	var prev byte  // last byte written, 0 after a separator
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9' && mode == foldAddress:
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		case c == '\'' || c == '`':
+			continue // apostrophes are deleted
+		case mode == foldAddress && c == '/':
+			if prev >= '0' && prev <= '9' || prev >= 'a' && prev <= 'z' {
+				if i+1 < len(s) {
+					if next := s[i+1]; next >= '0' && next <= '9' || next >= 'a' && next <= 'z' || next >= 'A' && next <= 'Z' {
+						space = false
+						dst = append(dst, '/')
+						prev = '/'
+						continue
+					}
+				}
+			}
+			space = true
+			continue
+		case mode == foldAddress && c == '-' && prev >= '0' && prev <= '9':
+			if i+1 < len(s) {
+				if next := s[i+1]; next >= '0' && next <= '9' {
+					space = false
+					dst = append(dst, '-')
+					prev = '-'
+					continue
+				}
+			}
+			space = true
+			continue
+		default:
+			// Punctuation, spaces, symbols, and digits in a name.
+			space = true
+			prev = 0
+			continue
+		}
+		if space && len(dst) > start {
+			dst = append(dst, ' ')
+		}
+		space = false
+		dst = append(dst, c)
+		prev = c
+	}
+	return dst
+}
+
+// foldGeneral is fold for any text.
+func foldGeneral(s string, mode foldMode) string {
 	// Apostrophes go first: NFKD would turn some of them (´) into a space
 	// plus a combining mark.
 	if !isASCII(s) {

@@ -198,6 +198,9 @@ func UPRN(s string) (string, bool) {
 	if n == 0 {
 		return "", false
 	}
+	if string(b[:n]) == s {
+		return s, true
+	}
 	return string(b[:n]), true
 }
 

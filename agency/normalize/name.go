@@ -49,7 +49,19 @@ var particles = map[string]string{
 // Title returns the canonical form of a title (Mister → mr, Revd → rev),
 // or "" when s is not a known title.
 func Title(s string) string {
-	return titles[strings.ReplaceAll(Name(s), " ", "")]
+	var buf [32]byte
+	return titles[string(squeeze(appendFold(buf[:0], s, foldName)))]
+}
+
+// squeeze removes the spaces from b in place.
+func squeeze(b []byte) []byte {
+	out := b[:0]
+	for _, c := range b {
+		if c != ' ' {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // FamilyName returns the canonical family name and its parts. The
@@ -60,7 +72,8 @@ func Title(s string) string {
 // one part equal to the canonical name. Trailing suffixes (Jr, III) and
 // leading titles are dropped.
 func FamilyName(s string) (string, []string) {
-	words := strings.Fields(Name(s))
+	var wb [8]string // the words of most names, on the stack
+	words := appendWords(wb[:0], Name(s))
 	words = trimSuffixes(words)
 	for len(words) > 1 && titles[words[0]] != "" {
 		words = words[1:]
@@ -103,15 +116,28 @@ func trimSuffixes(words []string) []string {
 // once. When
 // the given field is empty the first middle name becomes the given name.
 func GivenNames(given, middle string) (string, []string) {
-	words := strings.Fields(Name(given))
+	// Both fields are folded into one text, one allocation, which the
+	// names are cut from: the given field's words, then the middle's.
+	var tb [64]byte
+	var wb [8]string
+	text := appendFold(tb[:0], given, foldName)
+	n := len(text)
+	text = append(text, ' ')
+	text = appendFold(text, middle, foldName)
+	if len(text) == 1 {
+		return "", nil
+	}
+	names := string(text)
+	words := appendWords(wb[:0], names[:n])
 	for len(words) > 0 && titles[words[0]] != "" && (len(words) > 1 || strongTitles[titles[words[0]]]) {
 		words = words[1:]
 	}
 	words = trimSuffixes(words)
-	return splitGiven(append(words, strings.Fields(Name(middle))...))
+	return splitGiven(appendWords(words, names[n+1:]))
 }
 
-// splitGiven returns the first of words and the rest, each name once.
+// splitGiven returns the first of words and the rest, each name once. It
+// reorders words in place; the names it returns are copied out of it.
 func splitGiven(words []string) (string, []string) {
 	uniq := words[:0]
 	for _, w := range words {
@@ -125,7 +151,7 @@ func splitGiven(words []string) (string, []string) {
 	case 1:
 		return uniq[0], nil
 	}
-	return uniq[0], uniq[1:]
+	return uniq[0], append([]string(nil), uniq[1:]...)
 }
 
 func contains(list []string, s string) bool {

@@ -53,7 +53,8 @@ func (e *FieldError) Error() string { return fmt.Sprintf("field %q: %s", e.Field
 // Woman, Girl...) and the NHS Data Dictionary codes 1 (male), 2 (female),
 // 0 and 9 (not known / not specified).
 func Sex(s string) string {
-	switch strings.ReplaceAll(fold(s, foldAddress), " ", "") {
+	var buf [32]byte
+	switch string(squeeze(appendFold(buf[:0], s, foldAddress))) {
 	case "m", "male", "man", "boy", "1":
 		return "m"
 	case "f", "female", "woman", "girl", "2", "w":
@@ -69,22 +70,23 @@ func Sex(s string) string {
 // were dropped as invalid; the error, a *FieldError, reports a record that
 // cannot be used at all. See the package documentation for the rules.
 func Normalize(fields map[string]string) (Person, []Issue, error) {
+	r := readRow(fields)
 	var p Person
 	var issues []Issue
 	add := func(field, reason string) { issues = append(issues, Issue{Field: field, Reason: reason}) }
 
-	p.RecordID = strings.TrimSpace(fields[FieldRecordID])
+	p.RecordID = strings.TrimSpace(r.recordID)
 	if p.RecordID == "" {
 		return Person{}, nil, &FieldError{Field: FieldRecordID, Reason: "missing"}
 	}
 
 	// Names: split fields first, the full name fills what they lack.
-	p.Given, p.Middle = GivenNames(fields[FieldGivenName], fields[FieldMiddleNames])
-	p.Family, p.FamilyParts = FamilyName(fields[FieldFamilyName])
-	if t := strings.TrimSpace(fields[FieldTitle]); t != "" {
+	p.Given, p.Middle = GivenNames(r.given, r.middle)
+	p.Family, p.FamilyParts = FamilyName(r.family)
+	if t := strings.TrimSpace(r.title); t != "" {
 		p.Title = Title(t)
 	}
-	if full := fields[FieldFullName]; strings.TrimSpace(full) != "" && (p.Given == "" || p.Family == "") {
+	if full := r.full; strings.TrimSpace(full) != "" && (p.Given == "" || p.Family == "") {
 		fn := ParseFullName(full)
 		if p.Given == "" && (p.Family == "" || p.Family == fn.Family) {
 			p.Given, p.Middle = fn.Given, fn.Middle
@@ -97,7 +99,7 @@ func Normalize(fields map[string]string) (Person, []Issue, error) {
 		}
 	}
 
-	if s := strings.TrimSpace(fields[FieldSex]); s != "" {
+	if s := strings.TrimSpace(r.sex); s != "" {
 		p.Sex = Sex(s)
 		if p.Sex == "" {
 			add(FieldSex, "unrecognised value dropped")
@@ -105,7 +107,7 @@ func Normalize(fields map[string]string) (Person, []Issue, error) {
 	}
 	p.GivenVariants = GivenVariants(p.Given, p.Sex)
 
-	if s := strings.TrimSpace(fields[FieldDOB]); s != "" {
+	if s := strings.TrimSpace(r.dob); s != "" {
 		d, err := ParseISO(s)
 		if err != nil {
 			return Person{}, nil, &FieldError{Field: FieldDOB, Reason: err.Error()}
@@ -113,8 +115,8 @@ func Normalize(fields map[string]string) (Person, []Issue, error) {
 		p.DOB = d
 	}
 
-	ident := func(field string, f func(string) (string, bool), what string) string {
-		s := strings.TrimSpace(fields[field])
+	ident := func(field, value string, f func(string) (string, bool), what string) string {
+		s := strings.TrimSpace(value)
 		if s == "" {
 			return ""
 		}
@@ -124,35 +126,35 @@ func Normalize(fields map[string]string) (Person, []Issue, error) {
 		}
 		return v
 	}
-	p.NINO = ident(FieldNINO, NINO, "National Insurance number")
-	p.NHS = ident(FieldNHSNumber, NHSNumber, "NHS number")
-	p.UPN = ident(FieldUPN, UPN, "Unique Pupil Number")
-	p.OtherID = OtherID(fields[FieldOtherID])
+	p.NINO = ident(FieldNINO, r.nino, NINO, "National Insurance number")
+	p.NHS = ident(FieldNHSNumber, r.nhs, NHSNumber, "NHS number")
+	p.UPN = ident(FieldUPN, r.upn, UPN, "Unique Pupil Number")
+	p.OtherID = OtherID(r.otherID)
 
 	if p.Given == "" && p.Family == "" && p.NINO == "" && p.NHS == "" && p.UPN == "" && p.OtherID == "" {
 		return Person{}, nil, &FieldError{Field: FieldFamilyName, Reason: "record has no name (given_name, family_name, full_name) and no valid identifier (nino, nhs_number, upn, other_id)"}
 	}
 
-	p.Address = normalizeAddress(fields, add)
-	p.HouseholdRef = strings.TrimSpace(fields[FieldHouseholdRef])
-	p.UnitRef = strings.TrimSpace(fields[FieldUnitRef])
+	p.Address = normalizeAddress(&r, add)
+	p.HouseholdRef = strings.TrimSpace(r.householdRef)
+	p.UnitRef = strings.TrimSpace(r.unitRef)
 	return p, issues, nil
 }
 
 // normalizeAddress combines the address fields: explicit fields win over
 // what is parsed from the free-text address.
-func normalizeAddress(fields map[string]string, add func(field, reason string)) Address {
+func normalizeAddress(r *row, add func(field, reason string)) Address {
 	var a Address
-	text := fields[FieldAddress]
+	text := r.address
 	if strings.TrimSpace(text) != "" {
 		a = ParseAddress(text)
 	}
-	for _, f := range [...]string{FieldHouseNumber, FieldStreet, FieldFlat, FieldPostcode} {
-		if v := fields[f]; v != "" && isNFA(fold(v, foldAddress)) {
+	for _, v := range [...]string{r.houseNumber, r.street, r.flat, r.postcode} {
+		if v != "" && isNFAText(v) {
 			a.NoFixedAbode = true
 		}
 	}
-	if pc := strings.TrimSpace(fields[FieldPostcode]); pc != "" && !a.NoFixedAbode {
+	if pc := strings.TrimSpace(r.postcode); pc != "" && !a.NoFixedAbode {
 		c, ok := Postcode(pc)
 		switch {
 		case ok:
@@ -173,14 +175,14 @@ func normalizeAddress(fields map[string]string, add func(field, reason string)) 
 	if a.NoFixedAbode {
 		return Address{NoFixedAbode: true}
 	}
-	if s := strings.TrimSpace(fields[FieldUPRN]); s != "" {
+	if s := strings.TrimSpace(r.uprn); s != "" {
 		if u, ok := UPRN(s); ok {
 			a.UPRN = u
 		} else {
 			add(FieldUPRN, "not a valid UPRN; dropped")
 		}
 	}
-	if s := fields[FieldHouseNumber]; strings.TrimSpace(s) != "" {
+	if s := r.houseNumber; strings.TrimSpace(s) != "" {
 		// A house-number column sometimes carries the flat too ("2/14",
 		// "Flat 2, 14").
 		if pa := ParseAddress(s); pa.Flat != "" && pa.Number != "" {
@@ -192,14 +194,76 @@ func normalizeAddress(fields map[string]string, add func(field, reason string)) 
 			a.Number = HouseNumber(s)
 		}
 	}
-	if s := fields[FieldFlat]; strings.TrimSpace(s) != "" {
+	if s := r.flat; strings.TrimSpace(s) != "" {
 		a.Flat = Flat(s)
 	}
-	if s := fields[FieldStreet]; strings.TrimSpace(s) != "" {
+	if s := r.street; strings.TrimSpace(s) != "" {
 		a.Street = Street(s)
 	}
-	if s := fields[FieldTown]; strings.TrimSpace(s) != "" {
+	if s := r.town; strings.TrimSpace(s) != "" {
 		a.Town = Town(s)
 	}
 	return a
+}
+
+// row holds the canonical fields of one mapped record, read out of its
+// map in one pass: Normalize reads nearly every field, some more than
+// once, and a walk over the dozen entries a mapping yields costs less
+// than a lookup of each name. Names outside the schema are ignored.
+type row struct {
+	recordID, title, given, middle, family, full, dob, sex string
+	nino, nhs, upn, uprn, otherID                          string
+	address, flat, houseNumber, street, town, postcode     string
+	householdRef, unitRef                                  string
+}
+
+func readRow(fields map[string]string) row {
+	var r row
+	for k, v := range fields {
+		switch k {
+		case FieldRecordID:
+			r.recordID = v
+		case FieldTitle:
+			r.title = v
+		case FieldGivenName:
+			r.given = v
+		case FieldMiddleNames:
+			r.middle = v
+		case FieldFamilyName:
+			r.family = v
+		case FieldFullName:
+			r.full = v
+		case FieldDOB:
+			r.dob = v
+		case FieldSex:
+			r.sex = v
+		case FieldNINO:
+			r.nino = v
+		case FieldNHSNumber:
+			r.nhs = v
+		case FieldUPN:
+			r.upn = v
+		case FieldUPRN:
+			r.uprn = v
+		case FieldAddress:
+			r.address = v
+		case FieldFlat:
+			r.flat = v
+		case FieldHouseNumber:
+			r.houseNumber = v
+		case FieldStreet:
+			r.street = v
+		case FieldTown:
+			r.town = v
+		case FieldPostcode:
+			r.postcode = v
+		case FieldOtherID:
+			r.otherID = v
+		case FieldHouseholdRef:
+			r.householdRef = v
+		case FieldUnitRef:
+			r.unitRef = v
+		}
+	}
+	return r
 }

@@ -21,33 +21,40 @@ func Postcode(s string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return compactPostcode(buf[:n])
+	var res [8]byte
+	pc, ok := compactPostcode(res[:0], buf[:n])
+	if !ok {
+		return "", false
+	}
+	if string(pc) == s {
+		return s, true // written canonically already: nothing to allocate
+	}
+	return string(pc), true
 }
 
-// compactPostcode validates an upper-case postcode without spaces.
-func compactPostcode(b []byte) (string, bool) {
+// compactPostcode validates an upper-case postcode without spaces and
+// appends its canonical form to dst.
+func compactPostcode(dst, b []byte) ([]byte, bool) {
 	n := len(b)
 	if n < 5 || n > 7 {
-		return "", false
+		return nil, false
 	}
 	if b[n-3] == 'O' {
 		b[n-3] = '0'
 	}
 	out, in := b[:n-3], b[n-3:]
 	if string(out) == "GIR" && string(in) == "0AA" {
-		return "GIR 0AA", true
+		return append(dst, "GIR 0AA"...), true
 	}
 	if !isDigit(in[0]) || !inwardLetter(in[1]) || !inwardLetter(in[2]) {
-		return "", false
+		return nil, false
 	}
 	if !validOutward(out) {
-		return "", false
+		return nil, false
 	}
-	var res [8]byte
-	copy(res[:], out)
-	res[len(out)] = ' '
-	copy(res[len(out)+1:], in)
-	return string(res[:n+1]), true
+	dst = append(dst, out...)
+	dst = append(dst, ' ')
+	return append(dst, in...), true
 }
 
 func isDigit(c byte) bool  { return '0' <= c && c <= '9' }
