@@ -50,6 +50,7 @@ func BenchmarkRun(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	var records, tokens int
+	cpu0 := processCPU(b)
 	for b.Loop() {
 		sum, err := Run(context.Background(), cfg, v, &wireSink{})
 		if err != nil {
@@ -58,10 +59,12 @@ func BenchmarkRun(b *testing.B) {
 		records += sum.Accepted
 		tokens += sum.Tokens
 	}
+	cpu := processCPU(b) - cpu0
 	sec := b.Elapsed().Seconds()
 	b.ReportMetric(float64(records)/sec, "records/s")
 	b.ReportMetric(float64(tokens)/sec, "tokens/s")
 	b.ReportMetric(b.Elapsed().Seconds()*1e6/float64(records), "µs/record")
+	b.ReportMetric(cpu.Seconds()*1e6/float64(records), "cpu-µs/record")
 }
 
 // BenchmarkMatchKeyStage measures the match-key stage alone (normalise,
