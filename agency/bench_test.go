@@ -8,21 +8,24 @@ import (
 	"path/filepath"
 	"testing"
 
-	"google.golang.org/protobuf/proto"
+	"google.golang.org/grpc/encoding"
+	grpcproto "google.golang.org/grpc/encoding/proto"
 
 	"tfmatch/agency/mapping"
 	"tfmatch/synth"
 )
 
-// wireSink encodes every batch as the matcher sink does (BatchToProto and
-// the protobuf encoding) and drops it, so a benchmark of Run measures the
-// agency's own work without a matcher.
+// wireSink encodes every batch as the matcher sink does (batchCodec) and
+// drops it, so a benchmark of Run measures the agency's own work without a
+// matcher.
 type wireSink struct{ records int }
 
 func (s *wireSink) Send(_ context.Context, b Batch) error {
-	if _, err := proto.Marshal(BatchToProto(b)); err != nil {
+	bs, err := batchCodec{encoding.GetCodecV2(grpcproto.Name)}.Marshal(wireBatch{&b})
+	if err != nil {
 		return err
 	}
+	bs.Free()
 	s.records += len(b.Records)
 	return nil
 }
