@@ -159,13 +159,19 @@ type Worker struct {
 	w   weights
 	buf []byte
 
-	// cache maps a feature (its gram followed by its weight as one byte)
-	// to the positions it sets, one map per field: each field has its own
-	// key.
-	cache   [nFields]map[string]positions
-	cached  int
-	limit   int         // most features cached (maxCached; tests lower it)
-	scratch keys.Filter // all zero between calls to add
+	// pos holds the positions of every feature remembered, at most limit
+	// (maxCached; tests lower it).
+	pos   []positions
+	limit int
+	// bigrams index the features that are a bigram of two ASCII
+	// characters (nearly all of them) by the two characters, one table
+	// per bigram field and weight: no hashing of a key.
+	bigrams [nTables]*bigramTable
+	// cache indexes every other feature by its gram followed by its
+	// weight as one byte, one map per field (each field has its own key).
+	cache [nFields]map[string]int32
+	// scratch is all zero between calls to hash.
+	scratch keys.Filter
 }
 
 // positions are the distinct bit positions one feature sets.
@@ -174,10 +180,26 @@ type positions struct {
 	p [keys.MaxBitsPerGram]uint16
 }
 
-// maxCached bounds the features a Worker remembers (each about 100
-// bytes): far more than the distinct grams of a district's names and
-// addresses, and its dates of birth. Features beyond it are hashed each
-// time.
+// bigramTable maps an ASCII bigram (a<<7 | b) to 1 + the index of its
+// positions in Worker.pos, or 0.
+type bigramTable [128 * 128]int32
+
+// The bigram tables: one per field and weight. A family-name bigram sets
+// the first 10 of the positions the same bigram sets as a given name.
+const (
+	tGiven = iota
+	tFamily
+	tStreet
+	tTown
+	tPostcode
+	tOtherID
+	nTables
+)
+
+// maxCached bounds the features a Worker remembers (each about 40
+// bytes, with its index): far more than the distinct grams of a
+// district's names and addresses, and its dates of birth. Features beyond
+// it are hashed each time.
 const maxCached = 1 << 16
 
 // NewWorker returns a Worker for e.
@@ -185,29 +207,41 @@ func (e *Encoder) NewWorker() *Worker {
 	w := Worker{w: e.w, limit: maxCached}
 	for i, k := range e.keys {
 		w.h[i] = k.NewBloomHasher()
-		w.cache[i] = make(map[string]positions)
+		w.cache[i] = make(map[string]int32)
 	}
 	return &w
+}
+
+// set sets the positions ps in f.
+func set(f *keys.Filter, ps *positions) {
+	for _, p := range ps.p[:ps.n] {
+		f.Set(int(p))
+	}
 }
 
 // add sets in f the positions of the gram in w.buf under field i with the
 // given weight (bits per gram), from the cache or by hashing it.
 func (w *Worker) add(f *keys.Filter, i int, n int) {
-	// The weight is part of the cache key: a family-name bigram sets the
-	// first 10 of the positions the same bigram sets as a given name.
-	w.buf = append(w.buf, byte(n))
-	if ps, ok := w.cache[i][string(w.buf)]; ok {
-		for _, p := range ps.p[:ps.n] {
-			f.Set(int(p))
-		}
+	w.buf = append(w.buf, byte(n)) // the cache key: gram and weight
+	if j, ok := w.cache[i][string(w.buf)]; ok {
+		set(f, &w.pos[j])
 		w.buf = w.buf[:len(w.buf)-1]
 		return
 	}
 	key := w.buf
 	w.buf = w.buf[:len(w.buf)-1]
-	if w.cached >= w.limit {
+	if j := w.hash(f, i, n); j >= 0 {
+		w.cache[i][string(key)] = j
+	}
+}
+
+// hash sets in f the positions of the gram in w.buf under field i with
+// weight n by hashing it, and remembers them if there is room. It returns
+// their index in w.pos, or -1 if they were not remembered.
+func (w *Worker) hash(f *keys.Filter, i int, n int) int32 {
+	if len(w.pos) >= w.limit {
 		w.h[i].AddBytes(f, w.buf, n)
-		return
+		return -1
 	}
 	// Hash into the all-zero scratch filter and collect the bits set.
 	w.h[i].AddBytes(&w.scratch, w.buf, n)
@@ -218,12 +252,12 @@ func (w *Worker) add(f *keys.Filter, i int, n int) {
 			b &= b - 1
 			ps.p[ps.n] = uint16(j*8 + k)
 			ps.n++
-			f.Set(j*8 + k)
 		}
 		w.scratch[j] = 0
 	}
-	w.cache[i][string(key)] = ps
-	w.cached++
+	set(f, &ps)
+	w.pos = append(w.pos, ps)
+	return int32(len(w.pos) - 1)
 }
 
 // Encode returns the CLK of p. It fails only with ErrNothingToEncode.
@@ -235,8 +269,8 @@ func (w *Worker) Encode(p normalize.Person) (keys.Filter, error) {
 	wt := w.w
 	// Both names under one key: a given and a family name recorded the
 	// other way round keep all their bits.
-	w.bigrams(&f, iName, p.Given, wt.given)
-	w.bigrams(&f, iName, p.Family, wt.family)
+	w.addBigrams(&f, iName, tGiven, p.Given, wt.given)
+	w.addBigrams(&f, iName, tFamily, p.Family, wt.family)
 	if d := p.DOB; !d.IsZero() {
 		lo, hi := d.Day, d.Month
 		if hi < lo {
@@ -257,41 +291,58 @@ func (w *Worker) Encode(p normalize.Person) (keys.Filter, error) {
 	}
 	// A shared identifier of another scheme, by bigrams so one mistyped
 	// character keeps most of its bits.
-	w.bigrams(&f, iOtherID, p.OtherID, wt.otherID)
+	w.addBigrams(&f, iOtherID, tOtherID, p.OtherID, wt.otherID)
 	a := p.Address
 	if !a.NoFixedAbode {
 		if a.Number != "" {
 			w.buf = append(append(w.buf[:0], 'n'), a.Number...)
 			w.add(&f, iStreet, wt.number)
 		}
-		w.bigrams(&f, iStreet, a.Street, wt.street)
-		w.bigrams(&f, iTown, a.Town, wt.town)
-		w.bigrams(&f, iPostcode, derive.BlockPostcode(a), wt.postcode)
+		w.addBigrams(&f, iStreet, tStreet, a.Street, wt.street)
+		w.addBigrams(&f, iTown, tTown, a.Town, wt.town)
+		w.addBigrams(&f, iPostcode, tPostcode, derive.BlockPostcode(a), wt.postcode)
 	}
 	return f, nil
 }
 
-// bigrams adds the bigrams of "_" + s + "_" (by rune) under field i. The
-// bigram strings start with "b" so they can never equal a token feature
-// of the same field ("n14" and the bigram "n1" differ).
-func (w *Worker) bigrams(f *keys.Filter, i int, s string, n int) {
+// addBigrams adds the bigrams of "_" + s + "_" (by rune) under field i,
+// remembered in bigram table t. The bigram strings start with "b" so they
+// can never equal a token feature of the same field ("n14" and the bigram
+// "n1" differ).
+func (w *Worker) addBigrams(f *keys.Filter, i, t int, s string, n int) {
 	if s == "" {
 		return
 	}
 	prev := '_'
 	for _, r := range s {
-		w.bigram(f, i, prev, r, n)
+		w.bigram(f, i, t, prev, r, n)
 		prev = r
 	}
-	w.bigram(f, i, prev, '_', n)
+	w.bigram(f, i, t, prev, '_', n)
 }
 
 // bigram adds the bigram "b" + a + b under field i.
-func (w *Worker) bigram(f *keys.Filter, i int, a, b rune, n int) {
+func (w *Worker) bigram(f *keys.Filter, i, t int, a, b rune, n int) {
 	w.buf = append(w.buf[:0], 'b')
 	w.buf = utf8.AppendRune(w.buf, a)
 	w.buf = utf8.AppendRune(w.buf, b)
-	w.add(f, i, n)
+	if a >= utf8.RuneSelf || b >= utf8.RuneSelf {
+		w.add(f, i, n)
+		return
+	}
+	tab := w.bigrams[t]
+	if tab == nil {
+		tab = new(bigramTable)
+		w.bigrams[t] = tab
+	}
+	k := a<<7 | b
+	if j := tab[k]; j > 0 {
+		set(f, &w.pos[j-1])
+		return
+	}
+	if j := w.hash(f, i, n); j >= 0 {
+		tab[k] = j + 1
+	}
 }
 
 // feature adds prefix followed by n as width decimal digits.
