@@ -7,11 +7,16 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
 	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/encoding"
+	grpcproto "google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"tfmatch/audit"
@@ -75,7 +80,7 @@ type sentBatch struct {
 // NewMatcherSink opens a submission stream on conn.
 func NewMatcherSink(ctx context.Context, conn grpc.ClientConnInterface, cfg SinkConfig) (*MatcherSink, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	stream, err := pb.NewSubmissionClient(conn).Submit(ctx)
+	stream, err := pb.NewSubmissionClient(conn).Submit(ctx, grpc.ForceCodecV2(batchCodec{encoding.GetCodecV2(grpcproto.Name)}))
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("opening submission stream: %w", err)
@@ -201,7 +206,7 @@ func (s *MatcherSink) Send(ctx context.Context, b Batch) error {
 	}
 	s.expected = append(s.expected, sentBatch{id: b.ID, records: len(b.Records), isaHash: b.ISAHash, epoch: b.Epoch})
 	s.mu.Unlock()
-	if err := s.stream.Send(BatchToProto(b)); err != nil {
+	if err := s.stream.SendMsg(wireBatch{&b}); err != nil {
 		if errors.Is(err, io.EOF) {
 			// The server ended the stream; the reason arrives on Recv.
 			<-s.done
@@ -293,4 +298,164 @@ func BatchToProto(b Batch) *pb.Batch {
 		out.Records[i] = pr
 	}
 	return out
+}
+
+// wireBatch is a batch handed to the submission stream: batchCodec encodes
+// it straight from the Batch, without building the pb.Batch that
+// BatchToProto makes.
+type wireBatch struct{ b *Batch }
+
+// batchCodec is the submission stream's codec: the protobuf codec, except
+// that it encodes a wireBatch with appendBatch into a buffer from gRPC's
+// pool. Its name is the protobuf codec's, so the matcher decodes the
+// stream as it always has.
+type batchCodec struct{ encoding.CodecV2 }
+
+// Marshal encodes v.
+func (c batchCodec) Marshal(v any) (mem.BufferSlice, error) {
+	wb, ok := v.(wireBatch)
+	if !ok {
+		return c.CodecV2.Marshal(v)
+	}
+	size := batchSize(wb.b)
+	pool := mem.DefaultBufferPool()
+	if mem.IsBelowBufferPoolingThreshold(size) {
+		pool = nil
+	}
+	var buf *[]byte
+	if pool != nil {
+		buf = pool.Get(size)
+	} else {
+		b := make([]byte, 0, size)
+		buf = &b
+	}
+	*buf = appendBatch((*buf)[:0], wb.b)
+	if len(*buf) != size {
+		return nil, fmt.Errorf("internal: batch encoded in %d bytes, sized at %d", len(*buf), size)
+	}
+	return mem.BufferSlice{mem.NewBuffer(buf, pool)}, nil
+}
+
+// Protobuf field numbers of tfmatch.v1.Batch, Record, Token and the
+// Record.indicators map entry (proto/tfmatch/v1/tfmatch.proto).
+const (
+	fBatchID, fISAHash, fKeyEpoch, fRecords = 1, 2, 3, 4
+	fRef, fTokens, fIndicators, fFilter     = 1, 2, 3, 4
+	fTokenKind, fTokenValue                 = 1, 2
+	fIndicatorName, fIndicatorValue         = 1, 2
+)
+
+// Encoded lengths: every field number is below 16 (a one-byte tag), a
+// reference (16 bytes), a token value and the agreement's hash (32) have
+// a one-byte length, a filter (128) a two-byte one.
+const (
+	tagSize         = 1
+	refField        = tagSize + 1 + len(keys.Ref{})
+	tokenValueField = tagSize + 1 + len(keys.Token{})
+	isaHashField    = tagSize + 1 + 32
+	filterField     = tagSize + 2 + keys.FilterBytes
+	// A map entry holds its key and its value even when they are zero.
+	indicatorFixed = tagSize + tagSize + 1
+)
+
+// appendBatch appends b's protobuf encoding: the bytes
+// proto.MarshalOptions{Deterministic: true}.Marshal(BatchToProto(b))
+// gives (fields in number order, fields at their zero value left out
+// except a map entry's, indicators in name order), which
+// TestAppendBatchIsProto checks. It costs a fraction of building and
+// marshalling the pb.Batch, and allocates nothing.
+func appendBatch(dst []byte, b *Batch) []byte {
+	if b.ID != "" {
+		dst = protowire.AppendTag(dst, fBatchID, protowire.BytesType)
+		dst = protowire.AppendString(dst, b.ID)
+	}
+	dst = protowire.AppendTag(dst, fISAHash, protowire.BytesType)
+	dst = protowire.AppendBytes(dst, b.ISAHash[:])
+	if b.Epoch != 0 {
+		dst = protowire.AppendTag(dst, fKeyEpoch, protowire.VarintType)
+		dst = protowire.AppendVarint(dst, uint64(b.Epoch))
+	}
+	var names []string
+	for i := range b.Records {
+		r := &b.Records[i]
+		dst = protowire.AppendTag(dst, fRecords, protowire.BytesType)
+		dst = protowire.AppendVarint(dst, uint64(recordSize(r)))
+		dst = protowire.AppendTag(dst, fRef, protowire.BytesType)
+		dst = protowire.AppendBytes(dst, r.Ref[:])
+		for j := range r.Tokens {
+			t := &r.Tokens[j]
+			dst = protowire.AppendTag(dst, fTokens, protowire.BytesType)
+			dst = protowire.AppendVarint(dst, uint64(tokenSize(t)))
+			if t.Kind != "" {
+				dst = protowire.AppendTag(dst, fTokenKind, protowire.BytesType)
+				dst = protowire.AppendString(dst, string(t.Kind))
+			}
+			dst = protowire.AppendTag(dst, fTokenValue, protowire.BytesType)
+			dst = protowire.AppendBytes(dst, t.Value[:])
+		}
+		if len(r.Indicators) > 0 {
+			names = names[:0]
+			for name := range r.Indicators {
+				names = append(names, name)
+			}
+			slices.Sort(names)
+			for _, name := range names {
+				dst = protowire.AppendTag(dst, fIndicators, protowire.BytesType)
+				dst = protowire.AppendVarint(dst, uint64(indicatorSize(name)))
+				dst = protowire.AppendTag(dst, fIndicatorName, protowire.BytesType)
+				dst = protowire.AppendString(dst, name)
+				dst = protowire.AppendTag(dst, fIndicatorValue, protowire.VarintType)
+				dst = protowire.AppendVarint(dst, protowire.EncodeBool(r.Indicators[name]))
+			}
+		}
+		if r.Filter != nil {
+			dst = protowire.AppendTag(dst, fFilter, protowire.BytesType)
+			dst = protowire.AppendBytes(dst, r.Filter[:])
+		}
+	}
+	return dst
+}
+
+// batchSize is the length of appendBatch's encoding of b.
+func batchSize(b *Batch) int {
+	n := isaHashField
+	if b.ID != "" {
+		n += tagSize + protowire.SizeBytes(len(b.ID))
+	}
+	if b.Epoch != 0 {
+		n += tagSize + protowire.SizeVarint(uint64(b.Epoch))
+	}
+	for i := range b.Records {
+		n += tagSize + protowire.SizeBytes(recordSize(&b.Records[i]))
+	}
+	return n
+}
+
+// recordSize is the length of a record's encoding.
+func recordSize(r *Record) int {
+	n := refField
+	for j := range r.Tokens {
+		n += tagSize + protowire.SizeBytes(tokenSize(&r.Tokens[j]))
+	}
+	for name := range r.Indicators {
+		n += tagSize + protowire.SizeBytes(indicatorSize(name))
+	}
+	if r.Filter != nil {
+		n += filterField
+	}
+	return n
+}
+
+// tokenSize is the length of a token's encoding.
+func tokenSize(t *Token) int {
+	n := tokenValueField
+	if t.Kind != "" {
+		n += tagSize + protowire.SizeBytes(len(t.Kind))
+	}
+	return n
+}
+
+// indicatorSize is the length of an indicators map entry's encoding.
+func indicatorSize(name string) int {
+	return indicatorFixed + protowire.SizeBytes(len(name))
 }

@@ -2,11 +2,13 @@ package agency
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"time"
@@ -150,20 +152,30 @@ type vaultEntry struct {
 }
 
 // put stores entries with one badger write batch, synced to disk before
-// it returns, each entry expiring after the vault's retention.
+// it returns, each entry expiring after the vault's retention. The keys
+// and values of the batch share one buffer and the badger entries one
+// slice.
 func (v *Vault) put(entries []vaultEntry) error {
+	size := 0
+	for i := range entries {
+		size += len(vaultPrefix) + len(keys.Ref{}) + personSize(&entries[i].person)
+	}
+	buf := make([]byte, 0, size)
+	bes := make([]badger.Entry, len(entries))
 	wb := v.db.NewWriteBatch()
 	defer wb.Cancel()
-	for _, e := range entries {
-		val, err := json.Marshal(e.person)
-		if err != nil {
-			return fmt.Errorf("encoding vault entry: %w", err)
-		}
-		en := badger.NewEntry(vaultKey(e.ref), val)
-		if v.retention > 0 {
-			en = en.WithTTL(v.retention)
-		}
-		if err := wb.SetEntry(en); err != nil {
+	var expires uint64
+	if v.retention > 0 {
+		expires = uint64(time.Now().Add(v.retention).Unix())
+	}
+	for i := range entries {
+		e := &entries[i]
+		k := len(buf)
+		buf = append(append(buf, vaultPrefix...), e.ref[:]...)
+		val := len(buf)
+		buf = appendPerson(buf, &e.person)
+		bes[i] = badger.Entry{Key: buf[k:val:val], Value: buf[val:len(buf):len(buf)], ExpiresAt: expires}
+		if err := wb.SetEntry(&bes[i]); err != nil {
 			return fmt.Errorf("writing vault: %w", err)
 		}
 	}
@@ -171,6 +183,68 @@ func (v *Vault) put(entries []vaultEntry) error {
 		return fmt.Errorf("writing vault: %w", err)
 	}
 	return nil
+}
+
+// The vault's value encoding of a Person: personV1 then, for each of
+// RecordID, GivenName, FamilyName, DOB, Address and Postcode in that
+// order, its length as a uvarint (in the fewest bytes) and its bytes. Vaults written before
+// version 1 hold the Person as JSON (always starting with '{'), which
+// decodePerson still reads; an entry is rewritten in version 1 when its
+// record is submitted again.
+const personV1 = 0x01
+
+// personSize is the length of p's encoding.
+func personSize(p *Person) int {
+	n := 1
+	for _, s := range [...]string{p.RecordID, p.GivenName, p.FamilyName, p.DOB, p.Address, p.Postcode} {
+		n += uvarintSize(len(s)) + len(s)
+	}
+	return n
+}
+
+// uvarintSize is the length of n as a uvarint.
+func uvarintSize(n int) int { return (bits.Len64(uint64(n)|1) + 6) / 7 }
+
+// appendPerson appends p's encoding.
+func appendPerson(dst []byte, p *Person) []byte {
+	dst = append(dst, personV1)
+	for _, s := range [...]string{p.RecordID, p.GivenName, p.FamilyName, p.DOB, p.Address, p.Postcode} {
+		dst = binary.AppendUvarint(dst, uint64(len(s)))
+		dst = append(dst, s...)
+	}
+	return dst
+}
+
+// errVaultValue is returned for a vault value in no known encoding.
+var errVaultValue = errors.New("vault entry in an unknown encoding")
+
+// decodePerson decodes a vault value: version 1, or the JSON of vaults
+// written before it.
+func decodePerson(val []byte) (Person, error) {
+	var p Person
+	if len(val) == 0 {
+		return p, errVaultValue
+	}
+	if val[0] == '{' {
+		err := json.Unmarshal(val, &p)
+		return p, err
+	}
+	if val[0] != personV1 {
+		return p, errVaultValue
+	}
+	rest := val[1:]
+	for _, f := range [...]*string{&p.RecordID, &p.GivenName, &p.FamilyName, &p.DOB, &p.Address, &p.Postcode} {
+		n, k := binary.Uvarint(rest)
+		if k <= 0 || n > uint64(len(rest)-k) || k != uvarintSize(int(n)) {
+			return Person{}, errVaultValue
+		}
+		*f = string(rest[k : k+int(n)])
+		rest = rest[k+int(n):]
+	}
+	if len(rest) != 0 {
+		return Person{}, errVaultValue
+	}
+	return p, nil
 }
 
 // Resolve returns the people behind refs, and the refs the vault does not
@@ -192,7 +266,7 @@ func (v *Vault) Resolve(ctx context.Context, refs []keys.Ref) (map[keys.Ref]Pers
 				return err
 			}
 			var p Person
-			if err := item.Value(func(val []byte) error { return json.Unmarshal(val, &p) }); err != nil {
+			if err := item.Value(func(val []byte) (err error) { p, err = decodePerson(val); return err }); err != nil {
 				return fmt.Errorf("decoding vault entry: %w", err)
 			}
 			found[ref] = p

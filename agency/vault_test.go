@@ -2,6 +2,7 @@ package agency
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -301,4 +302,90 @@ func TestOpenVaultNegativeRetention(t *testing.T) {
 		v.Close()
 		t.Fatal("OpenVault with a negative retention succeeded")
 	}
+}
+
+// TestPersonEncoding pins the vault's value encoding (version 1) byte for
+// byte, and checks that it round-trips people with empty, non-ASCII and
+// long fields.
+func TestPersonEncoding(t *testing.T) {
+	p := Person{RecordID: "R1", GivenName: "Zoë", DOB: "2001-02-03", Postcode: "LS1 1AA"}
+	want := "\x01\x02R1\x04Zo\xc3\xab\x00\x0a2001-02-03\x00\x07LS1 1AA"
+	if got := string(appendPerson(nil, &p)); got != want {
+		t.Errorf("encoding = %q, want %q", got, want)
+	}
+	for _, p := range []Person{
+		{},
+		p,
+		{RecordID: strings.Repeat("x", 300), GivenName: "A", FamilyName: "O'Brien-Smith", DOB: "1", Address: strings.Repeat("Flat 1, ", 40), Postcode: "YO1 7HH"},
+	} {
+		b := appendPerson(nil, &p)
+		if len(b) != personSize(&p) {
+			t.Errorf("personSize = %d, encoding %d bytes", personSize(&p), len(b))
+		}
+		got, err := decodePerson(b)
+		if err != nil || got != p {
+			t.Errorf("decodePerson(appendPerson(%+v)) = %+v, %v", p, got, err)
+		}
+		for n := range len(b) {
+			if _, err := decodePerson(b[:n]); err == nil {
+				t.Errorf("decodePerson accepts %d of %d bytes", n, len(b))
+			}
+		}
+		if _, err := decodePerson(append(b, 0)); err == nil {
+			t.Error("decodePerson accepts a trailing byte")
+		}
+	}
+	if _, err := decodePerson([]byte{0x02, 0}); err == nil {
+		t.Error("decodePerson accepts an unknown version")
+	}
+}
+
+// TestVaultReadsJSONEntries checks that a vault written before the binary
+// encoding (people as JSON) still resolves.
+func TestVaultReadsJSONEntries(t *testing.T) {
+	local, err := keys.NewLocalKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := openVault(t)
+	entries := testPeople(t, local, 3)
+	err = v.db.Update(func(txn *badger.Txn) error {
+		for _, e := range entries {
+			val, err := json.Marshal(e.person)
+			if err != nil {
+				return err
+			}
+			if err := txn.Set(vaultKey(e.ref), val); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, unknown, err := v.Resolve(context.Background(), []keys.Ref{entries[0].ref, entries[2].ref})
+	if err != nil || len(unknown) != 0 {
+		t.Fatalf("Resolve: %v, unknown %d", err, len(unknown))
+	}
+	for _, e := range []vaultEntry{entries[0], entries[2]} {
+		if found[e.ref] != e.person {
+			t.Errorf("got %+v, want %+v", found[e.ref], e.person)
+		}
+	}
+}
+
+func FuzzDecodePerson(f *testing.F) {
+	f.Add(appendPerson(nil, &Person{RecordID: "R1", GivenName: "Zoë", Address: "1 Road"}))
+	f.Add([]byte(`{"record_id":"R1"}`))
+	f.Add([]byte{0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := decodePerson(b)
+		if err != nil || len(b) == 0 || b[0] != personV1 {
+			return
+		}
+		if again := appendPerson(nil, &p); string(again) != string(b) {
+			t.Fatalf("re-encoding %x gives %x", b, again)
+		}
+	})
 }

@@ -145,19 +145,119 @@ func newEncoder(secret keys.ProgrammeSecret, c keys.Context, w weights) (*Encode
 
 // Worker encodes persons on one goroutine, reusing HMAC state and
 // buffers. It is not safe for concurrent use.
+//
+// A Worker remembers the positions each feature set: the grams of names,
+// dates, towns and postcodes repeat from record to record (a name bigram
+// has a few hundred possible values), so after the first records almost
+// every feature is a lookup rather than an HMAC. The filter is the same
+// bit for bit; only the work to compute it changes. The memory is the
+// worker's own and holds no more than the worker sees anyway (the grams
+// of the records it encodes, and positions computable only with the
+// key); it is bounded by maxCached features and dropped with the worker.
 type Worker struct {
 	h   [nFields]*keys.BloomHasher
 	w   weights
 	buf []byte
+
+	// pos holds the positions of every feature remembered, at most limit
+	// (maxCached; tests lower it).
+	pos   []positions
+	limit int
+	// bigrams index the features that are a bigram of two ASCII
+	// characters (nearly all of them) by the two characters, one table
+	// per bigram field and weight: no hashing of a key.
+	bigrams [nTables]*bigramTable
+	// cache indexes every other feature by its gram followed by its
+	// weight as one byte, one map per field (each field has its own key).
+	cache [nFields]map[string]int32
+	// scratch is all zero between calls to hash.
+	scratch keys.Filter
 }
+
+// positions are the distinct bit positions one feature sets.
+type positions struct {
+	n uint8
+	p [keys.MaxBitsPerGram]uint16
+}
+
+// bigramTable maps an ASCII bigram (a<<7 | b) to 1 + the index of its
+// positions in Worker.pos, or 0.
+type bigramTable [128 * 128]int32
+
+// The bigram tables: one per field and weight. A family-name bigram sets
+// the first 10 of the positions the same bigram sets as a given name.
+const (
+	tGiven = iota
+	tFamily
+	tStreet
+	tTown
+	tPostcode
+	tOtherID
+	nTables
+)
+
+// maxCached bounds the features a Worker remembers (each about 40
+// bytes, with its index): far more than the distinct grams of a
+// district's names and addresses, and its dates of birth. Features beyond
+// it are hashed each time.
+const maxCached = 1 << 16
 
 // NewWorker returns a Worker for e.
 func (e *Encoder) NewWorker() *Worker {
-	w := Worker{w: e.w}
+	w := Worker{w: e.w, limit: maxCached}
 	for i, k := range e.keys {
 		w.h[i] = k.NewBloomHasher()
+		w.cache[i] = make(map[string]int32)
 	}
 	return &w
+}
+
+// set sets the positions ps in f.
+func set(f *keys.Filter, ps *positions) {
+	for _, p := range ps.p[:ps.n] {
+		f.Set(int(p))
+	}
+}
+
+// add sets in f the positions of the gram in w.buf under field i with the
+// given weight (bits per gram), from the cache or by hashing it.
+func (w *Worker) add(f *keys.Filter, i int, n int) {
+	w.buf = append(w.buf, byte(n)) // the cache key: gram and weight
+	if j, ok := w.cache[i][string(w.buf)]; ok {
+		set(f, &w.pos[j])
+		w.buf = w.buf[:len(w.buf)-1]
+		return
+	}
+	key := w.buf
+	w.buf = w.buf[:len(w.buf)-1]
+	if j := w.hash(f, i, n); j >= 0 {
+		w.cache[i][string(key)] = j
+	}
+}
+
+// hash sets in f the positions of the gram in w.buf under field i with
+// weight n by hashing it, and remembers them if there is room. It returns
+// their index in w.pos, or -1 if they were not remembered.
+func (w *Worker) hash(f *keys.Filter, i int, n int) int32 {
+	if len(w.pos) >= w.limit {
+		w.h[i].AddBytes(f, w.buf, n)
+		return -1
+	}
+	// Hash into the all-zero scratch filter and collect the bits set.
+	w.h[i].AddBytes(&w.scratch, w.buf, n)
+	var ps positions
+	for j, b := range w.scratch {
+		for b != 0 {
+			k := bits.TrailingZeros8(b)
+			b &= b - 1
+			ps.p[ps.n] = uint16(j*8 + k)
+			ps.n++
+		}
+		w.scratch[j] = 0
+	}
+	set(f, &ps)
+	w.pos = append(w.pos, ps)
+	return int32(len(w.pos) - 1)
 }
 
 // Encode returns the CLK of p. It fails only with ErrNothingToEncode.
@@ -169,69 +269,86 @@ func (w *Worker) Encode(p normalize.Person) (keys.Filter, error) {
 	wt := w.w
 	// Both names under one key: a given and a family name recorded the
 	// other way round keep all their bits.
-	w.bigrams(&f, iName, p.Given, wt.given)
-	w.bigrams(&f, iName, p.Family, wt.family)
+	w.addBigrams(&f, iName, tGiven, p.Given, wt.given)
+	w.addBigrams(&f, iName, tFamily, p.Family, wt.family)
 	if d := p.DOB; !d.IsZero() {
-		h := w.h[iDOB]
 		lo, hi := d.Day, d.Month
 		if hi < lo {
 			lo, hi = hi, lo
 		}
-		w.feature(h, &f, wt.dob, "y", d.Year, 4)
-		w.feature(h, &f, wt.dob, "m", d.Month, 2)
-		w.feature(h, &f, wt.dob, "d", d.Day, 2)
+		w.feature(&f, iDOB, wt.dob, "y", d.Year, 4)
+		w.feature(&f, iDOB, wt.dob, "m", d.Month, 2)
+		w.feature(&f, iDOB, wt.dob, "d", d.Day, 2)
 		w.buf = appendDigits(append(w.buf[:0], "dm"...), lo, 2)
 		w.buf = appendDigits(w.buf, hi, 2)
-		h.AddBytes(&f, w.buf, wt.dob)
+		w.add(&f, iDOB, wt.dob)
 		w.buf = append(append(w.buf[:0], 'f'), d.String()...)
-		h.AddBytes(&f, w.buf, wt.dob)
+		w.add(&f, iDOB, wt.dob)
 	}
 	if p.Sex == "m" || p.Sex == "f" {
 		w.buf = append(w.buf[:0], p.Sex...)
-		w.h[iSex].AddBytes(&f, w.buf, wt.sex)
+		w.add(&f, iSex, wt.sex)
 	}
 	// A shared identifier of another scheme, by bigrams so one mistyped
 	// character keeps most of its bits.
-	w.bigrams(&f, iOtherID, p.OtherID, wt.otherID)
+	w.addBigrams(&f, iOtherID, tOtherID, p.OtherID, wt.otherID)
 	a := p.Address
 	if !a.NoFixedAbode {
 		if a.Number != "" {
 			w.buf = append(append(w.buf[:0], 'n'), a.Number...)
-			w.h[iStreet].AddBytes(&f, w.buf, wt.number)
+			w.add(&f, iStreet, wt.number)
 		}
-		w.bigrams(&f, iStreet, a.Street, wt.street)
-		w.bigrams(&f, iTown, a.Town, wt.town)
-		w.bigrams(&f, iPostcode, derive.BlockPostcode(a), wt.postcode)
+		w.addBigrams(&f, iStreet, tStreet, a.Street, wt.street)
+		w.addBigrams(&f, iTown, tTown, a.Town, wt.town)
+		w.addBigrams(&f, iPostcode, tPostcode, derive.BlockPostcode(a), wt.postcode)
 	}
 	return f, nil
 }
 
-// bigrams adds the bigrams of "_" + s + "_" (by rune) under field i. The
-// bigram strings start with "b" so they can never equal a token feature
-// of the same field ("n14" and the bigram "n1" differ).
-func (w *Worker) bigrams(f *keys.Filter, i int, s string, bits int) {
+// addBigrams adds the bigrams of "_" + s + "_" (by rune) under field i,
+// remembered in bigram table t. The bigram strings start with "b" so they
+// can never equal a token feature of the same field ("n14" and the bigram
+// "n1" differ).
+func (w *Worker) addBigrams(f *keys.Filter, i, t int, s string, n int) {
 	if s == "" {
 		return
 	}
-	h := w.h[i]
 	prev := '_'
-	add := func(r rune) {
-		w.buf = append(w.buf[:0], 'b')
-		w.buf = utf8.AppendRune(w.buf, prev)
-		w.buf = utf8.AppendRune(w.buf, r)
-		h.AddBytes(f, w.buf, bits)
+	for _, r := range s {
+		w.bigram(f, i, t, prev, r, n)
 		prev = r
 	}
-	for _, r := range s {
-		add(r)
+	w.bigram(f, i, t, prev, '_', n)
+}
+
+// bigram adds the bigram "b" + a + b under field i.
+func (w *Worker) bigram(f *keys.Filter, i, t int, a, b rune, n int) {
+	w.buf = append(w.buf[:0], 'b')
+	w.buf = utf8.AppendRune(w.buf, a)
+	w.buf = utf8.AppendRune(w.buf, b)
+	if a >= utf8.RuneSelf || b >= utf8.RuneSelf {
+		w.add(f, i, n)
+		return
 	}
-	add('_')
+	tab := w.bigrams[t]
+	if tab == nil {
+		tab = new(bigramTable)
+		w.bigrams[t] = tab
+	}
+	k := a<<7 | b
+	if j := tab[k]; j > 0 {
+		set(f, &w.pos[j-1])
+		return
+	}
+	if j := w.hash(f, i, n); j >= 0 {
+		tab[k] = j + 1
+	}
 }
 
 // feature adds prefix followed by n as width decimal digits.
-func (w *Worker) feature(h *keys.BloomHasher, f *keys.Filter, bits int, prefix string, n, width int) {
+func (w *Worker) feature(f *keys.Filter, i int, bits int, prefix string, n, width int) {
 	w.buf = appendDigits(append(w.buf[:0], prefix...), n, width)
-	h.AddBytes(f, w.buf, bits)
+	w.add(f, i, bits)
 }
 
 // appendDigits appends the width last decimal digits of n (n >= 0).

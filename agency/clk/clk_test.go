@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -227,4 +228,58 @@ func BenchmarkEncode(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestCacheSameFilters checks that a Worker's feature cache changes no
+// bit: records with many shared and some unique grams (so both lookups
+// and hashes, and a cache that fills up) encode as a Worker that caches
+// nothing encodes them.
+func TestCacheSameFilters(t *testing.T) {
+	e := testEncoder(t)
+	ref := e.NewWorker()
+	ref.limit = 0
+	cached := e.NewWorker()
+	small := e.NewWorker()
+	small.limit = 40
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func(vs ...string) string { return vs[rng.IntN(len(vs))] }
+	for i := range 3000 {
+		kv := []string{
+			given, pick("William", "Bill", "Zoë", "Ann", "Anne", "Mohammed", "Siân", "Jo", "") + pick("", "", "x"),
+			family, pick("Smith", "O'Brien", "Nguyễn", "Lee", "Smith-Jones", "Иванов", "李", ""),
+			dob, fmt.Sprintf("19%02d-%02d-%02d", rng.IntN(100), 1+rng.IntN(12), 1+rng.IntN(28)),
+			sex, pick("M", "F", "", "X"),
+			addr, fmt.Sprintf("%d %s, %s", 1+rng.IntN(200), pick("High Street", "Mill Lane", "Park Road", "no fixed abode"), pick("Leeds", "York", "Bradford")),
+			pc, pick("LS1 1AB", "YO1 7HH", "BD1 1AA", "4223", ""),
+			normalize.FieldOtherID, fmt.Sprintf("X%d", rng.IntN(1000)),
+		}
+		if i%7 == 0 {
+			kv = append(kv, given, fmt.Sprintf("Q%dz", i)) // a name never seen before
+		}
+		p, _, err := normalize.Normalize(fieldMap(kv))
+		if err != nil {
+			continue
+		}
+		want, werr := ref.Encode(p)
+		for _, w := range []*Worker{cached, small} {
+			got, err := w.Encode(p)
+			if err != werr || got != want {
+				t.Fatalf("record %d %q: cached encoding differs (err %v, want %v)", i, kv, err, werr)
+			}
+		}
+	}
+	if len(cached.cache[iName]) == 0 {
+		t.Error("no name feature was remembered in the map (non-ASCII bigrams)")
+	}
+	if len(cached.pos) == 0 || len(small.pos) != small.limit {
+		t.Errorf("cached %d features (%d with a limit of %d)", len(cached.pos), len(small.pos), small.limit)
+	}
+}
+
+func fieldMap(kv []string) map[string]string {
+	m := map[string]string{normalize.FieldRecordID: "r"}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
 }
