@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math/bits"
 
 	"golang.org/x/crypto/hkdf"
 )
@@ -202,12 +203,14 @@ func (k BlindingKey) FilterPermutation() (Permutation, error) {
 	return p, nil
 }
 
-// Apply returns f with bit i moved to bit p[i].
+// Apply returns f with bit i moved to bit p[i]. It visits only the set
+// bits, 64 at a time: bit i of f is bit i mod 64 of the little-endian
+// word i/64.
 func (p *Permutation) Apply(f Filter) Filter {
 	var out Filter
-	for i := range FilterBits {
-		if f[i>>3]&(1<<(i&7)) != 0 {
-			out.Set(int(p[i]))
+	for w := range FilterBits / 64 {
+		for x := binary.LittleEndian.Uint64(f[w*8:]); x != 0; x &= x - 1 {
+			out.Set(int(p[w*64+bits.TrailingZeros64(x)]))
 		}
 	}
 	return out

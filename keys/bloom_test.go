@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"crypto/sha256"
 	"math/bits"
 	"testing"
 )
@@ -122,4 +123,29 @@ func equalU16(a, b []uint16) bool {
 		}
 	}
 	return true
+}
+
+// TestApplyMovesEveryBit checks Apply against its definition, bit by
+// bit, on filters of every density: out has bit p[i] set exactly when f
+// has bit i set.
+func TestApplyMovesEveryBit(t *testing.T) {
+	p, err := BlindingKey{fixedSecret(0x12)}.FilterPermutation()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, density := range []int{0, 1, 10, 50, 90, 100} {
+		var f Filter
+		for i := range FilterBits {
+			// A fixed pseudo-random byte per bit and density.
+			if h := sha256.Sum256([]byte{byte(i >> 8), byte(i), byte(density)}); int(h[0])*100 < density*256 {
+				f.Set(i)
+			}
+		}
+		out := p.Apply(f)
+		for i := range FilterBits {
+			if out.Has(int(p[i])) != f.Has(i) {
+				t.Fatalf("density %d%%: bit %d (to %d) set %v in f, %v in Apply(f)", density, i, p[i], f.Has(i), out.Has(int(p[i])))
+			}
+		}
+	}
 }

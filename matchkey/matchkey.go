@@ -162,14 +162,24 @@ func All() []Info {
 	return out
 }
 
+// index finds a kind's place in registry. It is built once from registry
+// and only read: the matcher looks up the kind of every token it
+// receives, tens of millions in a large run.
+var index = func() map[Kind]int {
+	m := make(map[Kind]int, len(registry))
+	for i, in := range registry {
+		m[in.Kind] = i
+	}
+	return m
+}()
+
 // Lookup returns the description of k, and false if k is not a known kind.
 func Lookup(k Kind) (Info, bool) {
-	for _, in := range registry {
-		if in.Kind == k {
-			return in, true
-		}
+	i, ok := index[k]
+	if !ok {
+		return Info{}, false
 	}
-	return Info{}, false
+	return registry[i], true
 }
 
 // Valid reports whether k is a known kind.
