@@ -496,19 +496,19 @@ func (b *Builder) Link(cfg Config) (*Result, error) {
 	return l.result(), nil
 }
 
+// bucketBits is how many top bits of a token choose its bucket.
+const bucketBits = 16
+
 // sortEntries sorts es by cmpEntry and returns the result, which may be a
 // new slice. A large list of one source (every kind but the group kinds)
-// is first spread into buckets by the top 16 bits of its tokens, which
-// order it as cmpEntry does, and each bucket is then sorted alone: token
-// values are uniform, so the buckets are small and fit in the cache.
+// is sorted by bucketSort.
 func sortEntries(es []entry) []entry {
-	const bits = 16
 	// A kind's list is grouped more than once (identifiers, blocks), and
 	// is sorted from the first time on.
 	if slices.IsSortedFunc(es, cmpEntry) {
 		return es
 	}
-	if len(es) < 1<<bits {
+	if len(es) < 1<<bucketBits {
 		slices.SortFunc(es, cmpEntry)
 		return es
 	}
@@ -518,21 +518,42 @@ func sortEntries(es []entry) []entry {
 			return es
 		}
 	}
-	var start [1<<bits + 1]int
-	for i := range es {
-		start[es[i].hi>>(64-bits)+1]++
+	c := chunked[entry]{chunks: [][]entry{es}, n: len(es)}
+	return bucketSort(&c, nil)
+}
+
+// bucketSort returns the entries of c, all of one source, sorted by
+// cmpEntry, and empties c. With renumber, each entry's rec becomes
+// renumber[rec] on the way. The entries are spread into 65,536 buckets
+// by the top 16 bits of their tokens, which order them as cmpEntry does,
+// and each bucket is then sorted alone: token values are uniform, so the
+// buckets are small and fit in the cache. Each chunk of c is let go as
+// soon as it has been spread.
+func bucketSort(c *chunked[entry], renumber []int32) []entry {
+	var start [1<<bucketBits + 1]int
+	for _, ch := range c.chunks {
+		for i := range ch {
+			start[ch[i].hi>>(64-bucketBits)+1]++
+		}
 	}
 	for b := 1; b < len(start); b++ {
 		start[b] += start[b-1]
 	}
-	out := make([]entry, len(es))
+	out := make([]entry, c.n)
 	next := start
-	for i := range es {
-		b := es[i].hi >> (64 - bits)
-		out[next[b]] = es[i]
-		next[b]++
+	for ci, ch := range c.chunks {
+		for _, e := range ch {
+			if renumber != nil {
+				e.rec = renumber[e.rec]
+			}
+			b := e.hi >> (64 - bucketBits)
+			out[next[b]] = e
+			next[b]++
+		}
+		c.chunks[ci] = nil
 	}
-	for b := 0; b < 1<<bits; b++ {
+	c.chunks, c.n = nil, 0
+	for b := 0; b < 1<<bucketBits; b++ {
 		if bucket := out[start[b]:start[b+1]]; len(bucket) > 1 {
 			slices.SortFunc(bucket, cmpEntry)
 		}
@@ -560,7 +581,13 @@ func (l *linker) sortKinds() {
 	slices.SortStableFunc(order, func(a, b int) int { return size(b) - size(a) })
 	l.parallel(order, func(k int) {
 		ks := &l.kinds[k]
-		if ks.raw != nil {
+		switch {
+		case ks.raw != nil && ks.info.Class != matchkey.Group && ks.raw.n >= 1<<bucketBits:
+			// Renumbered while spread into buckets, with no flat copy
+			// of the Builder's chunks first.
+			ks.entries = bucketSort(ks.raw, l.canon)
+			ks.raw = nil
+		case ks.raw != nil:
 			ks.entries = ks.raw.flatten()
 			ks.raw = nil
 			group := ks.info.Class == matchkey.Group
@@ -571,8 +598,10 @@ func (l *linker) sortKinds() {
 					e.src = l.rank[e.src]
 				}
 			}
+			ks.entries = sortEntries(ks.entries)
+		default:
+			ks.entries = sortEntries(ks.entries)
 		}
-		ks.entries = sortEntries(ks.entries)
 	})
 	l.canon, l.rank = nil, nil
 }

@@ -597,3 +597,40 @@ func TestHouseInBuildingWithFlats(t *testing.T) {
 		})
 	}
 }
+
+// TestDeterministicUnderPermutationLarge is the permutation test on lists
+// long enough (more than 65,536 tokens of a kind) for the bucketed sort,
+// which renumbers the Builder's entries into canonical order as it
+// spreads them: records given in shuffled order must link exactly as in
+// (source, ref) order.
+func TestDeterministicUnderPermutationLarge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("links 70,000 records twice")
+	}
+	recs := synth(70000, 2)
+	counts := map[matchkey.Kind]int{}
+	for _, r := range recs {
+		for _, tk := range r.Tokens {
+			counts[tk.Kind]++
+		}
+	}
+	if counts[matchkey.NameDOB] < 1<<bucketBits {
+		t.Fatalf("%d name_dob tokens: too few for the bucketed sort", counts[matchkey.NameDOB])
+	}
+	first, err := Link(recs, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	perm := append([]store.Record(nil), recs...)
+	rand.New(rand.NewPCG(9, 9)).Shuffle(len(perm), func(a, b int) { perm[a], perm[b] = perm[b], perm[a] })
+	res, err := Link(perm, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if assignment(perm, res) != assignment(recs, first) {
+		t.Error("assignment differs under permutation")
+	}
+	if got, want := summary(res), summary(first); got != want {
+		t.Errorf("summary differs under permutation:\n%s\nwant\n%s", got, want)
+	}
+}
