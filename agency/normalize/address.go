@@ -26,58 +26,172 @@ type Address struct {
 	NoFixedAbode bool
 }
 
-// streetWords expands street-type and other address abbreviations.
-var streetWords = map[string]string{
-	"rd": "road", "st": "street", "str": "street", "ave": "avenue",
-	"av": "avenue", "avn": "avenue", "cl": "close", "clo": "close",
-	"dr": "drive", "drv": "drive", "cres": "crescent", "cresc": "crescent",
-	"ln": "lane", "gdns": "gardens", "gdn": "garden", "pl": "place",
-	"sq": "square", "ct": "court", "crt": "court", "terr": "terrace",
-	"ter": "terrace", "tce": "terrace", "gr": "grove", "grv": "grove",
-	"gro": "grove", "pk": "park", "wy": "way", "wk": "walk", "hts": "heights",
-	"pde": "parade", "mt": "mount", "blvd": "boulevard", "bldgs": "buildings",
-	"bldg": "building", "cott": "cottage", "cotts": "cottages",
-	"est": "estate", "hse": "house", "mws": "mews", "apts": "apartments",
-	"lwr": "lower", "upr": "upper", "gt": "great", "nth": "north",
-	"sth": "south", "app": "approach", "cir": "circus",
-	"clse": "close", "cnr": "corner", "fm": "farm", "grn": "green",
-	"hl": "hill", "rw": "row", "vw": "view", "yd": "yard",
+// streetWord returns the expansion of a street-type or other address
+// abbreviation (rd → road), and false when w is none. The tables here are
+// switches rather than maps: a switch on a short word costs a few
+// comparisons where a map lookup hashes it, and ParseAddress asks several
+// per word.
+func streetWord(w string) (string, bool) {
+	switch w {
+	case "rd":
+		return "road", true
+	case "st", "str":
+		return "street", true
+	case "ave", "av", "avn":
+		return "avenue", true
+	case "cl", "clo", "clse":
+		return "close", true
+	case "dr", "drv":
+		return "drive", true
+	case "cres", "cresc":
+		return "crescent", true
+	case "ln":
+		return "lane", true
+	case "gdns":
+		return "gardens", true
+	case "gdn":
+		return "garden", true
+	case "pl":
+		return "place", true
+	case "sq":
+		return "square", true
+	case "ct", "crt":
+		return "court", true
+	case "terr", "ter", "tce":
+		return "terrace", true
+	case "gr", "grv", "gro":
+		return "grove", true
+	case "pk":
+		return "park", true
+	case "wy":
+		return "way", true
+	case "wk":
+		return "walk", true
+	case "hts":
+		return "heights", true
+	case "pde":
+		return "parade", true
+	case "mt":
+		return "mount", true
+	case "blvd":
+		return "boulevard", true
+	case "bldgs":
+		return "buildings", true
+	case "bldg":
+		return "building", true
+	case "cott":
+		return "cottage", true
+	case "cotts":
+		return "cottages", true
+	case "est":
+		return "estate", true
+	case "hse":
+		return "house", true
+	case "mws":
+		return "mews", true
+	case "apts":
+		return "apartments", true
+	case "lwr":
+		return "lower", true
+	case "upr":
+		return "upper", true
+	case "gt":
+		return "great", true
+	case "nth":
+		return "north", true
+	case "sth":
+		return "south", true
+	case "app":
+		return "approach", true
+	case "cir":
+		return "circus", true
+	case "cnr":
+		return "corner", true
+	case "fm":
+		return "farm", true
+	case "grn":
+		return "green", true
+	case "hl":
+		return "hill", true
+	case "rw":
+		return "row", true
+	case "vw":
+		return "view", true
+	case "yd":
+		return "yard", true
+	}
+	return "", false
 }
 
-// streetTypes are words that end a street name.
-var streetTypes = map[string]bool{
-	"road": true, "street": true, "lane": true, "avenue": true, "close": true,
-	"drive": true, "crescent": true, "gardens": true, "garden": true,
-	"place": true, "square": true, "court": true, "terrace": true,
-	"grove": true, "park": true, "way": true, "walk": true, "row": true,
-	"hill": true, "rise": true, "mews": true, "view": true, "green": true,
-	"parade": true, "mount": true, "vale": true, "wharf": true, "yard": true,
-	"quay": true, "boulevard": true, "approach": true, "circus": true,
-	"croft": true, "gate": true, "heights": true, "meadow": true,
-	"meadows": true, "path": true, "promenade": true, "broadway": true,
-	"wynd": true, "brae": true, "loan": true, "fold": true, "chase": true,
-	"end": true, "side": true, "bank": true, "dale": true, "field": true,
-	"fields": true, "passage": true, "ride": true, "glade": true,
+// isStreetType reports whether w is a word that ends a street name.
+func isStreetType(w string) bool {
+	switch w {
+	case "road", "street", "lane", "avenue", "close", "drive", "crescent",
+		"gardens", "garden", "place", "square", "court", "terrace", "grove",
+		"park", "way", "walk", "row", "hill", "rise", "mews", "view", "green",
+		"parade", "mount", "vale", "wharf", "yard", "quay", "boulevard",
+		"approach", "circus", "croft", "gate", "heights", "meadow", "meadows",
+		"path", "promenade", "broadway", "wynd", "brae", "loan", "fold",
+		"chase", "end", "side", "bank", "dale", "field", "fields", "passage",
+		"ride", "glade":
+		return true
+	}
+	return false
 }
 
-// flatMarkers introduce a flat or other sub-building identifier.
-var flatMarkers = map[string]bool{
-	"flat": true, "flt": true, "apartment": true, "apt": true,
-	"appartment": true, "unit": true, "room": true, "rm": true,
-	"maisonette": true, "suite": true, "bedsit": true,
+// isFlatMarker reports whether w introduces a flat or other sub-building
+// identifier.
+func isFlatMarker(w string) bool {
+	switch w {
+	case "flat", "flt", "apartment", "apt", "appartment", "unit", "room", "rm",
+		"maisonette", "suite", "bedsit":
+		return true
+	}
+	return false
 }
 
-// floors maps floor words to the flat identifier used for a flat known
-// only by its floor ("ground floor flat" → "gf").
-var floors = map[string]string{
-	"basement": "bf", "lower": "lg", "ground": "gf", "first": "1f",
-	"1st": "1f", "second": "2f", "2nd": "2f", "third": "3f", "3rd": "3f",
-	"fourth": "4f", "4th": "4f", "top": "tf", "upper": "uf",
+// floorFlat returns the flat identifier used for a flat known only by its
+// floor ("ground floor flat" → "gf") when w is a floor word, else "".
+func floorFlat(w string) string {
+	switch w {
+	case "basement":
+		return "bf"
+	case "lower":
+		return "lg"
+	case "ground":
+		return "gf"
+	case "first", "1st":
+		return "1f"
+	case "second", "2nd":
+		return "2f"
+	case "third", "3rd":
+		return "3f"
+	case "fourth", "4th":
+		return "4f"
+	case "top":
+		return "tf"
+	case "upper":
+		return "uf"
+	}
+	return ""
 }
 
-// floorCodes are the compact floor-flat codes people also type.
-var floorCodes = map[string]string{
-	"gff": "gf", "gfl": "gf", "bsmt": "bf", "fff": "1f", "sff": "2f", "tff": "tf",
+// floorCode returns the flat identifier for w when it is one of the
+// compact floor-flat codes people also type (gff → gf), else "".
+func floorCode(w string) string {
+	switch w {
+	case "gff", "gfl":
+		return "gf"
+	case "bsmt":
+		return "bf"
+	case "fff":
+		return "1f"
+	case "sff":
+		return "2f"
+	case "tff":
+		return "tf"
+	}
+	return ""
 }
 
 // isNFA reports whether folded text means "no fixed abode".
@@ -131,8 +245,7 @@ func expandWord(x string, i, n int) (string, bool) {
 	if x == "st" && i == 0 && n > 1 {
 		return "saint", true
 	}
-	e, ok := streetWords[x]
-	return e, ok
+	return streetWord(x)
 }
 
 // expandWords expands abbreviations in folded words and joins them. It
@@ -205,14 +318,14 @@ func Flat(s string) string {
 	out := w[:0]
 	for i := 0; i < len(w); i++ {
 		x := w[i]
-		if flatMarkers[x] || x == "no" || x == "number" {
+		if isFlatMarker(x) || x == "no" || x == "number" {
 			continue
 		}
-		if c, ok := floorCodes[x]; ok {
+		if c := floorCode(x); c != "" {
 			out = append(out, c)
 			continue
 		}
-		if c, ok := floors[x]; ok && i+1 < len(w) && w[i+1] == "floor" {
+		if c := floorFlat(x); c != "" && i+1 < len(w) && w[i+1] == "floor" {
 			out = append(out, c)
 			i++
 			continue
@@ -334,7 +447,7 @@ func ParseAddress(s string) Address {
 	text, ends := textBuf[:0], endBuf[:0]
 	for rest := s; rest != ""; {
 		part := rest
-		if i := strings.IndexAny(rest, ",;\n\r|"); i >= 0 {
+		if i := indexSeparator(rest); i >= 0 {
 			part, rest = rest[:i], rest[i+1:]
 		} else {
 			rest = ""
@@ -385,7 +498,10 @@ func ParseAddress(s string) Address {
 		for i := 0; i < len(seg); i++ {
 			w := seg[i]
 			switch {
-			case a.Flat == "" && flatMarkers[w]:
+			case a.Flat != "":
+				// Only the first flat is taken: the rest is as written.
+				out = appendSplit(out, w)
+			case isFlatMarker(w):
 				j := i + 1
 				for j < len(seg) && (seg[j] == "no" || seg[j] == "number") {
 					j++
@@ -402,19 +518,19 @@ func ParseAddress(s string) Address {
 					continue
 				}
 				out = append(out, w)
-			case a.Flat == "" && floorCodes[w] != "":
-				a.Flat = floorCodes[w]
-				if i+1 < len(seg) && flatMarkers[seg[i+1]] {
+			case floorCode(w) != "":
+				a.Flat = floorCode(w)
+				if i+1 < len(seg) && isFlatMarker(seg[i+1]) {
 					i++
 				}
-			case a.Flat == "" && floors[w] != "" && i+1 < len(seg) && seg[i+1] == "floor" &&
-				(i+2 < len(seg) && flatMarkers[seg[i+2]] || i+2 == len(seg)):
-				a.Flat = floors[w]
+			case i+1 < len(seg) && seg[i+1] == "floor" && floorFlat(w) != "" &&
+				(i+2 < len(seg) && isFlatMarker(seg[i+2]) || i+2 == len(seg)):
+				a.Flat = floorFlat(w)
 				i++
 				if i+1 < len(seg) {
 					i++
 				}
-			case a.Flat == "" && strings.Count(w, "/") == 1:
+			case strings.Count(w, "/") == 1:
 				f, n, _ := strings.Cut(w, "/")
 				if isFlatID(f) && isHouseNumber(n) {
 					a.Flat = trimZeros(f)
@@ -422,10 +538,8 @@ func ParseAddress(s string) Address {
 				} else {
 					out = append(out, f, n)
 				}
-			case strings.Contains(w, "/"):
-				out = append(out, strings.Split(w, "/")...)
 			default:
-				out = append(out, w)
+				out = appendSplit(out, w)
 			}
 		}
 		outs = out
@@ -474,13 +588,13 @@ func ParseAddress(s string) Address {
 	if a.Number == "" {
 		street = -1
 		for k, seg := range segs {
-			if streetTypes[expandLast(seg)] {
+			if isStreetType(expandLast(seg)) {
 				street = k
 				break
 			}
 		}
 		switch {
-		case street >= 0 && street+1 < len(segs) && streetTypes[expandLast(segs[street+1])]:
+		case street >= 0 && street+1 < len(segs) && isStreetType(expandLast(segs[street+1])):
 			// "Rose Court, High Street": building then street.
 			a.Number = houseName(segs[street])
 			street++
@@ -505,10 +619,31 @@ func ParseAddress(s string) Address {
 	return a
 }
 
+// appendSplit appends the parts of w between slashes ("2/14/16" → "2",
+// "14", "16"), w itself when it has none.
+func appendSplit(dst []string, w string) []string {
+	if strings.IndexByte(w, '/') < 0 {
+		return append(dst, w)
+	}
+	return append(dst, strings.Split(w, "/")...)
+}
+
+// indexSeparator is strings.IndexAny(s, ",;\n\r|"): the index of the
+// first byte of s that separates the parts of an address, -1 when none.
+func indexSeparator(s string) int {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ',', ';', '\n', '\r', '|':
+			return i
+		}
+	}
+	return -1
+}
+
 // expandLast returns the expanded last word of a segment.
 func expandLast(seg []string) string {
 	w := seg[len(seg)-1]
-	if e, ok := streetWords[w]; ok {
+	if e, ok := streetWord(w); ok {
 		return e
 	}
 	return w

@@ -99,7 +99,7 @@ func findPostcode(words []string) (pc string, i, j int) {
 	for k := len(words) - 1; k >= 0; k-- {
 		w := words[k]
 		if len(w) == 3 && k > 0 && len(words[k-1]) >= 2 && len(words[k-1]) <= 4 {
-			if p, ok := Postcode(words[k-1] + w); ok {
+			if p, ok := postcodePair(words[k-1], w); ok {
 				return p, k - 1, k + 1
 			}
 		}
@@ -110,4 +110,29 @@ func findPostcode(words []string) (pc string, i, j int) {
 		}
 	}
 	return "", 0, 0
+}
+
+// postcodePair is Postcode(a + b) without building a + b: the two words
+// of a postcode written with its space ("ls1", "1ab").
+func postcodePair(a, b string) (string, bool) {
+	var buf [7]byte
+	n, ok := compactInto(buf[:], a, false)
+	if !ok {
+		return "", false
+	}
+	m, ok := compactInto(buf[n:], b, false)
+	if !ok {
+		return "", false
+	}
+	var res [8]byte
+	pc, ok := compactPostcode(res[:0], buf[:n+m])
+	if !ok {
+		return "", false
+	}
+	// The canonical form has a space, so unlike Postcode's argument a + b
+	// might (were a or b to hold one) it is never returned as it stands.
+	if string(pc) == a+b {
+		return a + b, true
+	}
+	return string(pc), true
 }

@@ -1,0 +1,144 @@
+package normalize
+
+import (
+	"strings"
+	"testing"
+)
+
+// The address word tables are switches (see streetWord); these maps are
+// the tables as they were first written, and the tests below hold the
+// switches to them.
+
+// streetWords expands street-type and other address abbreviations.
+var refStreetWords = map[string]string{
+	"rd": "road", "st": "street", "str": "street", "ave": "avenue",
+	"av": "avenue", "avn": "avenue", "cl": "close", "clo": "close",
+	"dr": "drive", "drv": "drive", "cres": "crescent", "cresc": "crescent",
+	"ln": "lane", "gdns": "gardens", "gdn": "garden", "pl": "place",
+	"sq": "square", "ct": "court", "crt": "court", "terr": "terrace",
+	"ter": "terrace", "tce": "terrace", "gr": "grove", "grv": "grove",
+	"gro": "grove", "pk": "park", "wy": "way", "wk": "walk", "hts": "heights",
+	"pde": "parade", "mt": "mount", "blvd": "boulevard", "bldgs": "buildings",
+	"bldg": "building", "cott": "cottage", "cotts": "cottages",
+	"est": "estate", "hse": "house", "mws": "mews", "apts": "apartments",
+	"lwr": "lower", "upr": "upper", "gt": "great", "nth": "north",
+	"sth": "south", "app": "approach", "cir": "circus",
+	"clse": "close", "cnr": "corner", "fm": "farm", "grn": "green",
+	"hl": "hill", "rw": "row", "vw": "view", "yd": "yard",
+}
+
+// streetTypes are words that end a street name.
+var refStreetTypes = map[string]bool{
+	"road": true, "street": true, "lane": true, "avenue": true, "close": true,
+	"drive": true, "crescent": true, "gardens": true, "garden": true,
+	"place": true, "square": true, "court": true, "terrace": true,
+	"grove": true, "park": true, "way": true, "walk": true, "row": true,
+	"hill": true, "rise": true, "mews": true, "view": true, "green": true,
+	"parade": true, "mount": true, "vale": true, "wharf": true, "yard": true,
+	"quay": true, "boulevard": true, "approach": true, "circus": true,
+	"croft": true, "gate": true, "heights": true, "meadow": true,
+	"meadows": true, "path": true, "promenade": true, "broadway": true,
+	"wynd": true, "brae": true, "loan": true, "fold": true, "chase": true,
+	"end": true, "side": true, "bank": true, "dale": true, "field": true,
+	"fields": true, "passage": true, "ride": true, "glade": true,
+}
+
+// flatMarkers introduce a flat or other sub-building identifier.
+var refFlatMarkers = map[string]bool{
+	"flat": true, "flt": true, "apartment": true, "apt": true,
+	"appartment": true, "unit": true, "room": true, "rm": true,
+	"maisonette": true, "suite": true, "bedsit": true,
+}
+
+// floors maps floor words to the flat identifier used for a flat known
+// only by its floor ("ground floor flat" → "gf").
+var refFloors = map[string]string{
+	"basement": "bf", "lower": "lg", "ground": "gf", "first": "1f",
+	"1st": "1f", "second": "2f", "2nd": "2f", "third": "3f", "3rd": "3f",
+	"fourth": "4f", "4th": "4f", "top": "tf", "upper": "uf",
+}
+
+// floorCodes are the compact floor-flat codes people also type.
+var refFloorCodes = map[string]string{
+	"gff": "gf", "gfl": "gf", "bsmt": "bf", "fff": "1f", "sff": "2f", "tff": "tf",
+}
+
+// checkAddressTables fails t when a switch and its reference map disagree
+// about w.
+func checkAddressTables(t *testing.T, w string) {
+	t.Helper()
+	if got, ok := streetWord(w); got != refStreetWords[w] || ok != (refStreetWords[w] != "") {
+		t.Errorf("streetWord(%q) = %q, %v; want %q", w, got, ok, refStreetWords[w])
+	}
+	if got := isStreetType(w); got != refStreetTypes[w] {
+		t.Errorf("isStreetType(%q) = %v", w, got)
+	}
+	if got := isFlatMarker(w); got != refFlatMarkers[w] {
+		t.Errorf("isFlatMarker(%q) = %v", w, got)
+	}
+	if got := floorFlat(w); got != refFloors[w] {
+		t.Errorf("floorFlat(%q) = %q, want %q", w, got, refFloors[w])
+	}
+	if got := floorCode(w); got != refFloorCodes[w] {
+		t.Errorf("floorCode(%q) = %q, want %q", w, got, refFloorCodes[w])
+	}
+}
+
+func TestAddressTables(t *testing.T) {
+	var words []string
+	for _, m := range []map[string]string{refStreetWords, refFloors, refFloorCodes} {
+		for k, v := range m {
+			words = append(words, k, v)
+		}
+	}
+	for _, m := range []map[string]bool{refStreetTypes, refFlatMarkers} {
+		for k := range m {
+			words = append(words, k)
+		}
+	}
+	words = append(words, "", "floor", "no", "number", "high", "14", "saint")
+	for _, w := range words {
+		checkAddressTables(t, w)
+		// Near misses: a letter more, a letter less, another case.
+		checkAddressTables(t, w+"s")
+		checkAddressTables(t, strings.ToUpper(w))
+		if w != "" {
+			checkAddressTables(t, w[1:])
+			checkAddressTables(t, w[:len(w)-1])
+		}
+	}
+}
+
+func FuzzAddressTables(f *testing.F) {
+	for _, w := range []string{"rd", "street", "flat", "gff", "1st", "x"} {
+		f.Add(w)
+	}
+	f.Fuzz(checkAddressTables)
+}
+
+// FuzzPostcodePair checks that postcodePair is Postcode of the two words
+// joined.
+func FuzzPostcodePair(f *testing.F) {
+	for _, p := range [][2]string{{"ls1", "1ab"}, {"sw1a", "2aa"}, {"gir", "0aa"}, {"m1", "1ae"}, {"ls1-", "1ab"}, {"ls1", "o1ab"}, {"ab", "cde"}} {
+		f.Add(p[0], p[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		got, ok := postcodePair(a, b)
+		want, wantOK := Postcode(a + b)
+		if got != want || ok != wantOK {
+			t.Errorf("postcodePair(%q, %q) = %q, %v; Postcode = %q, %v", a, b, got, ok, want, wantOK)
+		}
+	})
+}
+
+// FuzzIndexSeparator checks indexSeparator against strings.IndexAny.
+func FuzzIndexSeparator(f *testing.F) {
+	for _, s := range []string{"", "flat 2, 14 high st", "a;b", "a|b", "a\nb", "a\r\nb", "no separator", "é,x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := indexSeparator(s), strings.IndexAny(s, ",;\n\r|"); got != want {
+			t.Errorf("indexSeparator(%q) = %d, want %d", s, got, want)
+		}
+	})
+}
