@@ -438,10 +438,10 @@ func ParseAddress(s string) Address {
 	var a Address
 	// Every part is folded into one text, converted to a string once; the
 	// words of all parts are cut from it into one array, and the parts
-	// are slices of that (their capacity cut to their length, so that an
-	// append to one never writes into the next). The same allocation
-	// holds a second array that the parts are rewritten into below: two
-	// allocations per address rather than a few per part.
+	// are index ranges of that array. The parts are rewritten below by
+	// appending their new words to the same array: with ranges rather
+	// than slices held in a slice, the array does not escape and a usual
+	// address needs no allocation for it.
 	var textBuf [128]byte
 	var endBuf [8]int
 	text, ends := textBuf[:0], endBuf[:0]
@@ -459,15 +459,9 @@ func ParseAddress(s string) Address {
 		return a
 	}
 	folded := string(text)
-	n := 0 // words in text, at most
-	for i, c := range text {
-		if c != ' ' && (i == 0 || text[i-1] == ' ') {
-			n++
-		}
-	}
-	arrays := make([]string, 0, 2*n+len(ends)+2)
-	var segBuf [8][]string
-	words, segs := arrays[:0:n+len(ends)], segBuf[:0]
+	var wordBuf [48]string
+	var segBuf [8]span
+	words, segs := wordBuf[:0], segBuf[:0]
 	for k, end := range ends {
 		start := 0
 		if k > 0 {
@@ -476,86 +470,89 @@ func ParseAddress(s string) Address {
 		lo := len(words)
 		words = appendWords(words, folded[start:end])
 		if len(words) > lo {
-			segs = append(segs, words[lo:len(words):len(words)])
+			segs = append(segs, span{lo, len(words)})
 		}
 	}
-	if mayBeNFA(segs) && isNFA(joinSegs(segs)) {
+	if mayBeNFA(words) && isNFA(joinWords(words)) {
 		return Address{NoFixedAbode: true}
 	}
 	// Postcode: last segment first.
 	for k := len(segs) - 1; k >= 0 && a.Postcode == ""; k-- {
-		if pc, i, j := findPostcode(segs[k]); pc != "" {
+		sg := segs[k]
+		if pc, i, j := findPostcode(words[sg.lo:sg.hi]); pc != "" {
 			a.Postcode = pc
-			segs[k] = append(segs[k][:i], segs[k][j:]...) // in place: within the part's own words
+			// In place: within the part's own words.
+			copy(words[sg.lo+i:], words[sg.lo+j:sg.hi])
+			segs[k].hi -= j - i
 		}
 	}
-	// Flat markers, floor flats and "2/14" forms. The parts are rewritten
-	// into a second shared array.
-	outs := arrays[n+len(ends) : n+len(ends)]
-	for k, seg := range segs {
-		lo := len(outs)
-		out := outs
-		for i := 0; i < len(seg); i++ {
-			w := seg[i]
+	// Flat markers, floor flats and "2/14" forms. Each part is rewritten
+	// onto the end of the array.
+	for k := range segs {
+		sg := segs[k]
+		lo := len(words)
+		for i := sg.lo; i < sg.hi; i++ {
+			w := words[i]
 			switch {
 			case a.Flat != "":
 				// Only the first flat is taken: the rest is as written.
-				out = appendSplit(out, w)
+				words = appendSplit(words, w)
 			case isFlatMarker(w):
 				j := i + 1
-				for j < len(seg) && (seg[j] == "no" || seg[j] == "number") {
+				for j < sg.hi && (words[j] == "no" || words[j] == "number") {
 					j++
 				}
-				if j < len(seg) && isFlatID(seg[j]) {
-					a.Flat = trimZeros(seg[j])
+				if j < sg.hi && isFlatID(words[j]) {
+					a.Flat = trimZeros(words[j])
 					i = j
 					continue
 				}
-				if j == len(seg) && k+1 < len(segs) && len(segs[k+1]) == 1 && isFlatID(segs[k+1][0]) {
+				if j == sg.hi && k+1 < len(segs) && segs[k+1].len() == 1 && isFlatID(words[segs[k+1].lo]) {
 					// "Flat, 2, 14 High St": id in the next part.
-					a.Flat = trimZeros(segs[k+1][0])
-					segs[k+1] = nil
+					a.Flat = trimZeros(words[segs[k+1].lo])
+					segs[k+1].hi = segs[k+1].lo
 					continue
 				}
-				out = append(out, w)
+				words = append(words, w)
 			case floorCode(w) != "":
 				a.Flat = floorCode(w)
-				if i+1 < len(seg) && isFlatMarker(seg[i+1]) {
+				if i+1 < sg.hi && isFlatMarker(words[i+1]) {
 					i++
 				}
-			case i+1 < len(seg) && seg[i+1] == "floor" && floorFlat(w) != "" &&
-				(i+2 < len(seg) && isFlatMarker(seg[i+2]) || i+2 == len(seg)):
+			case i+1 < sg.hi && words[i+1] == "floor" && floorFlat(w) != "" &&
+				(i+2 < sg.hi && isFlatMarker(words[i+2]) || i+2 == sg.hi):
 				a.Flat = floorFlat(w)
 				i++
-				if i+1 < len(seg) {
+				if i+1 < sg.hi {
 					i++
 				}
 			case strings.Count(w, "/") == 1:
 				f, n, _ := strings.Cut(w, "/")
 				if isFlatID(f) && isHouseNumber(n) {
 					a.Flat = trimZeros(f)
-					out = append(out, n)
+					words = append(words, n)
 				} else {
-					out = append(out, f, n)
+					words = append(words, f, n)
 				}
 			default:
-				out = appendSplit(out, w)
+				words = appendSplit(words, w)
 			}
 		}
-		outs = out
-		segs[k] = outs[lo:len(outs):len(outs)]
+		segs[k] = span{lo, len(words)}
 	}
 	segs = dropEmpty(segs)
 	if len(segs) == 0 {
 		return a
 	}
+	seg := func(k int) []string { return words[segs[k].lo:segs[k].hi] }
 	// "2, 14 High St": a lone identifier before a numbered part is the flat.
-	if a.Flat == "" && len(segs) > 1 && len(segs[0]) == 1 && isFlatID(segs[0][0]) && isHouseNumber(segs[1][0]) {
-		a.Flat = trimZeros(segs[0][0])
+	if a.Flat == "" && len(segs) > 1 && segs[0].len() == 1 && isFlatID(seg(0)[0]) && isHouseNumber(seg(1)[0]) {
+		a.Flat = trimZeros(seg(0)[0])
 		segs = segs[1:]
 	}
 	street := -1 // index of the segment holding the street
-	for k, seg := range segs {
+	for k := range segs {
+		seg := seg(k)
 		i := 0
 		if seg[0] == "no" && len(seg) > 1 && isHouseNumber(seg[1]) {
 			i = 1
@@ -576,7 +573,7 @@ func ParseAddress(s string) Address {
 			a.Street = expandWords(rest)
 			street = k
 		} else if k+1 < len(segs) {
-			a.Street = expandWords(segs[k+1])
+			a.Street = expandWords(words[segs[k+1].lo:segs[k+1].hi])
 			street = k + 1
 		} else {
 			street = k
@@ -587,37 +584,43 @@ func ParseAddress(s string) Address {
 	}
 	if a.Number == "" {
 		street = -1
-		for k, seg := range segs {
-			if isStreetType(expandLast(seg)) {
+		for k := range segs {
+			if isStreetType(expandLast(seg(k))) {
 				street = k
 				break
 			}
 		}
 		switch {
-		case street >= 0 && street+1 < len(segs) && isStreetType(expandLast(segs[street+1])):
+		case street >= 0 && street+1 < len(segs) && isStreetType(expandLast(seg(street+1))):
 			// "Rose Court, High Street": building then street.
-			a.Number = houseName(segs[street])
+			a.Number = houseName(seg(street))
 			street++
-			a.Street = expandWords(segs[street])
+			a.Street = expandWords(seg(street))
 		case street > 0:
-			a.Number = houseName(segs[street-1])
-			a.Street = expandWords(segs[street])
+			a.Number = houseName(seg(street - 1))
+			a.Street = expandWords(seg(street))
 		case street == 0:
-			a.Street = expandWords(segs[0])
+			a.Street = expandWords(seg(0))
 		case len(segs) == 1:
-			a.Number = houseName(segs[0])
+			a.Number = houseName(seg(0))
 			street = 0
 		default:
-			a.Number = houseName(segs[0])
-			a.Street = expandWords(segs[1])
+			a.Number = houseName(seg(0))
+			a.Street = expandWords(seg(1))
 			street = 1
 		}
 	}
 	if street >= 0 && street+1 < len(segs) {
-		a.Town = Town(joinWords(segs[len(segs)-1]))
+		a.Town = Town(joinWords(seg(len(segs) - 1)))
 	}
 	return a
 }
+
+// span is a part of an address: the words words[lo:hi] of ParseAddress's
+// word array.
+type span struct{ lo, hi int }
+
+func (s span) len() int { return s.hi - s.lo }
 
 // appendSplit appends the parts of w between slashes ("2/14/16" → "2",
 // "14", "16"), w itself when it has none.
@@ -665,39 +668,25 @@ func appendWords(dst []string, s string) []string {
 	return dst
 }
 
-// mayBeNFA reports whether isNFA could hold for the parts joined by
+// mayBeNFA reports whether isNFA could hold for the words joined by
 // spaces: every text isNFA accepts has a word "nfa", "n" or "homeless", a
 // word ending in "no" (no fixed abode) or a word holding "zz99" (the NHS
 // pseudo-postcode). It spares building the joined text for the addresses
 // that are not.
-func mayBeNFA(segs [][]string) bool {
-	for _, seg := range segs {
-		for _, w := range seg {
-			if w == "nfa" || w == "n" || w == "homeless" || strings.HasSuffix(w, "no") || strings.Contains(w, "zz99") {
-				return true
-			}
+func mayBeNFA(words []string) bool {
+	for _, w := range words {
+		if w == "nfa" || w == "n" || w == "homeless" || strings.HasSuffix(w, "no") || strings.Contains(w, "zz99") {
+			return true
 		}
 	}
 	return false
 }
 
-func joinSegs(segs [][]string) string {
-	var b strings.Builder
-	for _, s := range segs {
-		for _, w := range s {
-			if b.Len() > 0 {
-				b.WriteByte(' ')
-			}
-			b.WriteString(w)
-		}
-	}
-	return b.String()
-}
-
-func dropEmpty(segs [][]string) [][]string {
+// dropEmpty removes the empty parts, in place.
+func dropEmpty(segs []span) []span {
 	out := segs[:0]
 	for _, s := range segs {
-		if len(s) > 0 {
+		if s.hi > s.lo {
 			out = append(out, s)
 		}
 	}
