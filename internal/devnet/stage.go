@@ -27,10 +27,12 @@ type StageRate struct {
 
 // MeasureMatchKeyStage measures the match-key stage of pseudonymisation on
 // its own (agency.MatchKeyStage: normalise, derive every key, one HMAC per
-// key) over every agency's extract in districtDir (the first
-// stageSampleRows rows of each), on one goroutine, in this process. The
-// rows are read and mapped first and not timed. The
-// stage runs over slices of the rows in turns with the HMAC limit's loop
+// key) over every agency's extract in districtDir, on one goroutine, in
+// this process. It sees the rows as a node does: read through the
+// agency's mapping a slice of stageSlice rows at a time (not timed), the
+// agencies in turn, each extract from the start again when it ends, so
+// each slice is fresh from the reader and only one slice is held. The
+// stage runs over each slice in turns with the HMAC limit's loop
 // (MeasureHMACLimit), each timed by the process's processor time (user and
 // system, so the garbage collector's work on other cores counts too),
 // until the stage has taken at least d: on a shared machine both then see
@@ -42,16 +44,18 @@ func MeasureMatchKeyStage(districtDir string, d time.Duration) (StageRate, error
 	if err != nil {
 		return StageRate{}, err
 	}
-	var rows []map[string]string
+	var srcs []*rowSource
+	defer func() {
+		for _, s := range srcs {
+			s.close()
+		}
+	}()
 	for _, a := range synth.Agencies() {
-		r, err := mappedRows(districtDir, a, asof, stageSampleRows)
+		m, err := mapping.Load(filepath.Join(districtDir, "mappings", a+".yaml"))
 		if err != nil {
 			return StageRate{}, err
 		}
-		rows = append(rows, r...)
-	}
-	if len(rows) == 0 {
-		return StageRate{}, fmt.Errorf("match-key stage: no rows in %s", districtDir)
+		srcs = append(srcs, &rowSource{path: filepath.Join(districtDir, a+".csv"), m: m, asof: asof})
 	}
 	secret, err := keys.NewProgrammeSecret()
 	if err != nil {
@@ -69,72 +73,101 @@ func MeasureMatchKeyStage(districtDir string, d time.Duration) (StageRate, error
 	stage := ps.NewMatchKeyStage()
 	limit := newLimitHMAC()
 	var rate StageRate
-	const slice = 1000 // rows per turn
-	for next := 0; rate.CPU < d; {
+	rows := make([]map[string]string, 0, stageSlice)
+	empty := 0 // agencies in a row that gave no rows
+	for turn := 0; rate.CPU < d; turn++ {
+		src := srcs[turn%len(srcs)]
+		if rows, err = src.fill(rows[:0], stageSlice); err != nil {
+			return StageRate{}, err
+		}
+		if len(rows) == 0 {
+			if empty++; empty == len(srcs) {
+				return StageRate{}, fmt.Errorf("match-key stage: no rows in %s", districtDir)
+			}
+			continue
+		}
+		empty = 0
 		t0, err := processCPU()
 		if err != nil {
 			return StageRate{}, err
 		}
-		end := min(next+slice, len(rows))
-		for _, f := range rows[next:end] {
+		for _, f := range rows {
 			rate.Tokens += stage.Tokens(f)
 		}
-		rate.Records += end - next
-		next = end % len(rows)
+		rate.Records += len(rows)
 		t1, err := processCPU()
 		if err != nil {
 			return StageRate{}, err
 		}
-		limit.run(20 * slice) // about as many HMACs as the stage made
+		hmacs := 20 * len(rows) // about as many HMACs as the stage made
+		limit.run(hmacs)
 		t2, err := processCPU()
 		if err != nil {
 			return StageRate{}, err
 		}
-		rate.LimitHMACs += 20 * slice
+		rate.LimitHMACs += hmacs
 		rate.CPU += t1 - t0
 		rate.LimitCPU += t2 - t1
 	}
 	return rate, nil
 }
 
-// stageSampleRows bounds the rows of each extract MeasureMatchKeyStage
-// holds: an agency node streams its extract and never holds it whole, and
-// a few hundred thousand rows in memory would make the collector's work,
-// not the stage's, grow with the district.
-const stageSampleRows = 10000
+// stageSlice is how many rows MeasureMatchKeyStage reads, and then
+// times, at once: about what a node's reader hands its workers.
+const stageSlice = 1000
 
-// mappedRows reads up to max accepted rows of an agency's extract through
-// its mapping.
-func mappedRows(districtDir, party string, asof time.Time, max int) ([]map[string]string, error) {
-	m, err := mapping.Load(filepath.Join(districtDir, "mappings", party+".yaml"))
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.Open(filepath.Join(districtDir, party+".csv"))
-	if err != nil {
-		return nil, fmt.Errorf("match-key stage: %w", err)
-	}
-	defer f.Close()
-	rd, err := m.NewReader(f, party+".csv", mapping.ReaderOptions{AsOf: asof})
-	if err != nil {
-		return nil, err
-	}
-	var rows []map[string]string
-	for len(rows) < max {
-		row, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			return rows, nil
+// rowSource reads one agency's extract through its mapping, from the
+// start again each time it ends.
+type rowSource struct {
+	path string
+	m    *mapping.Mapping
+	asof time.Time
+	f    *os.File
+	rd   *mapping.Reader
+}
+
+// fill appends up to n accepted rows to dst. At the end of the extract it
+// starts again, once per call: an extract with no rows gives none.
+func (s *rowSource) fill(dst []map[string]string, n int) ([]map[string]string, error) {
+	restarted := false
+	for len(dst) < n {
+		if s.rd == nil {
+			f, err := os.Open(s.path)
+			if err != nil {
+				return dst, fmt.Errorf("match-key stage: %w", err)
+			}
+			rd, err := s.m.NewReader(f, filepath.Base(s.path), mapping.ReaderOptions{AsOf: s.asof})
+			if err != nil {
+				f.Close()
+				return dst, err
+			}
+			s.f, s.rd = f, rd
 		}
+		row, err := s.rd.Next()
 		var re *mapping.RowError
-		if errors.As(err, &re) {
-			continue
+		switch {
+		case errors.Is(err, io.EOF):
+			s.close()
+			if restarted {
+				return dst, nil
+			}
+			restarted = true
+		case errors.As(err, &re):
+			// A rejected row: the node skips it too.
+		case err != nil:
+			return dst, fmt.Errorf("match-key stage: reading %s: %w", s.path, err)
+		default:
+			dst = append(dst, row.Fields)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("match-key stage: reading %s: %w", party, err)
-		}
-		rows = append(rows, row.Fields)
 	}
-	return rows, nil
+	return dst, nil
+}
+
+func (s *rowSource) close() {
+	if s.f != nil {
+		s.f.Close()
+	}
+	s.f, s.rd = nil, nil
 }
 
 // processCPU is the processor time this process has used, user and
