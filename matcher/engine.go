@@ -202,7 +202,7 @@ func (in *linkInput) addView(v *store.RecordView) error {
 		return err
 	}
 	var err error
-	v.ForEachToken(func(kind matchkey.Kind, value *[32]byte) {
+	v.ForEachToken(func(kind matchkey.Kind, value *[store.TokenLen]byte) {
 		if err == nil {
 			err = in.b.AddToken(kind, value)
 		}

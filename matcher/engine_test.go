@@ -17,7 +17,8 @@ import (
 )
 
 func tk(kind matchkey.Kind, label string) store.Token {
-	return store.Token{Kind: kind, Value: sha256.Sum256([]byte(label))}
+	h := sha256.Sum256([]byte(label))
+	return store.Token{Kind: kind, Value: [store.TokenLen]byte(h[:store.TokenLen])}
 }
 
 func ref(label string) [16]byte {

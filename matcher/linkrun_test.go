@@ -24,8 +24,8 @@ func TestLinkRunMatchesCluster(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
 	sources := []string{"police", "dwp", "school", "council"}
 	indicators := []string{"crime_asb", "work", "education", "local_concern"}
-	val := func(kind string, n int) [32]byte {
-		var v [32]byte // distinct in the first 16 bytes, as HMAC outputs are
+	val := func(kind string, n int) [store.TokenLen]byte {
+		var v [store.TokenLen]byte
 		binary.BigEndian.PutUint64(v[:8], uint64(n))
 		copy(v[8:], kind)
 		return v

@@ -170,7 +170,10 @@ func (in *Ingester) Accept(ctx context.Context, b Batch) (store.BatchResult, err
 	for i, r := range b.Records {
 		sr := store.Record{Source: b.Source, Ref: [refLen]byte(r.Ref), Tokens: make([]store.Token, len(r.Tokens)), Indicators: r.Indicators}
 		for j, t := range r.Tokens {
-			sr.Tokens[j] = store.Token{Kind: t.Kind, Value: bl.Blind(keys.Token(t.Value))}
+			// The store keeps the blinded token's first 16 bytes
+			// (store.TokenLen).
+			blinded := bl.Blind(keys.Token(t.Value))
+			sr.Tokens[j] = store.Token{Kind: t.Kind, Value: [store.TokenLen]byte(blinded[:store.TokenLen])}
 		}
 		if len(r.Filter) == keys.FilterBytes {
 			f := perm.Apply(keys.Filter(r.Filter))

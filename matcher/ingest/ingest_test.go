@@ -188,7 +188,7 @@ func TestAcceptStoresBlindedTokens(t *testing.T) {
 		blinded := map[string]matchkey.Kind{}
 		for _, tok := range w.Tokens {
 			bl := in.Blinding.Blind(keys.Token(tok.Value))
-			blinded[string(bl[:])] = tok.Kind
+			blinded[string(bl[:store.TokenLen])] = tok.Kind
 		}
 		for _, tok := range r.Tokens {
 			for _, sent := range w.Tokens {
@@ -238,11 +238,11 @@ func TestAcceptStoresBlindedTokens(t *testing.T) {
 // thief recompute what is stored.
 func TestAcceptBlindingKeyMatters(t *testing.T) {
 	a, b := newIngester(t, 0), newIngester(t, 0)
-	stored := func(in *Ingester) map[[32]byte]bool {
+	stored := func(in *Ingester) map[[store.TokenLen]byte]bool {
 		if _, err := in.Accept(context.Background(), validBatch("k", 2)); err != nil {
 			t.Fatal(err)
 		}
-		out := map[[32]byte]bool{}
+		out := map[[store.TokenLen]byte]bool{}
 		err := in.Store.ForEachRecord(context.Background(), func(r store.Record) error {
 			for _, tok := range r.Tokens {
 				out[tok.Value] = true

@@ -444,12 +444,12 @@ func (b *Builder) add(empty bool, id int32, ref [16]byte, f []byte) (int, error)
 }
 
 // AddToken adds a token to the record added last.
-func (b *Builder) AddToken(kind matchkey.Kind, value *[32]byte) error {
+func (b *Builder) AddToken(kind matchkey.Kind, value *[store.TokenLen]byte) error {
 	k, ok := b.slot[kind]
 	return b.addToken(k, ok, kind, value)
 }
 
-func (b *Builder) addToken(k int, ok bool, kind matchkey.Kind, value *[32]byte) error {
+func (b *Builder) addToken(k int, ok bool, kind matchkey.Kind, value *[store.TokenLen]byte) error {
 	if b.err != nil {
 		return b.err
 	}

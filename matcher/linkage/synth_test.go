@@ -20,10 +20,10 @@ type synthData struct {
 
 func synth(nrecs int, seed uint64) []store.Record { return synthWithTruth(nrecs, seed).recs }
 
-func val(parts ...uint64) [32]byte {
-	var v [32]byte
+func val(parts ...uint64) [store.TokenLen]byte {
+	var v [store.TokenLen]byte
 	h := uint64(0x9e3779b97f4a7c15)
-	for i := 0; i < 4; i++ {
+	for i := 0; i < store.TokenLen/8; i++ {
 		for _, p := range parts {
 			h ^= p + uint64(i)
 			h = splitmix(h)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -25,13 +26,18 @@ const (
 )
 
 // Record encoding versions, the first byte of every encoded record.
+// Versions 5 and 6 are written; the older ones are still read (stores
+// written by earlier builds), each token cut to its first TokenLen bytes.
 const (
-	recordVersion       = 1 // no filter
-	recordVersionFilter = 2 // version 1 followed by a filter
-	// The stored forms (EncodeStored): versions 1 and 2 with each token's
-	// kind written as its one-byte code instead of its name.
-	recordVersionCoded       = 3
-	recordVersionCodedFilter = 4
+	// Versions 1 to 4 kept each blinded token whole (32 bytes).
+	recordVersion            = 1 // kinds by name, no filter
+	recordVersionFilter      = 2 // version 1 followed by a filter
+	recordVersionCoded       = 3 // version 1 with kinds by code
+	recordVersionCodedFilter = 4 // version 3 followed by a filter
+	// recordVersionShort and recordVersionShortFilter (EncodeRecord):
+	// kinds by code, each token its first TokenLen bytes.
+	recordVersionShort       = 5
+	recordVersionShortFilter = 6
 )
 
 // kindCodes numbers the token kinds in stored records. The numbers are
@@ -70,105 +76,97 @@ var kindCodes = [...]matchkey.Kind{
 	29: matchkey.BlockOtherIDNear,
 }
 
-// kindCode returns the code of kind, and false if it has none.
-func kindCode(kind matchkey.Kind) (byte, bool) {
-	for c := 1; c < len(kindCodes); c++ {
-		if kindCodes[c] == kind {
-			return byte(c), true
+// codeOf is kindCodes inverted. It is built once and only read.
+var codeOf = func() map[matchkey.Kind]byte {
+	m := make(map[matchkey.Kind]byte, len(kindCodes))
+	for c, k := range kindCodes {
+		if k != "" {
+			m[k] = byte(c)
 		}
 	}
-	return 0, false
+	return m
+}()
+
+// KindCode returns the one-byte code by which stored records name kind,
+// and false if it has none.
+func KindCode(kind matchkey.Kind) (byte, bool) {
+	c, ok := codeOf[kind]
+	return c, ok
 }
 
 // errCorrupt is wrapped by every decoding error.
 var errCorrupt = errors.New("corrupt record encoding")
 
-// EncodeRecord returns the canonical binary encoding of r, the input to a
-// batch digest (the stored value is EncodeStored's shorter form).
+// EncodeRecord returns the binary encoding in which the store keeps r, the
+// input to a batch digest. It fails if a token's kind has no code.
 //
-// The encodings are frozen; a change needs a new version byte. A record
-// without a filter has encoding version 1 (so records and digests made
-// before the similarity tier are unchanged), one with a filter version 2:
+// The encoding is frozen; a change needs a new version byte:
 //
-//	byte     version = 1 or 2
+//	byte     version = 5 (no filter) or 6 (a filter follows)
 //	uvarint  len(source), source bytes
 //	[16]byte ref
 //	uvarint  number of tokens, then per token:
-//	           uvarint len(kind), kind bytes, [32]byte value
+//	           byte kind code (kindCodes), [16]byte value
 //	uvarint  number of indicators, then per indicator:
 //	           uvarint len(name), name bytes, byte 0 (false) or 1 (true)
-//	[128]byte filter (version 2 only)
+//	[128]byte filter (version 6 only)
 //
-// Tokens appear sorted by (kind, value) without duplicates and indicators
-// sorted by name, so one record has exactly one encoding: EncodeRecord
-// sorts a copy, and DecodeRecord rejects anything not in that order.
-func EncodeRecord(r Record) []byte {
+// Tokens appear sorted by (kind code, value) without duplicates and
+// indicators sorted by name, so one record has exactly one encoding:
+// EncodeRecord sorts a copy, and DecodeRecord rejects anything not in that
+// order. A record of 23 tokens is about 570 bytes, 128 of them its filter.
+func EncodeRecord(r Record) ([]byte, error) {
 	var e recordEncoder
-	return e.append(nil, r, false)
+	if err := e.prepare(r); err != nil {
+		return nil, err
+	}
+	return e.append(nil, r), nil
 }
 
-// EncodeStored returns the form in which the store keeps r: EncodeRecord's
-// encoding with versions 3 and 4 in place of 1 and 2, and each token's
-// kind written as its one-byte code (kindCodes) instead of its name:
-//
-//	per token: byte code, [32]byte value
-//
-// Tokens stay in EncodeRecord's order (by kind name, then value). Kind
-// names are about 17 bytes, so a record of 23 tokens is about 400 bytes
-// shorter. A record with a kind that has no code is stored as
-// EncodeRecord encodes it.
-func EncodeStored(r Record) []byte {
-	var e recordEncoder
-	e.canonical(r)
-	return e.appendSorted(nil, r, e.codable())
+// codedToken is a token with its kind as its code, as it is encoded.
+type codedToken struct {
+	code  byte
+	value [TokenLen]byte
+}
+
+func compareCoded(a, b codedToken) int {
+	if a.code != b.code {
+		return int(a.code) - int(b.code)
+	}
+	return bytes.Compare(a.value[:], b.value[:])
 }
 
 // recordEncoder encodes records, keeping its buffers from one record to
-// the next (PutBatch encodes every record twice: for the digest and for
-// the store).
+// the next.
 type recordEncoder struct {
-	toks  []Token
+	toks  []codedToken
 	names []string
 }
 
-// canonical puts r's tokens in canonical order and its indicator names in
-// order, into e's buffers.
-func (e *recordEncoder) canonical(r Record) {
-	e.toks = append(e.toks[:0], r.Tokens...)
-	slices.SortFunc(e.toks, compareTokens)
-	e.toks = slices.CompactFunc(e.toks, func(a, b Token) bool { return compareTokens(a, b) == 0 })
+// prepare puts r's tokens, as codes, in canonical order and its indicator
+// names in order, into e's buffers. It fails if a kind has no code.
+func (e *recordEncoder) prepare(r Record) error {
+	e.toks = e.toks[:0]
+	for _, t := range r.Tokens {
+		c, ok := codeOf[t.Kind]
+		if !ok {
+			return fmt.Errorf("token kind %q has no code", truncate(string(t.Kind), MaxKindLen))
+		}
+		e.toks = append(e.toks, codedToken{code: c, value: t.Value})
+	}
+	slices.SortFunc(e.toks, compareCoded)
+	e.toks = slices.Compact(e.toks)
 	e.names = e.names[:0]
 	for k := range r.Indicators {
 		e.names = append(e.names, k)
 	}
 	slices.Sort(e.names)
+	return nil
 }
 
-// codable reports whether every token kind has a code.
-func (e *recordEncoder) codable() bool {
-	for _, t := range e.toks {
-		if _, ok := kindCode(t.Kind); !ok {
-			return false
-		}
-	}
-	return true
-}
-
-func (e *recordEncoder) append(b []byte, r Record, coded bool) []byte {
-	e.canonical(r)
-	return e.appendSorted(b, r, coded)
-}
-
-// size returns the length of the encoding appendSorted appends.
-func (e *recordEncoder) size(r Record, coded bool) int {
-	n := 1 + uvarintLen(len(r.Source)) + len(r.Source) + 16 + uvarintLen(len(e.toks)) + len(e.toks)*32
-	for _, t := range e.toks {
-		if coded {
-			n++
-		} else {
-			n += uvarintLen(len(t.Kind)) + len(t.Kind)
-		}
-	}
+// size returns the length of the encoding append appends.
+func (e *recordEncoder) size(r Record) int {
+	n := 1 + uvarintLen(len(r.Source)) + len(r.Source) + 16 + uvarintLen(len(e.toks)) + len(e.toks)*(1+TokenLen)
 	n += uvarintLen(len(e.names))
 	for _, name := range e.names {
 		n += uvarintLen(len(name)) + len(name) + 1
@@ -184,29 +182,20 @@ func uvarintLen(n int) int {
 	return l
 }
 
-// appendSorted appends r's encoding, its tokens and names as canonical
-// left them.
-func (e *recordEncoder) appendSorted(b []byte, r Record, coded bool) []byte {
-	b = slices.Grow(b, e.size(r, coded))
-	version := byte(recordVersion)
+// append appends r's encoding, its tokens and names as prepare left them.
+func (e *recordEncoder) append(b []byte, r Record) []byte {
+	b = slices.Grow(b, e.size(r))
+	version := byte(recordVersionShort)
 	if len(r.Filter) > 0 {
-		version = recordVersionFilter
-	}
-	if coded {
-		version += recordVersionCoded - recordVersion
+		version = recordVersionShortFilter
 	}
 	b = append(b, version)
 	b = appendString(b, r.Source)
 	b = append(b, r.Ref[:]...)
 	b = binary.AppendUvarint(b, uint64(len(e.toks)))
 	for _, t := range e.toks {
-		if coded {
-			c, _ := kindCode(t.Kind)
-			b = append(b, c)
-		} else {
-			b = appendString(b, string(t.Kind))
-		}
-		b = append(b, t.Value[:]...)
+		b = append(b, t.code)
+		b = append(b, t.value[:]...)
 	}
 	b = binary.AppendUvarint(b, uint64(len(e.names)))
 	for _, name := range e.names {
@@ -220,38 +209,39 @@ func (e *recordEncoder) appendSorted(b []byte, r Record, coded bool) []byte {
 	return append(b, r.Filter...)
 }
 
-// version returns what an encoding's first byte says: whether the kinds
-// are coded and whether a filter follows.
-func (d *decoder) version() (coded, filter bool) {
+// format is what an encoding's version byte says about the rest.
+type format struct {
+	coded    bool // kinds as codes, not names
+	byCode   bool // tokens in order of kind code (else of kind name)
+	filter   bool // a filter follows the indicators
+	valueLen int  // bytes of each token's value
+}
+
+// version reads an encoding's version byte.
+func (d *decoder) version() format {
 	v := d.byte()
 	switch {
 	case d.err != nil:
-	case v == recordVersion:
-	case v == recordVersionFilter:
-		filter = true
-	case v == recordVersionCoded:
-		coded = true
-	case v == recordVersionCodedFilter:
-		coded, filter = true, true
-	default:
-		d.err = fmt.Errorf("%w: unknown version %d", errCorrupt, v)
+		return format{}
+	case v == recordVersionShort || v == recordVersionShortFilter:
+		return format{coded: true, byCode: true, filter: v == recordVersionShortFilter, valueLen: TokenLen}
+	case v >= recordVersion && v <= recordVersionCodedFilter:
+		return format{coded: v >= recordVersionCoded, filter: v%2 == 0, valueLen: 32}
 	}
-	return coded, filter
+	d.err = fmt.Errorf("%w: unknown version %d", errCorrupt, v)
+	return format{}
 }
 
-// kind reads a token's kind: a code or a name.
-func (d *decoder) kind(coded bool) matchkey.Kind {
-	if !coded {
-		return kindName(d.rawString(MaxKindLen, "token kind"))
-	}
+// code reads a token's kind code.
+func (d *decoder) code() byte {
 	c := d.byte()
 	if d.err == nil && (c == 0 || int(c) >= len(kindCodes) || kindCodes[c] == "") {
 		d.fail(fmt.Sprintf("unknown token kind code %d", c))
 	}
 	if d.err != nil {
-		return ""
+		return 0
 	}
-	return kindCodes[c]
+	return c
 }
 
 // kindName returns name as a Kind, without allocating when it is a kind
@@ -265,28 +255,51 @@ func kindName(name []byte) matchkey.Kind {
 	return matchkey.Kind(name)
 }
 
-// DecodeRecord parses an encoding made by EncodeRecord or EncodeStored. It
-// accepts only canonical encodings: for every b it accepts, the function
-// that made b gives b again from the result. It does not check that token
-// kinds are known to matchkey, so records stored before a kind was
-// retired still decode.
+// DecodeRecord parses an encoding made by EncodeRecord, or by an earlier
+// build (versions 1 to 4, whose 32-byte token values are cut to their
+// first TokenLen bytes). It accepts only canonical encodings: for every b
+// of version 5 or 6 it accepts, EncodeRecord gives b again from the
+// result. It does not check that token kinds are known to matchkey, so
+// records stored before a kind was retired still decode.
 func DecodeRecord(b []byte) (Record, error) {
 	d := decoder{b: b}
 	var r Record
-	coded, hasFilter := d.version()
+	f := d.version()
 	r.Source = d.string(MaxSourceLen, "source")
 	copy(r.Ref[:], d.bytes(16, "ref"))
 	nt := d.count(MaxTokens, "tokens")
 	if nt > 0 {
 		r.Tokens = make([]Token, 0, nt)
 	}
+	var prevCode byte
+	var prevValue []byte
 	for i := 0; i < nt && d.err == nil; i++ {
 		var t Token
-		t.Kind = d.kind(coded)
-		copy(t.Value[:], d.bytes(32, "token value"))
-		if d.err == nil && len(r.Tokens) > 0 && compareTokens(r.Tokens[len(r.Tokens)-1], t) >= 0 {
-			d.fail("tokens not in canonical order")
+		var code byte
+		if f.coded {
+			code = d.code()
+			t.Kind = kindCodes[code]
+		} else {
+			t.Kind = kindName(d.rawString(MaxKindLen, "token kind"))
 		}
+		v := d.bytes(f.valueLen, "token value")
+		if d.err != nil {
+			break
+		}
+		if i > 0 {
+			var c int
+			if f.byCode {
+				c = int(prevCode) - int(code)
+			} else {
+				c = strings.Compare(string(r.Tokens[i-1].Kind), string(t.Kind))
+			}
+			if c > 0 || c == 0 && bytes.Compare(prevValue, v) >= 0 {
+				d.fail("tokens not in canonical order")
+				break
+			}
+		}
+		prevCode, prevValue = code, v
+		copy(t.Value[:], v)
 		r.Tokens = append(r.Tokens, t)
 	}
 	ni := d.count(MaxIndicators, "indicators")
@@ -309,7 +322,7 @@ func DecodeRecord(b []byte) (Record, error) {
 		prev = name
 		r.Indicators[name] = v == 1
 	}
-	if hasFilter {
+	if f.filter {
 		r.Filter = bytes.Clone(d.bytes(FilterLen, "filter"))
 	}
 	if d.err == nil && len(d.b) != 0 {
@@ -398,16 +411,6 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-func compareTokens(a, b Token) int {
-	if a.Kind != b.Kind {
-		if a.Kind < b.Kind {
-			return -1
-		}
-		return 1
-	}
-	return bytes.Compare(a.Value[:], b.Value[:])
-}
-
 // validateRecord checks r against the limits and the kinds registry. The
 // error names the problem, never a value.
 func validateRecord(r Record) error {
@@ -486,7 +489,7 @@ type RecordView struct {
 	// Expires is the record's expiry (zero for none), as in Record.
 	Expires    time.Time
 	tokens     []byte // the encoded tokens
-	coded      bool   // kinds as codes (EncodeStored)
+	f          format
 	nTokens    int
 	indicators []byte // the encoded indicators
 	nInd       int
@@ -495,13 +498,13 @@ type RecordView struct {
 // Tokens returns how many tokens the record holds.
 func (v *RecordView) Tokens() int { return v.nTokens }
 
-// ForEachToken calls fn with every token in canonical order. value
-// points into the view's buffer.
-func (v *RecordView) ForEachToken(fn func(kind matchkey.Kind, value *[32]byte)) {
+// ForEachToken calls fn with every token in the order of its encoding.
+// value points into the view's buffer.
+func (v *RecordView) ForEachToken(fn func(kind matchkey.Kind, value *[TokenLen]byte)) {
 	b := v.tokens
 	for range v.nTokens {
 		var kind matchkey.Kind
-		if v.coded {
+		if v.f.coded {
 			kind = kindCodes[b[0]]
 			b = b[1:]
 		} else {
@@ -509,8 +512,8 @@ func (v *RecordView) ForEachToken(fn func(kind matchkey.Kind, value *[32]byte)) 
 			kind = kindName(b[l : l+int(n)])
 			b = b[l+int(n):]
 		}
-		fn(kind, (*[32]byte)(b[:32]))
-		b = b[32:]
+		fn(kind, (*[TokenLen]byte)(b[:TokenLen]))
+		b = b[v.f.valueLen:]
 	}
 }
 
@@ -527,26 +530,25 @@ func (v *RecordView) ForEachIndicator(fn func(name []byte, value bool)) {
 	}
 }
 
-// ParseRecordView parses an encoding made by EncodeStored or EncodeRecord
-// in place. It checks the structure (lengths, limits, versions, kind
-// codes) as DecodeRecord does but not the canonical order of tokens and
-// indicators, which PutBatch guarantees for everything it stores.
+// ParseRecordView parses an encoding that DecodeRecord reads, in place.
+// It checks the structure (lengths, limits, versions, kind codes) as
+// DecodeRecord does but not the canonical order of tokens and indicators,
+// which PutBatch guarantees for everything it stores.
 func ParseRecordView(b []byte) (RecordView, error) {
 	d := decoder{b: b}
 	var v RecordView
-	var hasFilter bool
-	v.coded, hasFilter = d.version()
+	v.f = d.version()
 	v.Source = d.rawString(MaxSourceLen, "source")
 	copy(v.Ref[:], d.bytes(16, "ref"))
 	v.nTokens = d.count(MaxTokens, "tokens")
 	start := d.b
 	for i := 0; i < v.nTokens && d.err == nil; i++ {
-		if v.coded {
-			d.kind(true)
+		if v.f.coded {
+			d.code()
 		} else {
 			d.rawString(MaxKindLen, "token kind")
 		}
-		d.bytes(32, "token value")
+		d.bytes(v.f.valueLen, "token value")
 	}
 	if d.err == nil {
 		v.tokens = start[:len(start)-len(d.b)]
@@ -562,7 +564,7 @@ func ParseRecordView(b []byte) (RecordView, error) {
 	if d.err == nil {
 		v.indicators = start[:len(start)-len(d.b)]
 	}
-	if hasFilter {
+	if v.f.filter {
 		v.Filter = d.bytes(FilterLen, "filter")
 	}
 	if d.err == nil && len(d.b) != 0 {

@@ -13,90 +13,141 @@ import (
 	"tfmatch/matchkey"
 )
 
-func TestEncodeRecordGolden(t *testing.T) {
-	r := Record{
-		Source: "police",
-		Ref:    [16]byte{0: 1, 15: 0xff},
-		Tokens: []Token{
-			{Kind: matchkey.NameDOB, Value: [32]byte{0: 0xaa}},
-			{Kind: matchkey.NINO, Value: [32]byte{31: 0xbb}},
-			{Kind: matchkey.NameDOB, Value: [32]byte{0: 0xaa}}, // duplicate, dropped
+// goldenRecords are the records of testdata/record_v1.hex to
+// record_v6.hex: versions 1 to 4 were written by earlier builds (their
+// 32-byte token values read as their first 16 bytes), 5 and 6 are what
+// EncodeRecord writes.
+var goldenRecords = []struct {
+	old      []string // earlier encodings of the record
+	current  string   // EncodeRecord's
+	record   Record
+	inserted []Token // tokens as submitted: out of order, repeated
+}{
+	{
+		old:     []string{"testdata/record_v1.hex", "testdata/record_v3.hex"},
+		current: "testdata/record_v5.hex",
+		record: Record{
+			Source:     "police",
+			Ref:        [16]byte{0: 1, 15: 0xff},
+			Tokens:     []Token{{Kind: matchkey.NINO}, {Kind: matchkey.NameDOB, Value: [16]byte{0: 0xaa}}},
+			Indicators: map[string]bool{"work": false, "crime_asb": true},
 		},
-		Indicators: map[string]bool{"work": false, "crime_asb": true},
+		inserted: []Token{
+			{Kind: matchkey.NameDOB, Value: [16]byte{0: 0xaa}},
+			{Kind: matchkey.NINO},
+			{Kind: matchkey.NameDOB, Value: [16]byte{0: 0xaa}}, // repeated, dropped
+		},
+	},
+	{
+		old:     []string{"testdata/record_v2.hex", "testdata/record_v4.hex"},
+		current: "testdata/record_v6.hex",
+		record: Record{
+			Source:     "education",
+			Ref:        [16]byte{0: 2, 15: 0xee},
+			Tokens:     []Token{{Kind: matchkey.NameDOB, Value: [16]byte{1: 0x22}}, {Kind: matchkey.BlockName, Value: [16]byte{0: 0x11}}},
+			Indicators: map[string]bool{"education": true},
+			Filter:     goldenFilter(),
+		},
+		inserted: []Token{{Kind: matchkey.BlockName, Value: [16]byte{0: 0x11}}, {Kind: matchkey.NameDOB, Value: [16]byte{1: 0x22}}},
+	},
+}
+
+func goldenFilter() []byte {
+	f := make([]byte, FilterLen)
+	for i := range f {
+		f[i] = byte(i * 7)
 	}
-	got := hex.EncodeToString(EncodeRecord(r))
-	want, err := os.ReadFile("testdata/record_v1.hex")
-	if err != nil {
-		t.Fatal(err)
+	return f
+}
+
+// TestEncodeRecordGolden pins the encoding: the golden records, given
+// with their tokens out of order and repeated, encode to their files, and
+// the files decode to them.
+func TestEncodeRecordGolden(t *testing.T) {
+	for _, g := range goldenRecords {
+		in := g.record
+		in.Tokens = g.inserted
+		enc, err := EncodeRecord(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := readHex(t, g.current)
+		if !bytes.Equal(enc, want) {
+			t.Errorf("EncodeRecord =\n%x\nwant (%s)\n%x", enc, g.current, want)
+		}
+		dec, err := DecodeRecord(want)
+		if err != nil {
+			t.Fatalf("%s: %v", g.current, err)
+		}
+		if !reflect.DeepEqual(dec, g.record) {
+			t.Errorf("%s decodes to %+v, want %+v", g.current, dec, g.record)
+		}
 	}
-	if got != strings.TrimSpace(string(want)) {
-		t.Errorf("EncodeRecord =\n%s\nwant (testdata/record_v1.hex)\n%s", got, want)
-	}
-	b, _ := hex.DecodeString(strings.TrimSpace(string(want)))
-	dec, err := DecodeRecord(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Tokens = canonicalTokens(r.Tokens)
-	if !reflect.DeepEqual(dec, r) {
-		t.Errorf("DecodeRecord = %+v, want %+v", dec, r)
+	// Without a filter a record is version 5, with one version 6.
+	enc, err := EncodeRecord(Record{Source: "s", Tokens: []Token{{Kind: matchkey.NINO}}})
+	if err != nil || enc[0] != recordVersionShort {
+		t.Errorf("record without filter encoded as %x, %v", enc, err)
 	}
 }
 
-// TestEncodeRecordGoldenV2 pins the encoding of a record with a filter;
-// testdata/record_v1.hex (TestEncodeRecordGolden) must still decode.
-func TestEncodeRecordGoldenV2(t *testing.T) {
-	filter := make([]byte, FilterLen)
-	for i := range filter {
-		filter[i] = byte(i * 7)
+// TestDecodeOldVersions checks that records written by earlier builds
+// still read: the same record, each token cut to its first 16 bytes, and
+// in the order of the current encoding once encoded again.
+func TestDecodeOldVersions(t *testing.T) {
+	for _, g := range goldenRecords {
+		for _, file := range g.old {
+			dec, err := DecodeRecord(readHex(t, file))
+			if err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			enc, err := EncodeRecord(dec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := readHex(t, g.current); !bytes.Equal(enc, want) {
+				t.Errorf("%s encodes again as\n%x\nwant (%s)\n%x", file, enc, g.current, want)
+			}
+		}
 	}
-	r := Record{
-		Source:     "education",
-		Ref:        [16]byte{0: 2, 15: 0xee},
-		Tokens:     []Token{{Kind: matchkey.BlockName, Value: [32]byte{0: 0x11}}, {Kind: matchkey.NameDOB, Value: [32]byte{1: 0x22}}},
-		Indicators: map[string]bool{"education": true},
-		Filter:     filter,
+}
+
+func TestEncodeRecordUncodedKind(t *testing.T) {
+	if _, err := EncodeRecord(Record{Source: "s", Tokens: []Token{{Kind: matchkey.NINO}, {Kind: "retired_kind"}}}); err == nil {
+		t.Error("EncodeRecord accepted a kind with no code")
 	}
-	got := hex.EncodeToString(EncodeRecord(r))
-	want, err := os.ReadFile("testdata/record_v2.hex")
+}
+
+func mustEncode(t testing.TB, r Record) []byte {
+	t.Helper()
+	b, err := EncodeRecord(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != strings.TrimSpace(string(want)) {
-		t.Errorf("EncodeRecord =\n%s\nwant (testdata/record_v2.hex)\n%s", got, want)
-	}
-	b, _ := hex.DecodeString(strings.TrimSpace(string(want)))
-	dec, err := DecodeRecord(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(dec, r) {
-		t.Errorf("DecodeRecord = %+v, want %+v", dec, r)
-	}
-	// Without a filter the record keeps its version 1 encoding.
-	r.Filter = nil
-	if enc := EncodeRecord(r); enc[0] != recordVersion {
-		t.Errorf("record without filter encoded as version %d", enc[0])
-	}
+	return b
 }
 
 func TestDecodeRecordRejects(t *testing.T) {
-	valid := EncodeRecord(Record{Source: "s", Tokens: []Token{{Kind: "a"}, {Kind: "b"}}, Indicators: map[string]bool{"x": true, "y": false}})
+	valid := mustEncode(t, Record{Source: "s", Tokens: []Token{{Kind: matchkey.NINO}, {Kind: matchkey.NHS}}, Indicators: map[string]bool{"x": true, "y": false}})
+	oldValid := readHex(t, "testdata/record_v1.hex")
 	tests := []struct {
 		name string
 		b    []byte
 	}{
 		{"empty", nil},
-		{"version", append([]byte{9}, valid[1:]...)},
+		{"version 0", append([]byte{0}, valid[1:]...)},
+		{"version 7", append([]byte{7}, valid[1:]...)},
 		{"kind code 0", codedWith(0)},
 		{"kind code past the table", codedWith(byte(len(kindCodes)))},
-		{"coded out of order", codedUnsorted()},
-		{"v2 without filter", append([]byte{recordVersionFilter}, valid[1:]...)},
-		{"v2 short filter", append(append([]byte{recordVersionFilter}, valid[1:]...), make([]byte, FilterLen-1)...)},
+		{"kinds out of order", codedUnsorted(3, 0, 1, 0)},
+		{"same kind, values out of order", codedUnsorted(1, 1, 1, 0)},
+		{"repeated token", codedUnsorted(1, 0, 1, 0)},
+		{"v6 without filter", append([]byte{recordVersionShortFilter}, valid[1:]...)},
+		{"v6 short filter", append(append([]byte{recordVersionShortFilter}, valid[1:]...), make([]byte, FilterLen-1)...)},
 		{"truncated", valid[:len(valid)-1]},
-		{"trailing", append(append([]byte{}, valid...), 0)},
-		{"bad bool", append(append([]byte{}, valid[:len(valid)-1]...), 2)},
-		{"unsorted tokens", EncodeRecordUnsorted()},
+		{"trailing", append(slices.Clone(valid), 0)},
+		{"bad bool", append(slices.Clone(valid[:len(valid)-1]), 2)},
+		{"old, truncated", oldValid[:len(oldValid)-1]},
+		{"old, tokens out of order", oldUnsorted()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -107,103 +158,84 @@ func TestDecodeRecordRejects(t *testing.T) {
 	}
 }
 
-// EncodeRecordUnsorted builds an encoding with tokens out of order.
-func EncodeRecordUnsorted() []byte {
+// oldUnsorted builds a version 1 encoding with tokens out of order.
+func oldUnsorted() []byte {
 	b := []byte{recordVersion}
 	b = appendString(b, "s")
 	b = append(b, make([]byte, 16)...)
 	b = append(b, 2)
-	b = appendString(b, "b")
+	b = appendString(b, "upn")
 	b = append(b, make([]byte, 32)...)
-	b = appendString(b, "a")
+	b = appendString(b, "nino")
 	b = append(b, make([]byte, 32)...)
 	return append(b, 0)
 }
 
 func FuzzDecodeRecord(f *testing.F) {
-	f.Add(EncodeRecord(Record{Source: "police", Tokens: []Token{{Kind: matchkey.NINO}}, Indicators: map[string]bool{"crime_asb": true}}))
-	f.Add(EncodeRecord(Record{Source: "x"}))
-	f.Add(EncodeRecordUnsorted())
-	f.Add([]byte{1, 0x80, 0x00})
-	f.Add(EncodeRecord(Record{Source: "x", Filter: make([]byte, FilterLen)}))
-	f.Add(EncodeStored(Record{Source: "x", Tokens: []Token{{Kind: matchkey.NINO}, {Kind: matchkey.UPRN}}, Filter: make([]byte, FilterLen)}))
+	f.Add(mustEncode(f, Record{Source: "police", Tokens: []Token{{Kind: matchkey.NINO}}, Indicators: map[string]bool{"crime_asb": true}}))
+	f.Add(mustEncode(f, Record{Source: "x"}))
+	f.Add(mustEncode(f, Record{Source: "x", Tokens: []Token{{Kind: matchkey.NINO}, {Kind: matchkey.UPRN}}, Filter: make([]byte, FilterLen)}))
+	f.Add(codedUnsorted(3, 0, 1, 0))
+	f.Add([]byte{5, 0x80, 0x00})
 	f.Add(codedWith(0))
+	f.Add(oldUnsorted())
+	for _, file := range []string{"testdata/record_v1.hex", "testdata/record_v2.hex", "testdata/record_v3.hex", "testdata/record_v4.hex"} {
+		f.Add(readHex(f, file))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := DecodeRecord(b)
 		if err != nil {
 			return
 		}
-		// Round trip: accepted encodings are canonical, in the form that
-		// made them.
-		encode := EncodeRecord
-		if b[0] == recordVersionCoded || b[0] == recordVersionCodedFilter {
-			encode = EncodeStored
+		enc, err := EncodeRecord(r)
+		if b[0] == recordVersionShort || b[0] == recordVersionShortFilter {
+			// Accepted encodings are canonical.
+			if err != nil || !bytes.Equal(enc, b) {
+				t.Fatalf("encoding DecodeRecord(b) gives %x, %v; want %x", enc, err, b)
+			}
+			return
 		}
-		if enc := encode(r); !bytes.Equal(enc, b) {
-			t.Fatalf("encoding DecodeRecord(b) gives %x, want %x", enc, b)
+		// An earlier build's record, with kinds that still have codes,
+		// reads the same once written again, but for token order and
+		// tokens that are one once cut to 16 bytes.
+		if err != nil {
+			return
+		}
+		again, err := DecodeRecord(enc)
+		if err != nil {
+			t.Fatalf("DecodeRecord(EncodeRecord(r)): %v", err)
+		}
+		r.Tokens = canonicalTokens(r.Tokens)
+		if !reflect.DeepEqual(again, r) {
+			t.Fatalf("read again as %+v, want %+v", again, r)
 		}
 	})
 }
 
-// codedWith builds a stored encoding whose one token has kind code c.
+// codedWith builds an encoding whose one token has kind code c.
 func codedWith(c byte) []byte {
-	b := []byte{recordVersionCoded}
+	b := []byte{recordVersionShort}
 	b = appendString(b, "s")
 	b = append(b, make([]byte, 16)...)
 	b = append(b, 1, c)
-	b = append(b, make([]byte, 32)...)
+	b = append(b, make([]byte, TokenLen)...)
 	return append(b, 0)
 }
 
-// codedUnsorted builds a stored encoding with its tokens out of order:
-// upn (code 3) before nino (code 1), and "nino" < "upn".
-func codedUnsorted() []byte {
-	b := []byte{recordVersionCoded}
+// codedUnsorted builds an encoding of two tokens, kind codes c1 and c2
+// with values whose first bytes are v1 and v2.
+func codedUnsorted(c1, v1, c2, v2 byte) []byte {
+	b := []byte{recordVersionShort}
 	b = appendString(b, "s")
 	b = append(b, make([]byte, 16)...)
-	b = append(b, 2, 3)
-	b = append(b, make([]byte, 32)...)
-	b = append(b, 1)
-	b = append(b, make([]byte, 32)...)
+	b = append(b, 2, c1, v1)
+	b = append(b, make([]byte, TokenLen-1)...)
+	b = append(b, c2, v2)
+	b = append(b, make([]byte, TokenLen-1)...)
 	return append(b, 0)
 }
 
-// TestEncodeStoredGolden pins the stored forms of the two golden records:
-// the same records with each kind as its code (versions 3 and 4). Each
-// decodes to what its canonical form decodes to.
-func TestEncodeStoredGolden(t *testing.T) {
-	for _, tt := range []struct{ canonical, stored string }{
-		{"testdata/record_v1.hex", "testdata/record_v3.hex"},
-		{"testdata/record_v2.hex", "testdata/record_v4.hex"},
-	} {
-		r, err := DecodeRecord(readHex(t, tt.canonical))
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := readHex(t, tt.stored)
-		got := EncodeStored(r)
-		if !bytes.Equal(got, want) {
-			t.Errorf("EncodeStored(%s) =\n%x\nwant (%s)\n%x", tt.canonical, got, tt.stored, want)
-		}
-		if len(got) >= len(EncodeRecord(r)) {
-			t.Errorf("%s: stored form of %d bytes, canonical %d", tt.stored, len(got), len(EncodeRecord(r)))
-		}
-		dec, err := DecodeRecord(want)
-		if err != nil {
-			t.Fatalf("%s: %v", tt.stored, err)
-		}
-		if !reflect.DeepEqual(dec, r) {
-			t.Errorf("%s decodes to %+v, want %+v", tt.stored, dec, r)
-		}
-	}
-	// A kind without a code keeps the canonical form.
-	r := Record{Source: "s", Tokens: []Token{{Kind: matchkey.NINO}, {Kind: "retired_kind"}}}
-	if got, want := EncodeStored(r), EncodeRecord(r); !bytes.Equal(got, want) {
-		t.Errorf("record with an uncoded kind stored as %x, want %x", got, want)
-	}
-}
-
-func readHex(t *testing.T, file string) []byte {
+func readHex(t testing.TB, file string) []byte {
 	t.Helper()
 	s, err := os.ReadFile(file)
 	if err != nil {
@@ -246,10 +278,17 @@ func TestKindCodes(t *testing.T) {
 	}
 }
 
-// canonicalTokens returns the tokens sorted by (kind, value) with exact
-// duplicates removed. The input is not modified.
+// canonicalTokens returns the tokens in the order of their encoding, by
+// (kind code, value), with exact duplicates removed. The input is not
+// modified.
 func canonicalTokens(in []Token) []Token {
 	out := slices.Clone(in)
-	slices.SortFunc(out, compareTokens)
-	return slices.CompactFunc(out, func(a, b Token) bool { return compareTokens(a, b) == 0 })
+	cmp := func(a, b Token) int {
+		if a.Kind != b.Kind {
+			return int(codeOf[a.Kind]) - int(codeOf[b.Kind])
+		}
+		return bytes.Compare(a.Value[:], b.Value[:])
+	}
+	slices.SortFunc(out, cmp)
+	return slices.CompactFunc(out, func(a, b Token) bool { return cmp(a, b) == 0 })
 }

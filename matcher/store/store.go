@@ -35,10 +35,17 @@ import (
 	"tfmatch/matchkey"
 )
 
+// TokenLen is how many bytes of a blinded token the store keeps: the first
+// 16 of HMAC-SHA256(M, token). Two distinct tokens of one kind agree on
+// them with probability 2^-128 per pair (below 10^-22 for every pair of
+// 10^8 tokens), and a blinded token is only ever compared for equality,
+// so the other 16 bytes would add nothing but size (docs/tokens.md).
+const TokenLen = 16
+
 // Token is one blinded match-key token.
 type Token struct {
 	Kind  matchkey.Kind
-	Value [32]byte
+	Value [TokenLen]byte // the blinded token's first TokenLen bytes
 }
 
 // Record is one agency record as the matcher knows it.
@@ -240,7 +247,8 @@ type BatchResult struct {
 	// was written.
 	Duplicate bool
 	// Digest is SHA-256 over the batch's records in submission order,
-	// each as uvarint(len(enc)) || enc with enc = EncodeRecord(record).
+	// each as uvarint(len(enc)) || enc with enc = EncodeRecord(record):
+	// what the store holds for them.
 	Digest [32]byte
 }
 
@@ -268,23 +276,27 @@ func decodeBatch(id string, b []byte) (BatchResult, error) {
 }
 
 // Digest returns the digest PutBatch reports for recs (see BatchResult).
-// Records with an empty Source are digested as if Source were source.
-func Digest(source string, recs []Record) [32]byte {
+// Records with an empty Source are digested as if Source were source. It
+// fails if a token's kind has no code.
+func Digest(source string, recs []Record) ([32]byte, error) {
 	h := sha256.New()
 	var lb [binary.MaxVarintLen64]byte
-	var enc recordEncoder
-	var canon []byte
-	for _, r := range recs {
+	var e recordEncoder
+	var enc []byte
+	for i, r := range recs {
 		if r.Source == "" {
 			r.Source = source
 		}
-		canon = enc.append(canon[:0], r, false)
-		h.Write(lb[:binary.PutUvarint(lb[:], uint64(len(canon)))])
-		h.Write(canon)
+		if err := e.prepare(r); err != nil {
+			return [32]byte{}, fmt.Errorf("store: digest: record %d: %w", i, err)
+		}
+		enc = e.append(enc[:0], r)
+		h.Write(lb[:binary.PutUvarint(lb[:], uint64(len(enc)))])
+		h.Write(enc)
 	}
 	var d [32]byte
 	h.Sum(d[:0])
-	return d
+	return d, nil
 }
 
 // PutBatch stores one batch of records from source, atomically: either
@@ -303,17 +315,19 @@ func (s *Store) PutBatch(ctx context.Context, source, batchID string, recs []Rec
 	if batchID == "" || len(batchID) > MaxBatchIDLen {
 		return BatchResult{}, fmt.Errorf("store: put batch: %w: batch id must be 1-%d bytes", ErrInvalid, MaxBatchIDLen)
 	}
-	// Validate and encode everything before touching the database.
+	// Validate and encode everything before touching the database: each
+	// record once, into one buffer for the whole batch, which the
+	// transaction holds until it commits.
 	type prepared struct {
-		key   []byte
-		value []byte
+		key        []byte
+		start, end int // the value in buf
 	}
 	prep := make([]prepared, len(recs))
 	seen := make(map[[16]byte]struct{}, len(recs))
 	h := sha256.New()
 	var lb [binary.MaxVarintLen64]byte
-	var enc recordEncoder
-	var canon []byte
+	var e recordEncoder
+	var buf []byte
 	for i, r := range recs {
 		if r.Source == "" {
 			r.Source = source
@@ -328,12 +342,19 @@ func (s *Store) PutBatch(ctx context.Context, source, batchID string, recs []Rec
 			return BatchResult{}, fmt.Errorf("store: put batch: %w: record %d: ref repeated within the batch", ErrInvalid, i)
 		}
 		seen[r.Ref] = struct{}{}
-		enc.canonical(r)
-		canon = enc.appendSorted(canon[:0], r, false)
-		h.Write(lb[:binary.PutUvarint(lb[:], uint64(len(canon)))])
-		h.Write(canon)
-		coded := enc.codable()
-		prep[i] = prepared{key: recordKey(s.epoch, source, r.Ref), value: enc.appendSorted(make([]byte, 0, enc.size(r, coded)), r, coded)}
+		if err := e.prepare(r); err != nil {
+			return BatchResult{}, fmt.Errorf("store: put batch: %w: record %d: %w", ErrInvalid, i, err)
+		}
+		if buf == nil {
+			// Records of one batch are much alike: room for all of them
+			// at about this one's size, grown if need be.
+			buf = make([]byte, 0, len(recs)*(e.size(r)+e.size(r)/8))
+		}
+		start := len(buf)
+		buf = e.append(buf, r)
+		h.Write(lb[:binary.PutUvarint(lb[:], uint64(len(buf)-start))])
+		h.Write(buf[start:])
+		prep[i] = prepared{key: recordKey(s.epoch, source, r.Ref), start: start, end: len(buf)}
 	}
 	res := BatchResult{BatchID: batchID, Records: len(recs)}
 	h.Sum(res.Digest[:0])
@@ -372,7 +393,9 @@ func (s *Store) PutBatch(ctx context.Context, source, batchID string, recs []Rec
 				return BatchResult{}, fmt.Errorf("store: put batch: %w", err)
 			}
 		}
-		if err := set(p.key, p.value); err != nil {
+		// The full slice expression keeps a value from reaching into
+		// the next one's bytes.
+		if err := set(p.key, buf[p.start:p.end:p.end]); err != nil {
 			return BatchResult{}, wrapTxnErr("write record", err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"reflect"
@@ -17,7 +18,17 @@ import (
 )
 
 func tok(kind matchkey.Kind, label string) Token {
-	return Token{Kind: kind, Value: sha256.Sum256([]byte(label))}
+	h := sha256.Sum256([]byte(label))
+	return Token{Kind: kind, Value: [TokenLen]byte(h[:TokenLen])}
+}
+
+func digest(t *testing.T, source string, recs []Record) [32]byte {
+	t.Helper()
+	d, err := Digest(source, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 func refOf(label string) [16]byte {
@@ -57,7 +68,7 @@ func TestPutBatchIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Duplicate || res.Records != 2 || res.BatchID != "b1" || res.Digest != Digest("police", recs) {
+	if res.Duplicate || res.Records != 2 || res.BatchID != "b1" || res.Digest != digest(t, "police", recs) {
 		t.Errorf("first PutBatch = %+v", res)
 	}
 	again, err := s.PutBatch(ctx, "police", "b1", recs[:1])
@@ -86,14 +97,27 @@ func TestPutBatchIdempotent(t *testing.T) {
 func TestDigestOrderPreserving(t *testing.T) {
 	a := Record{Source: "s", Ref: refOf("a")}
 	b := Record{Source: "s", Ref: refOf("b")}
-	if Digest("s", []Record{a, b}) == Digest("s", []Record{b, a}) {
+	if digest(t, "s", []Record{a, b}) == digest(t, "s", []Record{b, a}) {
 		t.Error("digest ignores record order")
 	}
 	// Token order within a record does not matter (canonical encoding).
 	x := Record{Source: "s", Ref: refOf("x"), Tokens: []Token{tok(matchkey.NameDOB, "1"), tok(matchkey.NINO, "2")}}
 	y := Record{Source: "s", Ref: refOf("x"), Tokens: []Token{tok(matchkey.NINO, "2"), tok(matchkey.NameDOB, "1")}}
-	if Digest("s", []Record{x}) != Digest("s", []Record{y}) {
+	if digest(t, "s", []Record{x}) != digest(t, "s", []Record{y}) {
 		t.Error("digest depends on token order")
+	}
+	// The digest is of the stored encodings, each prefixed by its length.
+	h := sha256.New()
+	for _, r := range []Record{x, y} {
+		enc, err := EncodeRecord(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Write(binary.AppendUvarint(nil, uint64(len(enc))))
+		h.Write(enc)
+	}
+	if got := digest(t, "s", []Record{x, y}); !bytes.Equal(got[:], h.Sum(nil)) {
+		t.Error("digest is not SHA-256 over the length-prefixed stored encodings")
 	}
 }
 

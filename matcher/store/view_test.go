@@ -19,7 +19,7 @@ import (
 // viewRecord rebuilds a Record from a view, for comparing with DecodeRecord.
 func viewRecord(v *RecordView) Record {
 	r := Record{Source: string(v.Source), Ref: v.Ref, Filter: bytes.Clone(v.Filter), Expires: v.Expires}
-	v.ForEachToken(func(kind matchkey.Kind, value *[32]byte) {
+	v.ForEachToken(func(kind matchkey.Kind, value *[TokenLen]byte) {
 		r.Tokens = append(r.Tokens, Token{Kind: kind, Value: *value})
 	})
 	v.ForEachIndicator(func(name []byte, val bool) {
@@ -32,7 +32,7 @@ func viewRecord(v *RecordView) Record {
 }
 
 func TestParseRecordViewMatchesDecode(t *testing.T) {
-	for _, file := range []string{"testdata/record_v1.hex", "testdata/record_v2.hex", "testdata/record_v3.hex", "testdata/record_v4.hex"} {
+	for _, file := range []string{"testdata/record_v1.hex", "testdata/record_v2.hex", "testdata/record_v3.hex", "testdata/record_v4.hex", "testdata/record_v5.hex", "testdata/record_v6.hex"} {
 		want, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
@@ -56,13 +56,14 @@ func TestParseRecordViewMatchesDecode(t *testing.T) {
 }
 
 func TestParseRecordViewRejects(t *testing.T) {
-	valid := EncodeRecord(Record{Source: "s", Tokens: []Token{{Kind: "a"}, {Kind: "b"}}, Indicators: map[string]bool{"x": true, "y": false}})
+	valid := mustEncode(t, Record{Source: "s", Tokens: []Token{{Kind: matchkey.NINO}, {Kind: matchkey.NHS}}, Indicators: map[string]bool{"x": true, "y": false}})
 	for name, b := range map[string][]byte{
 		"empty":             nil,
 		"version":           append([]byte{9}, valid[1:]...),
 		"kind code 0":       codedWith(0),
 		"kind code unknown": codedWith(byte(len(kindCodes))),
-		"v2 without filter": append([]byte{recordVersionFilter}, valid[1:]...),
+		"v6 without filter": append([]byte{recordVersionShortFilter}, valid[1:]...),
+		"v2 short":          readHex(t, "testdata/record_v2.hex")[:200],
 		"truncated":         valid[:len(valid)-1],
 		"trailing":          append(append([]byte{}, valid...), 0),
 		"bad bool":          append(append([]byte{}, valid[:len(valid)-1]...), 2),
@@ -74,10 +75,13 @@ func TestParseRecordViewRejects(t *testing.T) {
 }
 
 func FuzzParseRecordView(f *testing.F) {
-	f.Add(EncodeRecord(Record{Source: "police", Tokens: []Token{{Kind: matchkey.NINO}}, Indicators: map[string]bool{"crime_asb": true}}))
-	f.Add(EncodeRecord(Record{Source: "x", Filter: make([]byte, FilterLen)}))
-	f.Add([]byte{1, 0x80, 0x00})
-	f.Add(EncodeStored(Record{Source: "x", Tokens: []Token{{Kind: matchkey.NINO}, {Kind: matchkey.UPRN}}, Filter: make([]byte, FilterLen)}))
+	f.Add(mustEncode(f, Record{Source: "police", Tokens: []Token{{Kind: matchkey.NINO}}, Indicators: map[string]bool{"crime_asb": true}}))
+	f.Add(mustEncode(f, Record{Source: "x", Filter: make([]byte, FilterLen)}))
+	f.Add([]byte{5, 0x80, 0x00})
+	f.Add(mustEncode(f, Record{Source: "x", Tokens: []Token{{Kind: matchkey.NINO}, {Kind: matchkey.UPRN}}, Filter: make([]byte, FilterLen)}))
+	for _, file := range []string{"testdata/record_v1.hex", "testdata/record_v2.hex", "testdata/record_v3.hex", "testdata/record_v4.hex"} {
+		f.Add(readHex(f, file))
+	}
 	f.Add(codedWith(0))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		v, err := ParseRecordView(b)
