@@ -210,9 +210,9 @@ func run(ctx context.Context, c config, logger *slog.Logger) error {
 		Listen:   c.listen,
 		TLS:      tlsCfg,
 		AddrFile: c.addrFile,
-		Options:  opts,
+		Options:  append(opts, server.ServerOptions()...),
 		Register: func(s *grpc.Server) {
-			pb.RegisterSubmissionServer(s, srv)
+			srv.RegisterSubmission(s)
 			pb.RegisterLeadServer(s, srv)
 			pb.RegisterAuditServer(s, srv.AuditServer())
 		},

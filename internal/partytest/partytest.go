@@ -41,13 +41,13 @@ func As(ctx context.Context, party string) context.Context {
 }
 
 // Serve starts a gRPC server on an in-memory listener with the services
-// register adds, and returns a client connection to it and stop, which
+// register adds (made with opts), and returns a client connection to it and stop, which
 // closes the connection and stops the server. stop also runs when the test
 // ends; calling it again does nothing.
-func Serve(t testing.TB, register func(*grpc.Server)) (*grpc.ClientConn, func()) {
+func Serve(t testing.TB, register func(*grpc.Server), opts ...grpc.ServerOption) (*grpc.ClientConn, func()) {
 	t.Helper()
 	lis := bufconn.Listen(1 << 20)
-	gs := grpc.NewServer()
+	gs := grpc.NewServer(opts...)
 	register(gs)
 	go gs.Serve(lis)
 	conn, err := grpc.NewClient("passthrough:///bufnet",

@@ -167,8 +167,14 @@ func (in *Ingester) Accept(ctx context.Context, b Batch) (store.BatchResult, err
 		return store.BatchResult{}, fmt.Errorf("ingest: %w", err)
 	}
 	recs := make([]store.Record, len(b.Records))
+	n := 0
+	for _, r := range b.Records {
+		n += len(r.Tokens)
+	}
+	toks := make([]store.Token, n) // every record's tokens, in one slice
 	for i, r := range b.Records {
-		sr := store.Record{Source: b.Source, Ref: [refLen]byte(r.Ref), Tokens: make([]store.Token, len(r.Tokens)), Indicators: r.Indicators}
+		sr := store.Record{Source: b.Source, Ref: [refLen]byte(r.Ref), Tokens: toks[:len(r.Tokens):len(r.Tokens)], Indicators: r.Indicators}
+		toks = toks[len(r.Tokens):]
 		for j, t := range r.Tokens {
 			// The store keeps the blinded token's first 16 bytes
 			// (store.TokenLen).

@@ -214,54 +214,77 @@ var errNoPurpose = errors.New("purpose is required")
 
 // Submit receives batches from an agency and answers each with a receipt.
 func (s *Server) Submit(stream pb.Submission_SubmitServer) error {
-	ctx := stream.Context()
+	recv := func(party string) (ingest.Batch, func(), error) {
+		in, err := stream.Recv()
+		if err != nil {
+			return ingest.Batch{}, nil, err
+		}
+		return batchFromProto(party, in), func() {}, nil
+	}
+	return s.submit(stream.Context(), recv, stream.Send)
+}
+
+// submit runs one submission stream: recv returns each batch as the
+// caller party sent it, and a function to call once the batch has been
+// handled (its slices may point into a buffer it releases).
+func (s *Server) submit(ctx context.Context, recv func(party string) (ingest.Batch, func(), error), send func(*pb.Receipt) error) error {
 	party, err := s.authorize(ctx, actionSubmit, isa.ActionSubmit)
 	if err != nil {
 		return err
 	}
 	for {
-		in, err := stream.Recv()
+		b, done, err := recv(party)
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
+		if errors.Is(err, ingest.ErrInvalid) {
+			s.cfg.Logger.Warn("batch refused", "party", party, "err", err)
+			return s.errStatus(ctx, party, actionSubmit, err)
+		}
 		if err != nil {
 			return err
 		}
-		b := batchFromProto(party, in)
-		// The agreement is checked again for every batch, before anything
-		// is stored: it may have ended since the stream opened, and each
-		// batch may name only the indicators this agency may share.
-		if err := s.cfg.Policy.Active(); err != nil {
-			return s.errStatus(ctx, party, actionSubmit, err)
-		}
-		if err := s.cfg.Policy.CheckIndicators(party, indicatorNames(b)); err != nil {
-			s.cfg.Logger.Warn("batch refused", "party", party, "batch", in.GetBatchId(), "err", err)
-			return s.errStatus(ctx, party, actionSubmit, err)
-		}
-		res, err := s.cfg.Ingester.Accept(ctx, b)
+		err = s.handleBatch(ctx, party, b, send)
+		done()
 		if err != nil {
-			s.cfg.Logger.Warn("batch refused", "party", party, "batch", in.GetBatchId(), "err", err)
-			return s.errStatus(ctx, party, actionSubmit, err)
-		}
-		rc, err := s.submissionReceipt(ctx, b, res)
-		if err != nil {
-			return s.errStatus(ctx, party, actionSubmit, err)
-		}
-		s.cfg.Logger.Info("batch stored", "party", party, "batch", res.BatchID, "records", res.Records, "duplicate", res.Duplicate, "log_index", rc.Index)
-		if err := stream.Send(&pb.Receipt{
-			BatchId:        res.BatchID,
-			Records:        uint32(res.Records),
-			Duplicate:      res.Duplicate,
-			Digest:         res.Digest[:],
-			Received:       timestamppb.New(s.cfg.Now()),
-			Checkpoint:     rc.Checkpoint,
-			LogIndex:       rc.Index,
-			InclusionProof: rc.Proof,
-			LogEntry:       rc.Entry,
-		}); err != nil {
 			return err
 		}
 	}
+}
+
+// handleBatch checks, stores and answers one batch.
+func (s *Server) handleBatch(ctx context.Context, party string, b ingest.Batch, send func(*pb.Receipt) error) error {
+	// The agreement is checked again for every batch, before anything
+	// is stored: it may have ended since the stream opened, and each
+	// batch may name only the indicators this agency may share.
+	if err := s.cfg.Policy.Active(); err != nil {
+		return s.errStatus(ctx, party, actionSubmit, err)
+	}
+	if err := s.cfg.Policy.CheckIndicators(party, indicatorNames(b)); err != nil {
+		s.cfg.Logger.Warn("batch refused", "party", party, "batch", b.ID, "err", err)
+		return s.errStatus(ctx, party, actionSubmit, err)
+	}
+	res, err := s.cfg.Ingester.Accept(ctx, b)
+	if err != nil {
+		s.cfg.Logger.Warn("batch refused", "party", party, "batch", b.ID, "err", err)
+		return s.errStatus(ctx, party, actionSubmit, err)
+	}
+	rc, err := s.submissionReceipt(ctx, b, res)
+	if err != nil {
+		return s.errStatus(ctx, party, actionSubmit, err)
+	}
+	s.cfg.Logger.Info("batch stored", "party", party, "batch", res.BatchID, "records", res.Records, "duplicate", res.Duplicate, "log_index", rc.Index)
+	return send(&pb.Receipt{
+		BatchId:        res.BatchID,
+		Records:        uint32(res.Records),
+		Duplicate:      res.Duplicate,
+		Digest:         res.Digest[:],
+		Received:       timestamppb.New(s.cfg.Now()),
+		Checkpoint:     rc.Checkpoint,
+		LogIndex:       rc.Index,
+		InclusionProof: rc.Proof,
+		LogEntry:       rc.Entry,
+	})
 }
 
 // submissionReceipt returns the audit receipt of a stored batch: that of

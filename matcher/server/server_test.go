@@ -129,10 +129,10 @@ func startEnv(t testing.TB, cfg envConfig) *testEnv {
 		t.Fatal(err)
 	}
 	conn, stopServer := partytest.Serve(t, func(s *grpc.Server) {
-		pb.RegisterSubmissionServer(s, srv)
+		srv.RegisterSubmission(s)
 		pb.RegisterLeadServer(s, srv)
 		pb.RegisterAuditServer(s, srv.AuditServer())
-	})
+	}, ServerOptions()...)
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {

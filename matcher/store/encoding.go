@@ -76,29 +76,25 @@ var kindCodes = [...]matchkey.Kind{
 	29: matchkey.BlockOtherIDNear,
 }
 
-// codeOf is kindCodes inverted. It is built once and only read.
+// codeOf gives the code of every kind known to matchkey (kindCodes
+// inverted, without retired kinds): the kinds a record may be stored
+// with. It is built once and only read.
 var codeOf = func() map[matchkey.Kind]byte {
-	m := make(map[matchkey.Kind]byte, len(kindCodes))
+	m := map[matchkey.Kind]byte{}
 	for c, k := range kindCodes {
-		if k != "" {
+		if matchkey.Valid(k) {
 			m[k] = byte(c)
 		}
 	}
 	return m
 }()
 
-// KindCode returns the one-byte code by which stored records name kind,
-// and false if it has none.
-func KindCode(kind matchkey.Kind) (byte, bool) {
-	c, ok := codeOf[kind]
-	return c, ok
-}
-
 // errCorrupt is wrapped by every decoding error.
 var errCorrupt = errors.New("corrupt record encoding")
 
 // EncodeRecord returns the binary encoding in which the store keeps r, the
-// input to a batch digest. It fails if a token's kind has no code.
+// input to a batch digest. It fails if a token's kind is not a kind
+// matchkey knows.
 //
 // The encoding is frozen; a change needs a new version byte:
 //
@@ -136,25 +132,49 @@ func compareCoded(a, b codedToken) int {
 	return bytes.Compare(a.value[:], b.value[:])
 }
 
+// sortCoded sorts ts by (code, value): by code with a counting sort into
+// out (a record has few tokens of each kind, most one), then each run
+// of one code by value. out must have room for len(ts) tokens.
+func sortCoded(ts, out []codedToken) {
+	var start [len(kindCodes) + 1]int
+	for _, t := range ts {
+		start[t.code+1]++
+	}
+	for c := 1; c < len(start); c++ {
+		start[c] += start[c-1]
+	}
+	next := start
+	for _, t := range ts {
+		out[next[t.code]] = t
+		next[t.code]++
+	}
+	for c := range len(kindCodes) {
+		if run := out[start[c]:start[c+1]]; len(run) > 1 {
+			slices.SortFunc(run, compareCoded)
+		}
+	}
+}
+
 // recordEncoder encodes records, keeping its buffers from one record to
 // the next.
 type recordEncoder struct {
-	toks  []codedToken
-	names []string
+	in, toks []codedToken
+	names    []string
 }
 
 // prepare puts r's tokens, as codes, in canonical order and its indicator
-// names in order, into e's buffers. It fails if a kind has no code.
+// names in order, into e's buffers. It fails if a kind is unknown.
 func (e *recordEncoder) prepare(r Record) error {
-	e.toks = e.toks[:0]
+	e.in = e.in[:0]
 	for _, t := range r.Tokens {
 		c, ok := codeOf[t.Kind]
 		if !ok {
-			return fmt.Errorf("token kind %q has no code", truncate(string(t.Kind), MaxKindLen))
+			return fmt.Errorf("unknown token kind %q", truncate(string(t.Kind), MaxKindLen))
 		}
-		e.toks = append(e.toks, codedToken{code: c, value: t.Value})
+		e.in = append(e.in, codedToken{code: c, value: t.Value})
 	}
-	slices.SortFunc(e.toks, compareCoded)
+	e.toks = slices.Grow(e.toks[:0], len(e.in))[:len(e.in)]
+	sortCoded(e.in, e.toks)
 	e.toks = slices.Compact(e.toks)
 	e.names = e.names[:0]
 	for k := range r.Indicators {
@@ -411,19 +431,14 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// validateRecord checks r against the limits and the kinds registry. The
-// error names the problem, never a value.
+// validateRecord checks r against the limits (recordEncoder.prepare
+// checks its token kinds). The error names the problem, never a value.
 func validateRecord(r Record) error {
 	if err := validateSource(r.Source); err != nil {
 		return err
 	}
 	if len(r.Tokens) > MaxTokens {
 		return fmt.Errorf("%d tokens, more than %d", len(r.Tokens), MaxTokens)
-	}
-	for _, t := range r.Tokens {
-		if !matchkey.Valid(t.Kind) {
-			return fmt.Errorf("unknown token kind %q", truncate(string(t.Kind), MaxKindLen))
-		}
 	}
 	if len(r.Indicators) > MaxIndicators {
 		return fmt.Errorf("%d indicators, more than %d", len(r.Indicators), MaxIndicators)

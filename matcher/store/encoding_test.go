@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"reflect"
 	"slices"
@@ -291,4 +292,27 @@ func canonicalTokens(in []Token) []Token {
 	}
 	slices.SortFunc(out, cmp)
 	return slices.CompactFunc(out, func(a, b Token) bool { return cmp(a, b) == 0 })
+}
+
+// TestSortCoded checks the counting sort against a comparison sort on
+// records of every shape: empty, one kind, every kind, many of one kind.
+func TestSortCoded(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for trial := range 2000 {
+		n := rng.IntN(40)
+		kinds := 1 + rng.IntN(len(kindCodes)-1)
+		ts := make([]codedToken, n)
+		for i := range ts {
+			ts[i].code = byte(1 + rng.IntN(kinds))
+			ts[i].value[0] = byte(rng.IntN(4)) // repeats, to test ties
+			ts[i].value[15] = byte(rng.IntN(256))
+		}
+		want := slices.Clone(ts)
+		slices.SortFunc(want, compareCoded)
+		got := make([]codedToken, n)
+		sortCoded(ts, got)
+		if !slices.Equal(got, want) {
+			t.Fatalf("trial %d: sortCoded(%v) = %v, want %v", trial, ts, got, want)
+		}
+	}
 }
