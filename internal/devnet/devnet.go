@@ -100,6 +100,10 @@ type Result struct {
 	// Usage is each node's resource use over its whole life, by node name,
 	// read when it exited.
 	Usage map[string]Usage
+	// PeakTotalRSS is the largest sum of every running node's resident
+	// set, sampled every 100 ms: what the programme held of the
+	// machine's memory at once (zero where the system does not say).
+	PeakTotalRSS int64
 	// Paths of interest for tests.
 	DistrictDir, MatcherDir, PKIDir string
 	// Agreement holds the agreement's file and every party's keys.
@@ -130,7 +134,10 @@ type AuditCheck struct {
 
 // Net is a running development programme.
 type Net struct {
-	cfg     Config
+	cfg Config
+	// procsMu guards procs against sampleTotal; the goroutine that
+	// starts nodes reads procs without it.
+	procsMu sync.Mutex
 	procs   []*proc
 	matcher string // address
 	council string // vault address
@@ -174,11 +181,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	n := &Net{cfg: cfg}
+	stopSampling := make(chan struct{})
+	total := make(chan int64, 1)
+	go func() { total <- n.sampleTotal(stopSampling) }()
 	res, err := n.run(ctx)
 	n.stop()
+	close(stopSampling)
+	peakTotal := <-total
 	if err != nil {
 		return nil, err
 	}
+	res.PeakTotalRSS = peakTotal
 	res.Usage = map[string]Usage{}
 	for _, p := range n.procs {
 		res.Usage[p.name] = p.finalUsage()
@@ -493,7 +506,9 @@ func (n *Net) start(name, bin string, args []string) error {
 		logf.Close()
 		p.done <- err
 	}()
+	n.procsMu.Lock()
 	n.procs = append(n.procs, p)
+	n.procsMu.Unlock()
 	return nil
 }
 

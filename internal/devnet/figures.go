@@ -83,6 +83,10 @@ type Figures struct {
 	// PeakAnon is each node's peak anonymous resident memory (heap, not
 	// mapped files), sampled every 100 ms, bytes.
 	PeakAnon map[string]int64 `json:"peak_anon_bytes,omitempty"`
+	// PeakTotalRSS is the largest sum of every running node's resident
+	// set, sampled every 100 ms, bytes: the whole programme's memory at
+	// its peak.
+	PeakTotalRSS int64 `json:"peak_total_rss_bytes,omitempty"`
 	// MatcherPeakIngest is the matcher's peak by the end of the ingest
 	// stage (before the link run), bytes.
 	MatcherPeakIngest int64 `json:"matcher_peak_rss_ingest_bytes"`
@@ -219,6 +223,7 @@ func Measure(res *Result, households int, limit time.Duration, now time.Time) (F
 		f.CPUSec[name] = u.CPU.Seconds()
 	}
 	f.MatcherPeakBytesPerRecord = ratio(float64(f.PeakRSS[MatcherParty]), float64(f.Records))
+	f.PeakTotalRSS = res.PeakTotalRSS
 	return f, nil
 }
 
@@ -275,6 +280,9 @@ func (f Figures) WriteTable(w io.Writer) error {
 	row("peak memory", mib(f.PeakRSS[MatcherParty])+" matcher", fmt.Sprintf("%.0f bytes per record, %s by the end of ingest; %s", f.MatcherPeakBytesPerRecord, mib(f.MatcherPeakIngest), strings.Join(mem, ", ")))
 	if a := f.PeakAnon[MatcherParty]; a > 0 {
 		row("peak anonymous memory", mib(a)+" matcher", "heap and stacks, without the store's memory-mapped files (sampled every 100 ms)")
+	}
+	if f.PeakTotalRSS > 0 {
+		row("peak memory, all nodes", mib(f.PeakTotalRSS), "the largest sum of every running node's resident set (sampled every 100 ms)")
 	}
 	return tw.Flush()
 }

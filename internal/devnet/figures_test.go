@@ -143,8 +143,9 @@ func TestAgencyCounts(t *testing.T) {
 // tokens, ingest 4 s (agencies 2 CPU s, matcher 3 CPU s), link 1 s.
 func sampleResult() *Result {
 	return &Result{
-		Run:        lead.Run{Records: 10000, Persons: 8000, Households: 4000},
-		Households: make([]lead.Household, 100),
+		Run:          lead.Run{Records: 10000, Persons: 8000, Households: 4000},
+		Households:   make([]lead.Household, 100),
+		PeakTotalRSS: 250 << 20,
 		Agencies: map[string]string{
 			"council": "council: read 6000, accepted 6000, rejected 0, sent 6000, warnings 0, tokens 120000, elapsed 4s",
 			"police":  "police: read 4000, accepted 4000, rejected 0, sent 4000, warnings 0, tokens 80000, elapsed 3s",
@@ -189,6 +190,7 @@ func TestMeasure(t *testing.T) {
 		{"µs per record", f.PipelineMicrosPerRec, 500},
 		{"matcher bytes per record", f.MatcherPeakBytesPerRecord, float64(100<<20) / 10000},
 		{"matcher peak by the end of ingest", float64(f.MatcherPeakIngest), 60 << 20},
+		{"all nodes' peak", float64(f.PeakTotalRSS), 250 << 20},
 	}
 	f.SetMatchKeyStage(StageRate{Records: 3000, Tokens: 60000, CPU: 30 * time.Millisecond, LimitHMACs: 100000, LimitCPU: 25 * time.Millisecond})
 	checks = append(checks, []struct {

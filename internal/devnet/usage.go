@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -71,6 +72,41 @@ func (p *proc) sampleAnon(stop <-chan struct{}) {
 		p.mu.Lock()
 		p.peakAnon = max(p.peakAnon, v)
 		p.mu.Unlock()
+	}
+}
+
+// sampleTotal returns the largest sum of the running nodes' resident sets
+// (VmRSS) seen every 100 ms until stop is closed.
+func (n *Net) sampleTotal(stop <-chan struct{}) int64 {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	var peak int64
+	for {
+		select {
+		case <-stop:
+			return peak
+		case <-t.C:
+		}
+		n.procsMu.Lock()
+		procs := slices.Clone(n.procs)
+		n.procsMu.Unlock()
+		var sum int64
+		for _, p := range procs {
+			p.mu.Lock()
+			exited := p.exited
+			p.mu.Unlock()
+			if exited || p.cmd.Process == nil {
+				continue
+			}
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+			if err != nil {
+				continue
+			}
+			if v, err := parseStatusKB(string(b), "VmRSS:"); err == nil {
+				sum += v
+			}
+		}
+		peak = max(peak, sum)
 	}
 }
 
