@@ -361,6 +361,9 @@ type Builder struct {
 	order   []int32           // after Link: canonical index -> input index
 	err     error
 	linked  bool
+	// onPhase, if set, is called as each of the linker's phases ends,
+	// with its name (for the benchmarks' heap figures).
+	onPhase func(name string)
 }
 
 // NewBuilder returns an empty Builder.
@@ -490,10 +493,16 @@ func (b *Builder) Link(cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.onPhase = b.onPhase
+	l.phase("canonical")
 	l.sortKinds()
+	l.phase("sort")
 	l.linkPersons()
 	l.linkHouseholds()
-	return l.result(), nil
+	l.phase("households")
+	res := l.result()
+	l.phase("result")
+	return res, nil
 }
 
 // bucketBits is how many top bits of a token choose its bucket.
@@ -692,6 +701,15 @@ type linker struct {
 	kin      [][]int32 // canonical index -> family name + postcode blocks shared with another record
 
 	res *Result
+
+	onPhase func(name string) // see Builder.onPhase
+}
+
+// phase reports the end of a phase to onPhase, if set.
+func (l *linker) phase(name string) {
+	if l.onPhase != nil {
+		l.onPhase(name)
+	}
 }
 
 type idval struct{ kind, val int32 }
@@ -859,7 +877,9 @@ func (l *linker) linkPersons() {
 		mergeComponents(props, l.find, func(roots []int32) string { return l.personGuard(roots, in) },
 			func(a, b int32) { l.unionPersons(a, b, in) }, l.res.Blocked)
 	}
+	l.phase("persons")
 	l.linkSimilar()
+	l.phase("similarity")
 	l.findBuildings()
 	for k := range l.kinds {
 		if c := l.kinds[k].info.Class; c == matchkey.Identifier || c == matchkey.Person || c == matchkey.Block {
