@@ -43,8 +43,9 @@ func BenchmarkLink(b *testing.B) {
 // held. It reports the heap's peak: peak-heap-B is the most the heap's
 // objects (live or not yet collected) ever held, sampled every
 // millisecond, and peak-live-B the most the collector found live after
-// a cycle. Sizes: 200,000 records by default; TFMATCH_LINK_BENCH_RECORDS
-// (a comma-separated list, e.g. 2000000,5000000) sets others. With
+// a cycle; link-ns/op is the time of Builder.Link alone. Sizes: 200,000
+// records by default; TFMATCH_LINK_BENCH_RECORDS (a comma-separated
+// list, e.g. 2000000,5000000) sets others. With
 // TFMATCH_LINK_BENCH_PHASES=1 it also collects at the end of each of the
 // linker's phases and reports the live heap there (which slows the run).
 func BenchmarkLinkDistrict(b *testing.B) {
@@ -66,6 +67,7 @@ func BenchmarkLinkDistrict(b *testing.B) {
 			phaseLive := map[string]uint64{}
 			var order []string
 			records := n
+			var linkTime time.Duration
 			runtime.GC()
 			peak.start()
 			for b.Loop() {
@@ -88,11 +90,14 @@ func BenchmarkLinkDistrict(b *testing.B) {
 				if phases {
 					bl.onPhase("load")
 				}
+				t0 := time.Now()
 				if _, err := bl.Link(Config{}); err != nil {
 					b.Fatal(err)
 				}
+				linkTime += time.Since(t0)
 			}
 			peak.stop()
+			b.ReportMetric(float64(linkTime.Nanoseconds())/float64(b.N), "link-ns/op")
 			b.ReportMetric(float64(records)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 			peak.report(b, records)
 			for _, name := range order {
@@ -341,4 +346,36 @@ func feedDistrict(b *Builder, n int, seed uint64) error {
 		}
 	}
 	return nil
+}
+
+// BenchmarkDice compares pairs of 1024-bit filters as the similarity tier
+// does: popcounts cached, the common bits counted per pair (the figure
+// DESIGN compares with anonlink's native loop).
+func BenchmarkDice(b *testing.B) {
+	const n = 1024
+	fs := make([]filter, n)
+	var x uint64 = 0x9e3779b97f4a7c15
+	raw := make([]byte, 128)
+	for i := range fs {
+		for j := range raw {
+			x ^= x << 13
+			x ^= x >> 7
+			x ^= x << 17
+			raw[j] = byte(x) & byte(x>>8) // about a quarter of the bits set
+		}
+		fs[i] = newFilter(raw)
+	}
+	var sum float64
+	pairs := 0
+	for b.Loop() {
+		for i := 1; i < n; i++ {
+			a, c := &fs[i-1], &fs[i]
+			sum += 2 * float64(common(a, c)) / float64(a.pop+c.pop)
+		}
+		pairs += n - 1
+	}
+	if sum < 0 {
+		b.Fatal("negative Dice")
+	}
+	b.ReportMetric(float64(pairs)/b.Elapsed().Seconds(), "pairs/s")
 }

@@ -36,7 +36,7 @@ func (l *linker) linkHouseholds() {
 		if class != matchkey.Address && class != matchkey.Group {
 			continue
 		}
-		forEachGroup(ks.entries, func(g []entry) {
+		forEachGroup(ks.entries, l.groupSources(class), func(g []entry) {
 			ps := make([]int32, 0, len(g))
 			for _, e := range g {
 				ps = append(ps, l.person[e.rec])
@@ -44,7 +44,7 @@ func (l *linker) linkHouseholds() {
 			slices.Sort(ps)
 			ps = slices.Compact(ps)
 			if len(ps) > l.cfg.MaxHouseholdPersons {
-				l.res.Review = append(l.res.Review, ReviewItem{Kind: ks.info.Kind, Source: l.sourceName(g[0], class), Prefix: g[0].prefix(), Records: len(g), Persons: len(ps)})
+				l.review(ReviewItem{Kind: ks.info.Kind, Source: l.sourceName(g[0], class), Records: len(g), Persons: len(ps)}, g[0])
 				return
 			}
 			if class == matchkey.Address {
@@ -58,7 +58,7 @@ func (l *linker) linkHouseholds() {
 			gid := int32(len(groupPersons))
 			groupPersons = append(groupPersons, ps)
 			groupKind = append(groupKind, ks.info.Kind)
-			groupSrc = append(groupSrc, g[0].src)
+			groupSrc = append(groupSrc, l.src[g[0].rec])
 			for _, p := range ps {
 				personGroups[p] = append(personGroups[p], gid)
 			}
@@ -402,7 +402,7 @@ func (l *linker) findBuildings() {
 			continue
 		}
 		var g int32
-		ks.entries = forEachGroup(ks.entries, func(es []entry) {
+		ks.entries = forEachGroup(ks.entries, nil, func(es []entry) {
 			if len(es) > 1 {
 				for _, e := range es {
 					l.kin[e.rec] = append(l.kin[e.rec], g)
@@ -421,7 +421,7 @@ func (l *linker) findBuildings() {
 			continue
 		}
 		var b int32
-		ks.entries = forEachGroup(ks.entries, func(g []entry) {
+		ks.entries = forEachGroup(ks.entries, nil, func(g []entry) {
 			for _, e := range g {
 				l.building[e.rec] = b
 			}

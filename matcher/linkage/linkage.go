@@ -185,7 +185,9 @@ type Union struct {
 
 // ReviewItem is a token that too many records or persons share, left out
 // of linking. Prefix is the blinded token's first 16 bytes, enough to find
-// the records again.
+// the records again. The linker keeps only a token's first 12 bytes (see
+// entry): Link, which holds the records, fills in the rest from one of
+// the token's records; from Builder.Link the last 4 bytes are zero.
 type ReviewItem struct {
 	Kind    matchkey.Kind
 	Source  string // group kinds only
@@ -262,35 +264,55 @@ func Link(recs []store.Record, cfg Config) (*Result, error) {
 			}
 		}
 	}
-	return b.Link(cfg)
+	res, err := b.Link(cfg)
+	if err != nil {
+		return nil, err
+	}
+	// The linker keeps a token's first 12 bytes; a review item's prefix
+	// is completed from a record that carries its token.
+	for i, r := range b.reviewRecs {
+		it := &res.Review[i]
+		for _, t := range recs[r].Tokens {
+			if t.Kind == it.Kind && [12]byte(t.Value[:12]) == [12]byte(it.Prefix[:12]) {
+				it.Prefix = t.Value
+				break
+			}
+		}
+	}
+	return res, nil
 }
 
 // kindSlot is one kind in strength order.
 type kindSlot struct {
 	info    matchkey.Info
 	entries []entry
-	// raw is the Builder's list, numbered by input index and input
-	// source, until sortKinds renumbers it into entries.
+	// raw is the Builder's list, numbered by input index, until
+	// sortKinds renumbers it into entries.
 	raw *chunked[entry]
 }
 
-// entry is one token occurrence: the token's first 128 bits as two words
-// for fast comparison, the source (for group kinds; 0 otherwise) and the
-// record in canonical order. Tokens are HMAC-SHA256 outputs, so two
-// distinct tokens agree on their first 128 bits with probability 2^-128
-// per pair: below 10^-22 for every pair of 10^8 tokens together. Keeping
-// half the token makes an entry 24 bytes instead of 40, which at a few
-// million records is more than a gigabyte of the link run's memory.
+// entry is one token occurrence: the token's first 96 bits, as a word and
+// a half-word for fast comparison, and the record (in canonical order once
+// sortKinds has run). A group kind's tokens are compared only within
+// their source, which is the record's (linker.src), so an entry need not
+// hold it.
+//
+// Tokens are HMAC-SHA256 outputs, so two distinct tokens of one kind agree
+// on their first 96 bits with probability 2^-96 per pair: about
+// n^2/2^97 for a kind of n tokens, 1.6 * 10^-16 at n = 5 * 10^6, and below
+// 10^-14 for all 29 kinds together. Keeping 96 bits makes an entry 16
+// bytes, which at 5 million records (117 million tokens) is 1.9 GB, the
+// largest part of the link run's memory; 128 bits and the record would
+// take 24 (2.8 GB).
 type entry struct {
-	hi, lo uint64
-	src    int32
-	rec    int32
+	hi  uint64 // token bytes 0-7, big-endian
+	lo  uint32 // token bytes 8-11, big-endian
+	rec int32
 }
 
+// cmpEntry orders entries by token, then record.
 func cmpEntry(a, b entry) int {
 	switch {
-	case a.src != b.src:
-		return cmpInt(a.src, b.src)
 	case a.hi != b.hi:
 		if a.hi < b.hi {
 			return -1
@@ -305,6 +327,17 @@ func cmpEntry(a, b entry) int {
 	return cmpInt(a.rec, b.rec)
 }
 
+// cmpEntryBySource orders a group kind's entries by the source of their
+// record (src maps a record to its source), then as cmpEntry does.
+func cmpEntryBySource(src []int32) func(a, b entry) int {
+	return func(a, b entry) int {
+		if sa, sb := src[a.rec], src[b.rec]; sa != sb {
+			return cmpInt(sa, sb)
+		}
+		return cmpEntry(a, b)
+	}
+}
+
 func cmpInt(a, b int32) int {
 	switch {
 	case a < b:
@@ -315,32 +348,48 @@ func cmpInt(a, b int32) int {
 	return 0
 }
 
-func sameToken(a, b entry) bool { return a.src == b.src && a.hi == b.hi && a.lo == b.lo }
+// sameToken reports whether a and b hold the same token; with src (group
+// kinds) also whether their records are of the same source.
+func sameToken(a, b entry, src []int32) bool {
+	return a.hi == b.hi && a.lo == b.lo && (src == nil || src[a.rec] == src[b.rec])
+}
 
-// prefix returns the first 16 bytes of the entry's token.
+// prefix returns the first 16 bytes of the entry's token as far as the
+// entry holds it: the first 12, then zeros.
 func (e entry) prefix() [16]byte {
 	var v [16]byte
 	binary.BigEndian.PutUint64(v[:8], e.hi)
-	binary.BigEndian.PutUint64(v[8:], e.lo)
+	binary.BigEndian.PutUint32(v[8:12], e.lo)
 	return v
 }
 
 // forEachGroup sorts es and calls fn with each run of entries sharing a
-// token, records deduplicated. It returns es sorted and deduplicated (the
-// elements past its end are cleared), so a caller that keeps the entries
-// must keep the result.
-func forEachGroup(es []entry, fn func(g []entry)) []entry {
-	es = sortEntries(es)
-	es = slices.CompactFunc(es, func(a, b entry) bool { return sameToken(a, b) && a.rec == b.rec })
+// token, records deduplicated. src, for a group kind, maps each record to
+// its source: tokens are then shared only within a source. It returns es
+// sorted and deduplicated (the elements past its end are cleared), so a
+// caller that keeps the entries must keep the result.
+func forEachGroup(es []entry, src []int32, fn func(g []entry)) []entry {
+	es = sortEntries(es, src)
+	es = slices.CompactFunc(es, func(a, b entry) bool { return a == b })
 	for i := 0; i < len(es); {
 		j := i + 1
-		for j < len(es) && sameToken(es[i], es[j]) {
+		for j < len(es) && sameToken(es[i], es[j], src) {
 			j++
 		}
 		fn(es[i:j])
 		i = j
 	}
 	return es
+}
+
+// groupSources returns what forEachGroup needs to know of sources for
+// the kind of class c: the source of each record for a group kind, nil
+// for any other.
+func (l *linker) groupSources(c matchkey.Class) []int32 {
+	if c == matchkey.Group {
+		return l.src
+	}
+	return nil
 }
 
 // Builder collects the records Link links, one at a time, straight into
@@ -351,7 +400,7 @@ func forEachGroup(es []entry, fn func(g []entry)) []entry {
 type Builder struct {
 	slot    map[matchkey.Kind]int // kind -> index in infos
 	infos   []matchkey.Info
-	entries []chunked[entry] // per kind: rec is the input index; src the input source id (group kinds)
+	entries []chunked[entry] // per kind: rec is the input index
 	srcID   map[string]int32
 	sources []string          // input source id -> name
 	src     chunked[int32]    // input index -> input source id
@@ -361,6 +410,9 @@ type Builder struct {
 	order   []int32           // after Link: canonical index -> input index
 	err     error
 	linked  bool
+	// reviewRecs holds, after Link, the input index of a record
+	// carrying each review item's token.
+	reviewRecs []int32
 	// onPhase, if set, is called as each of the linker's phases ends,
 	// with its name (for the benchmarks' heap figures).
 	onPhase func(name string)
@@ -466,11 +518,7 @@ func (b *Builder) addToken(k int, ok bool, kind matchkey.Kind, value *[store.Tok
 	if b.err != nil {
 		return b.err
 	}
-	e := entry{hi: binary.BigEndian.Uint64(value[:8]), lo: binary.BigEndian.Uint64(value[8:16]), rec: int32(i)}
-	if b.infos[k].Class == matchkey.Group {
-		e.src = *b.src.at(i)
-	}
-	b.entries[k].append(e)
+	b.entries[k].append(entry{hi: binary.BigEndian.Uint64(value[:8]), lo: binary.BigEndian.Uint32(value[8:12]), rec: int32(i)})
 	return nil
 }
 
@@ -501,6 +549,7 @@ func (b *Builder) Link(cfg Config) (*Result, error) {
 	l.linkHouseholds()
 	l.phase("households")
 	res := l.result()
+	b.reviewRecs = l.reviewRecs
 	l.phase("result")
 	return res, nil
 }
@@ -508,31 +557,28 @@ func (b *Builder) Link(cfg Config) (*Result, error) {
 // bucketBits is how many top bits of a token choose its bucket.
 const bucketBits = 16
 
-// sortEntries sorts es by cmpEntry and returns the result, which may be a
-// new slice. A large list of one source (every kind but the group kinds)
-// is sorted by bucketSort.
-func sortEntries(es []entry) []entry {
+// sortEntries sorts es by cmpEntry, or with src (a group kind's list) by
+// cmpEntryBySource(src), and returns the result, which may be a new
+// slice. A large list of any other kind is sorted by bucketSort.
+func sortEntries(es []entry, src []int32) []entry {
+	cmp := cmpEntry
+	if src != nil {
+		cmp = cmpEntryBySource(src)
+	}
 	// A kind's list is grouped more than once (identifiers, blocks), and
 	// is sorted from the first time on.
-	if slices.IsSortedFunc(es, cmpEntry) {
+	if slices.IsSortedFunc(es, cmp) {
 		return es
 	}
-	if len(es) < 1<<bucketBits {
-		slices.SortFunc(es, cmpEntry)
+	if src != nil || len(es) < 1<<bucketBits {
+		slices.SortFunc(es, cmp)
 		return es
-	}
-	for i := range es {
-		if es[i].src != es[0].src {
-			slices.SortFunc(es, cmpEntry)
-			return es
-		}
 	}
 	c := chunked[entry]{chunks: [][]entry{es}, n: len(es)}
 	return bucketSort(&c, nil)
 }
 
-// bucketSort returns the entries of c, all of one source, sorted by
-// cmpEntry, and empties c. With renumber, each entry's rec becomes
+// bucketSort returns the entries of c sorted by cmpEntry, and empties c. With renumber, each entry's rec becomes
 // renumber[rec] on the way. The entries are spread into 65,536 buckets
 // by the top 16 bits of their tokens, which order them as cmpEntry does,
 // and each bucket is then sorted alone: token values are uniform, so the
@@ -590,8 +636,9 @@ func (l *linker) sortKinds() {
 	slices.SortStableFunc(order, func(a, b int) int { return size(b) - size(a) })
 	l.parallel(order, func(k int) {
 		ks := &l.kinds[k]
+		src := l.groupSources(ks.info.Class)
 		switch {
-		case ks.raw != nil && ks.info.Class != matchkey.Group && ks.raw.n >= 1<<bucketBits:
+		case ks.raw != nil && src == nil && ks.raw.n >= 1<<bucketBits:
 			// Renumbered while spread into buckets, with no flat copy
 			// of the Builder's chunks first.
 			ks.entries = bucketSort(ks.raw, l.canon)
@@ -599,20 +646,16 @@ func (l *linker) sortKinds() {
 		case ks.raw != nil:
 			ks.entries = ks.raw.flatten()
 			ks.raw = nil
-			group := ks.info.Class == matchkey.Group
 			for j := range ks.entries {
 				e := &ks.entries[j]
 				e.rec = l.canon[e.rec]
-				if group {
-					e.src = l.rank[e.src]
-				}
 			}
-			ks.entries = sortEntries(ks.entries)
+			ks.entries = sortEntries(ks.entries, src)
 		default:
-			ks.entries = sortEntries(ks.entries)
+			ks.entries = sortEntries(ks.entries, src)
 		}
 	})
-	l.canon, l.rank = nil, nil
+	l.canon = nil
 }
 
 // parallel calls fn with every element of items, on as many goroutines as
@@ -673,7 +716,6 @@ type linker struct {
 	cfg     Config
 	orig    []int32 // canonical index -> input index
 	canon   []int32 // until sortKinds: input index -> canonical index
-	rank    []int32 // until sortKinds: input source id -> canonical source id
 	src     []int32 // canonical index -> source id
 	sources []string
 	kinds   []kindSlot
@@ -690,6 +732,7 @@ type linker struct {
 	npers  int
 
 	pendingReview [][]entry // skipped person-level posting lists
+	reviewRecs    []int32   // per review item, the input index of a record carrying its token
 
 	filters []filter // canonical index -> filter (similarity tier)
 
@@ -773,7 +816,7 @@ func (b *Builder) linker(cfg Config) (*linker, error) {
 	for k, in := range b.infos {
 		l.kinds = append(l.kinds, kindSlot{info: in, raw: &b.entries[k]})
 	}
-	l.canon, l.rank = canon, rank
+	l.canon = canon
 	// The filters into canonical order, in place: follow each cycle of
 	// the permutation.
 	l.filters = b.filters.flatten()
@@ -811,9 +854,16 @@ func (b *Builder) linker(cfg Config) (*linker, error) {
 	return l, nil
 }
 
+// review reports it, a token left out of linking, of which e is an entry.
+func (l *linker) review(it ReviewItem, e entry) {
+	it.Prefix = e.prefix()
+	l.res.Review = append(l.res.Review, it)
+	l.reviewRecs = append(l.reviewRecs, l.orig[e.rec])
+}
+
 func (l *linker) sourceName(e entry, class matchkey.Class) string {
 	if class == matchkey.Group {
-		return l.sources[e.src]
+		return l.sources[l.src[e.rec]]
 	}
 	return ""
 }
@@ -847,7 +897,7 @@ func (l *linker) linkPersons() {
 			continue
 		}
 		var vid int32
-		ks.entries = forEachGroup(ks.entries, func(g []entry) {
+		ks.entries = forEachGroup(ks.entries, nil, func(g []entry) {
 			for _, e := range g {
 				l.ids[e.rec] = append(l.ids[e.rec], idval{int32(k), vid})
 			}
@@ -863,9 +913,9 @@ func (l *linker) linkPersons() {
 			continue
 		}
 		var props [][2]int32
-		ks.entries = forEachGroup(ks.entries, func(g []entry) {
+		ks.entries = forEachGroup(ks.entries, nil, func(g []entry) {
 			if len(g) > l.cfg.MaxPersonRecords {
-				l.res.Review = append(l.res.Review, ReviewItem{Kind: ks.info.Kind, Prefix: g[0].prefix(), Records: len(g), Persons: -1})
+				l.review(ReviewItem{Kind: ks.info.Kind, Records: len(g), Persons: -1}, g[0])
 				l.pendingReview = append(l.pendingReview, slices.Clone(g))
 				return
 			}

@@ -144,7 +144,7 @@ func (l *linker) linkSimilar() {
 	l.parallel(kinds, func(k int) {
 		ks := &l.kinds[k]
 		p := &parts[k]
-		ks.entries = forEachGroup(ks.entries, func(g []entry) {
+		ks.entries = forEachGroup(ks.entries, nil, func(g []entry) {
 			if len(g) < 2 {
 				return
 			}

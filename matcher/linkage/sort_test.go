@@ -6,33 +6,121 @@ import (
 	"testing"
 )
 
-// TestSortEntries checks the bucketed sort against slices.SortFunc on
-// lists large enough to take the bucketed path, with repeated tokens,
-// tokens that share their top bits and lists of several sources.
+// randomEntries returns n entries over records 0..recs-1 with repeated
+// tokens, tokens that share their top bits and tokens that differ only
+// in their last bits.
+func randomEntries(rng *rand.Rand, n, recs int) []entry {
+	es := make([]entry, n)
+	for i := range es {
+		e := entry{hi: rng.Uint64(), lo: rng.Uint32(), rec: int32(rng.IntN(recs))}
+		switch rng.IntN(4) {
+		case 0: // the same token as an earlier entry
+			if i > 0 {
+				j := rng.IntN(i)
+				e.hi, e.lo = es[j].hi, es[j].lo
+			}
+		case 1: // same top bits as an earlier entry
+			if i > 0 {
+				e.hi = es[rng.IntN(i)].hi&^0xffff | uint64(rng.IntN(1<<16))
+			}
+		case 2: // same first word as an earlier entry
+			if i > 0 {
+				e.hi = es[rng.IntN(i)].hi
+			}
+		}
+		es[i] = e
+	}
+	return es
+}
+
+// TestSortEntries checks sortEntries against slices.SortFunc on lists
+// short and long enough to take the bucketed path, and on a group kind's
+// lists, ordered by source first.
 func TestSortEntries(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 5))
-	for _, srcs := range []int32{1, 3} {
-		es := make([]entry, 200_000)
-		for i := range es {
-			e := entry{hi: rng.Uint64(), rec: int32(rng.IntN(50_000)), src: int32(rng.IntN(int(srcs)))}
-			switch rng.IntN(4) {
-			case 0: // the same token as an earlier entry
-				if i > 0 {
-					j := rng.IntN(i)
-					e.hi, e.lo, e.src = es[j].hi, es[j].lo, es[j].src
-				}
-			case 1: // same top bits as an earlier entry
-				if i > 0 {
-					e.hi = es[rng.IntN(i)].hi&^0xffff | uint64(rng.IntN(1<<16))
-				}
-			}
-			e.lo ^= uint64(rng.IntN(3)) << (8 * rng.IntN(8))
-			es[i] = e
+	const recs = 50_000
+	src := make([]int32, recs)
+	for r := range src {
+		src[r] = int32(r * 3 / recs) // three sources, as canonical order has them
+	}
+	for _, tt := range []struct {
+		n   int
+		src []int32
+	}{{1000, nil}, {200_000, nil}, {1000, src}, {200_000, src}} {
+		es := randomEntries(rng, tt.n, recs)
+		cmp := cmpEntry
+		if tt.src != nil {
+			cmp = cmpEntryBySource(tt.src)
 		}
 		want := slices.Clone(es)
-		slices.SortFunc(want, cmpEntry)
-		if got := sortEntries(es); !slices.Equal(got, want) {
-			t.Errorf("%d sources: sortEntries differs from slices.SortFunc", srcs)
+		slices.SortFunc(want, cmp)
+		if got := sortEntries(es, tt.src); !slices.Equal(got, want) {
+			t.Errorf("%d entries, by source %v: sortEntries differs from slices.SortFunc", tt.n, tt.src != nil)
+		}
+	}
+}
+
+// TestForEachGroup checks that forEachGroup finds every token's records
+// once each, and that a group kind's tokens are shared only within a
+// source.
+func TestForEachGroup(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 1))
+	const recs = 300
+	src := make([]int32, recs)
+	for r := range src {
+		src[r] = int32(r / 100)
+	}
+	for _, bySource := range []bool{false, true} {
+		es := make([]entry, 5000)
+		for i := range es {
+			es[i] = entry{hi: uint64(rng.IntN(40)), lo: uint32(rng.IntN(2)), rec: int32(rng.IntN(recs))}
+		}
+		type key struct {
+			hi  uint64
+			lo  uint32
+			src int32
+		}
+		want := map[key]map[int32]bool{}
+		var s []int32
+		if bySource {
+			s = src
+		}
+		for _, e := range es {
+			k := key{e.hi, e.lo, -1}
+			if bySource {
+				k.src = src[e.rec]
+			}
+			if want[k] == nil {
+				want[k] = map[int32]bool{}
+			}
+			want[k][e.rec] = true
+		}
+		seen := map[key]bool{}
+		forEachGroup(slices.Clone(es), s, func(g []entry) {
+			k := key{g[0].hi, g[0].lo, -1}
+			if bySource {
+				k.src = src[g[0].rec]
+			}
+			if seen[k] {
+				t.Errorf("by source %v: token %v in two groups", bySource, k)
+			}
+			seen[k] = true
+			got := map[int32]bool{}
+			for _, e := range g {
+				if e.hi != k.hi || e.lo != k.lo || (bySource && src[e.rec] != k.src) {
+					t.Errorf("by source %v: group of %v holds %+v", bySource, k, e)
+				}
+				if got[e.rec] {
+					t.Errorf("by source %v: record %d twice in group %v", bySource, e.rec, k)
+				}
+				got[e.rec] = true
+			}
+			if len(got) != len(want[k]) {
+				t.Errorf("by source %v: group %v has %d records, want %d", bySource, k, len(got), len(want[k]))
+			}
+		})
+		if len(seen) != len(want) {
+			t.Errorf("by source %v: %d groups, want %d", bySource, len(seen), len(want))
 		}
 	}
 }
