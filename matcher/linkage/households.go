@@ -392,8 +392,15 @@ func (l *linker) result() *Result {
 	return res
 }
 
+// buildingKind reports whether findBuildings reads kind.
+func buildingKind(kind matchkey.Kind) bool {
+	return kind == matchkey.BlockFamilyPostcode || kind == matchkey.BlockPostcodeNumber
+}
+
 // findBuildings numbers the buildings (records sharing a postcode + house
-// number block token) before the block tokens are dropped.
+// number block token) and the families at a postcode (records sharing a
+// family name + postcode block token), and then keeps only the two
+// kinds' blocks for the similarity tier.
 func (l *linker) findBuildings() {
 	l.kin = make([][]int32, len(l.orig))
 	for k := range l.kinds {
@@ -403,6 +410,7 @@ func (l *linker) findBuildings() {
 		}
 		var g int32
 		ks.entries = forEachGroup(ks.entries, nil, func(es []entry) {
+			ks.blocks.add(es, l.cfg.MaxBlockRecords)
 			if len(es) > 1 {
 				for _, e := range es {
 					l.kin[e.rec] = append(l.kin[e.rec], g)
@@ -410,6 +418,7 @@ func (l *linker) findBuildings() {
 			}
 			g++
 		})
+		ks.entries = nil
 	}
 	l.building = make([]int32, len(l.orig))
 	for i := range l.building {
@@ -422,11 +431,13 @@ func (l *linker) findBuildings() {
 		}
 		var b int32
 		ks.entries = forEachGroup(ks.entries, nil, func(g []entry) {
+			ks.blocks.add(g, l.cfg.MaxBlockRecords)
 			for _, e := range g {
 				l.building[e.rec] = b
 			}
 			b++
 		})
+		ks.entries = nil
 	}
 }
 

@@ -289,6 +289,9 @@ type kindSlot struct {
 	// raw is the Builder's list, numbered by input index, until
 	// sortKinds renumbers it into entries.
 	raw *chunked[entry]
+	// blocks replaces entries (then nil) for a person or block kind once
+	// only the similarity tier still needs the kind.
+	blocks blocks
 }
 
 // entry is one token occurrence: the token's first 96 bits, as a word and
@@ -406,6 +409,7 @@ type Builder struct {
 	src     chunked[int32]    // input index -> input source id
 	refs    chunked[[16]byte] // input index -> ref
 	filters chunked[filter]   // input index -> filter
+	dob     chunked[bool]     // input index -> carries a token of a BirthDate kind
 	srcFlat []int32           // after Link: src as one slice
 	order   []int32           // after Link: canonical index -> input index
 	err     error
@@ -495,6 +499,7 @@ func (b *Builder) add(empty bool, id int32, ref [16]byte, f []byte) (int, error)
 		fl = newFilter(f)
 	}
 	b.filters.append(fl)
+	b.dob.append(false)
 	return i, nil
 }
 
@@ -519,6 +524,9 @@ func (b *Builder) addToken(k int, ok bool, kind matchkey.Kind, value *[store.Tok
 		return b.err
 	}
 	b.entries[k].append(entry{hi: binary.BigEndian.Uint64(value[:8]), lo: binary.BigEndian.Uint32(value[8:12]), rec: int32(i)})
+	if b.infos[k].BirthDate {
+		*b.dob.at(i) = true
+	}
 	return nil
 }
 
@@ -654,8 +662,19 @@ func (l *linker) sortKinds() {
 		default:
 			ks.entries = sortEntries(ks.entries, src)
 		}
+		if ks.info.Class == matchkey.Block && !buildingKind(ks.info.Kind) {
+			// Only the similarity tier reads a block kind (but the two
+			// findBuildings reads).
+			l.compact(ks)
+		}
 	})
 	l.canon = nil
+}
+
+// compact replaces ks's entries by its blocks.
+func (l *linker) compact(ks *kindSlot) {
+	ks.entries = forEachGroup(ks.entries, nil, func(g []entry) { ks.blocks.add(g, l.cfg.MaxBlockRecords) })
+	ks.entries = nil
 }
 
 // parallel calls fn with every element of items, on as many goroutines as
@@ -725,8 +744,15 @@ type linker struct {
 	// person union-find over canonical record indices
 	parent []int32
 	size   []int32
-	ids    [][]idval // at roots: identifier values held
-	srcs   [][]int32 // at roots: sources held, sorted
+	// What a cluster holds, at its root: for a record not yet joined to
+	// another, its own identifier values (recIDs[idStart[r]:idStart[r+1]])
+	// and source (src[r]); once joined, sets[set[r]]. set[r] is -1
+	// until then, so that the millions of records alone need no
+	// allocation of their own.
+	idStart []int32
+	recIDs  []idval
+	set     []int32
+	sets    []clusterSet
 
 	person []int32 // canonical index -> person id
 	npers  int
@@ -735,6 +761,8 @@ type linker struct {
 	reviewRecs    []int32   // per review item, the input index of a record carrying its token
 
 	filters []filter // canonical index -> filter (similarity tier)
+	pops    []int32  // canonical index -> popcount of its filter, 0 if none
+	hasDOB  []bool   // canonical index -> carries a token of a BirthDate kind
 
 	hparent []int32 // household union-find over persons
 	hsize   []int32
@@ -756,6 +784,29 @@ func (l *linker) phase(name string) {
 }
 
 type idval struct{ kind, val int32 }
+
+// clusterSet is what a cluster of more than one record holds: its
+// identifier values and its sources, each sorted.
+type clusterSet struct {
+	ids  []idval
+	srcs []int32
+}
+
+// idsOf returns the identifier values that root r's cluster holds.
+func (l *linker) idsOf(r int32) []idval {
+	if s := l.set[r]; s >= 0 {
+		return l.sets[s].ids
+	}
+	return l.recIDs[l.idStart[r]:l.idStart[r+1]]
+}
+
+// srcsOf returns the sources that root r's cluster holds.
+func (l *linker) srcsOf(r int32) []int32 {
+	if s := l.set[r]; s >= 0 {
+		return l.sets[s].srcs
+	}
+	return l.src[r : r+1]
+}
 
 // linker puts the builder's records in canonical order, (source, ref),
 // and hands its token lists and filters over to a new linker.
@@ -810,13 +861,18 @@ func (b *Builder) linker(cfg Config) (*linker, error) {
 			}
 		}
 	}
-	b.order = slices.Clone(l.orig)
+	b.order = l.orig // never changed after this
 	// Each kind's list is put into canonical numbering by sortKinds, on
 	// as many goroutines as may run.
 	for k, in := range b.infos {
 		l.kinds = append(l.kinds, kindSlot{info: in, raw: &b.entries[k]})
 	}
 	l.canon = canon
+	l.hasDOB = make([]bool, n)
+	for c, i := range l.orig {
+		l.hasDOB[c] = *b.dob.at(int(i))
+	}
+	b.dob = chunked[bool]{}
 	// The filters into canonical order, in place: follow each cycle of
 	// the permutation.
 	l.filters = b.filters.flatten()
@@ -837,6 +893,10 @@ func (b *Builder) linker(cfg Config) (*linker, error) {
 			l.filters[j] = l.filters[k]
 			j = k
 		}
+	}
+	l.pops = make([]int32, n)
+	for c := range l.filters {
+		l.pops[c] = l.filters[c].popcount()
 	}
 
 	l.sameSource = map[matchkey.Kind]bool{}
@@ -882,38 +942,24 @@ func (l *linker) linkPersons() {
 	n := len(l.orig)
 	l.parent = make([]int32, n)
 	l.size = make([]int32, n)
-	l.ids = make([][]idval, n)
-	l.srcs = make([][]int32, n)
+	l.set = make([]int32, n)
 	for i := range l.parent {
 		l.parent[i] = int32(i)
 		l.size[i] = 1
-		l.srcs[i] = []int32{l.src[i]}
+		l.set[i] = -1
 	}
-	// Identifier values, numbered per kind, known to each record before
-	// any union so the identifier guard sees them all.
-	for k := range l.kinds {
-		ks := &l.kinds[k]
-		if ks.info.Class != matchkey.Identifier {
-			continue
-		}
-		var vid int32
-		ks.entries = forEachGroup(ks.entries, nil, func(g []entry) {
-			for _, e := range g {
-				l.ids[e.rec] = append(l.ids[e.rec], idval{int32(k), vid})
-			}
-			vid++
-		})
-	}
-	for i := range l.ids {
-		sortIDs(l.ids[i])
-	}
+	l.recordIDs()
 	for k := range l.kinds {
 		ks := &l.kinds[k]
 		if ks.info.Class != matchkey.Identifier && ks.info.Class != matchkey.Person {
 			continue
 		}
+		person := ks.info.Class == matchkey.Person
 		var props [][2]int32
 		ks.entries = forEachGroup(ks.entries, nil, func(g []entry) {
+			if person {
+				ks.blocks.add(g, l.cfg.MaxBlockRecords)
+			}
 			if len(g) > l.cfg.MaxPersonRecords {
 				l.review(ReviewItem{Kind: ks.info.Kind, Records: len(g), Persons: -1}, g[0])
 				l.pendingReview = append(l.pendingReview, slices.Clone(g))
@@ -923,18 +969,20 @@ func (l *linker) linkPersons() {
 				props = append(props, [2]int32{g[0].rec, e.rec})
 			}
 		})
+		// Nothing reads an identifier kind again, and only the
+		// similarity tier a person kind, from its blocks.
+		ks.entries = nil
 		in := ks.info
 		mergeComponents(props, l.find, func(roots []int32) string { return l.personGuard(roots, in) },
 			func(a, b int32) { l.unionPersons(a, b, in) }, l.res.Blocked)
 	}
 	l.phase("persons")
+	l.findBuildings()
 	l.linkSimilar()
 	l.phase("similarity")
-	l.findBuildings()
+	l.filters, l.pops, l.hasDOB = nil, nil, nil
 	for k := range l.kinds {
-		if c := l.kinds[k].info.Class; c == matchkey.Identifier || c == matchkey.Person || c == matchkey.Block {
-			l.kinds[k].entries = nil
-		}
+		l.kinds[k].blocks = blocks{}
 	}
 	// Dense person ids in canonical record order.
 	l.person = denseIDs(n, l.find)
@@ -949,7 +997,46 @@ func (l *linker) linkPersons() {
 		}
 		l.res.Review[i].Persons = len(seen)
 	}
-	l.ids, l.srcs, l.parent, l.size = nil, nil, nil, nil
+	l.parent, l.size, l.set, l.sets, l.idStart, l.recIDs = nil, nil, nil, nil, nil, nil
+}
+
+// recordIDs numbers the values of each identifier kind and gives every
+// record its own (idStart, recIDs), sorted by kind and value, before any
+// union, so that the identifier guard sees them all.
+func (l *linker) recordIDs() {
+	n := len(l.orig)
+	type recID struct {
+		rec int32
+		id  idval
+	}
+	var all []recID // by kind, then value
+	for k := range l.kinds {
+		ks := &l.kinds[k]
+		if ks.info.Class != matchkey.Identifier {
+			continue
+		}
+		var vid int32
+		ks.entries = forEachGroup(ks.entries, nil, func(g []entry) {
+			for _, e := range g {
+				all = append(all, recID{e.rec, idval{int32(k), vid}})
+			}
+			vid++
+		})
+	}
+	// By record, keeping the order of kind and value within each.
+	l.idStart = make([]int32, n+1)
+	for _, x := range all {
+		l.idStart[x.rec+1]++
+	}
+	for r := range n {
+		l.idStart[r+1] += l.idStart[r]
+	}
+	l.recIDs = make([]idval, len(all))
+	next := slices.Clone(l.idStart[:n])
+	for _, x := range all {
+		l.recIDs[next[x.rec]] = x.id
+		next[x.rec]++
+	}
 }
 
 // mergeComponents applies the unions one kind proposes all at once, so
@@ -1019,14 +1106,16 @@ func (l *linker) personGuard(roots []int32, in matchkey.Info) string {
 	sameSourceOK := in.Class == matchkey.Identifier || l.sameSource[in.Kind]
 	for _, r := range roots {
 		size += l.size[r]
-		if idConflict(ids, l.ids[r]) {
+		rids := l.idsOf(r)
+		if idConflict(ids, rids) {
 			return GuardIdentifier
 		}
-		ids = mergeIDs(ids, l.ids[r])
-		if !sameSourceOK && intersects(srcs, l.srcs[r]) {
+		ids = mergeIDs(ids, rids)
+		rsrcs := l.srcsOf(r)
+		if !sameSourceOK && intersects(srcs, rsrcs) {
 			return GuardSameSource
 		}
-		srcs = mergeInts(srcs, l.srcs[r])
+		srcs = mergeInts(srcs, rsrcs)
 	}
 	if int(size) > l.cfg.MaxPersonRecords {
 		return GuardPersonSize
@@ -1046,9 +1135,21 @@ func (l *linker) unionPersons(a, b int32, in matchkey.Info) {
 	}
 	l.parent[rb] = ra
 	l.size[ra] += l.size[rb]
-	l.ids[ra] = mergeIDs(l.ids[ra], l.ids[rb])
-	l.srcs[ra] = mergeInts(l.srcs[ra], l.srcs[rb])
-	l.ids[rb], l.srcs[rb] = nil, nil
+	merged := clusterSet{ids: mergeIDs(l.idsOf(ra), l.idsOf(rb)), srcs: mergeInts(l.srcsOf(ra), l.srcsOf(rb))}
+	switch sa, sb := l.set[ra], l.set[rb]; {
+	case sa >= 0:
+		l.sets[sa] = merged
+		if sb >= 0 {
+			l.sets[sb] = clusterSet{}
+		}
+	case sb >= 0:
+		l.sets[sb] = merged
+		l.set[ra] = sb
+	default:
+		l.set[ra] = int32(len(l.sets))
+		l.sets = append(l.sets, merged)
+	}
+	l.set[rb] = -1
 	l.res.Links = append(l.res.Links, Union{A: int(l.orig[a]), B: int(l.orig[b]), Kind: in.Kind})
 	l.res.LinksByKind[in.Kind]++
 }

@@ -124,3 +124,39 @@ func TestForEachGroup(t *testing.T) {
 		}
 	}
 }
+
+// TestBlocks checks that blocks keeps the groups of 2 to maxRecords
+// records, in order, and counts the larger ones.
+func TestBlocks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 13))
+	for _, maxRecords := range []int{2, 5, 64} {
+		var bl blocks
+		var want [][]int32
+		skipped := 0
+		rec := int32(0)
+		for range 500 {
+			g := make([]entry, rng.IntN(maxRecords+3))
+			var recs []int32
+			for i := range g {
+				g[i] = entry{hi: 1, rec: rec}
+				recs = append(recs, rec)
+				rec++
+			}
+			bl.add(g, maxRecords)
+			switch {
+			case len(g) > maxRecords:
+				skipped++
+			case len(g) >= 2:
+				want = append(want, recs)
+			}
+		}
+		var got [][]int32
+		bl.each(func(g []int32) { got = append(got, slices.Clone(g)) })
+		if !slices.EqualFunc(got, want, slices.Equal) {
+			t.Errorf("max %d: each gives %v, want %v", maxRecords, got, want)
+		}
+		if bl.skipped != skipped {
+			t.Errorf("max %d: %d skipped, want %d", maxRecords, bl.skipped, skipped)
+		}
+	}
+}
