@@ -43,11 +43,13 @@ func BenchmarkLink(b *testing.B) {
 // held. It reports the heap's peak: peak-heap-B is the most the heap's
 // objects (live or not yet collected) ever held, sampled every
 // millisecond, and peak-live-B the most the collector found live after
-// a cycle; link-ns/op is the time of Builder.Link alone. Sizes: 200,000
+// a cycle; link-ns/op is the time of Builder.Link alone, and PHASE-s the
+// time of each of its phases (see Builder.onPhase). Sizes: 200,000
 // records by default; TFMATCH_LINK_BENCH_RECORDS (a comma-separated
 // list, e.g. 2000000,5000000) sets others. With
 // TFMATCH_LINK_BENCH_PHASES=1 it also collects at the end of each of the
-// linker's phases and reports the live heap there (which slows the run).
+// linker's phases and reports the live heap there instead of the phases'
+// times (which the collections lengthen).
 func BenchmarkLinkDistrict(b *testing.B) {
 	sizes := []int{200_000}
 	if env := os.Getenv("TFMATCH_LINK_BENCH_RECORDS"); env != "" {
@@ -65,6 +67,7 @@ func BenchmarkLinkDistrict(b *testing.B) {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			var peak heapPeak
 			phaseLive := map[string]uint64{}
+			phaseTime := map[string]time.Duration{}
 			var order []string
 			records := n
 			var linkTime time.Duration
@@ -72,16 +75,19 @@ func BenchmarkLinkDistrict(b *testing.B) {
 			peak.start()
 			for b.Loop() {
 				bl := NewBuilder()
-				if phases {
-					bl.onPhase = func(name string) {
+				var last time.Time
+				bl.onPhase = func(name string) {
+					if _, ok := phaseTime[name]; !ok {
+						order = append(order, name)
+					}
+					phaseTime[name] += time.Since(last)
+					if phases {
 						runtime.GC()
 						var ms runtime.MemStats
 						runtime.ReadMemStats(&ms)
-						if _, ok := phaseLive[name]; !ok {
-							order = append(order, name)
-						}
 						phaseLive[name] = max(phaseLive[name], ms.HeapAlloc)
 					}
+					last = time.Now()
 				}
 				if err := feedDistrict(bl, n, 7); err != nil {
 					b.Fatal(err)
@@ -91,6 +97,7 @@ func BenchmarkLinkDistrict(b *testing.B) {
 					bl.onPhase("load")
 				}
 				t0 := time.Now()
+				last = t0
 				if _, err := bl.Link(Config{}); err != nil {
 					b.Fatal(err)
 				}
@@ -101,7 +108,11 @@ func BenchmarkLinkDistrict(b *testing.B) {
 			b.ReportMetric(float64(records)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 			peak.report(b, records)
 			for _, name := range order {
-				b.ReportMetric(float64(phaseLive[name]), "live-after-"+name+"-B")
+				if phases {
+					b.ReportMetric(float64(phaseLive[name]), "live-after-"+name+"-B")
+				} else {
+					b.ReportMetric(phaseTime[name].Seconds()/float64(b.N), name+"-s")
+				}
 			}
 		})
 	}

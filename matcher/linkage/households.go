@@ -36,13 +36,17 @@ func (l *linker) linkHouseholds() {
 		if class != matchkey.Address && class != matchkey.Group {
 			continue
 		}
+		var scratch []int32
 		forEachGroup(ks.entries, l.groupSources(class), func(g []entry) {
-			ps := make([]int32, 0, len(g))
+			ps := scratch[:0]
 			for _, e := range g {
 				ps = append(ps, l.person[e.rec])
 			}
-			slices.Sort(ps)
-			ps = slices.Compact(ps)
+			if len(ps) > 1 {
+				slices.Sort(ps)
+				ps = slices.Compact(ps)
+			}
+			scratch = ps
 			if len(ps) > l.cfg.MaxHouseholdPersons {
 				l.review(ReviewItem{Kind: ks.info.Kind, Source: l.sourceName(g[0], class), Records: len(g), Persons: len(ps)}, g[0])
 				return
@@ -56,6 +60,7 @@ func (l *linker) linkHouseholds() {
 				return
 			}
 			gid := int32(len(groupPersons))
+			ps = slices.Clone(ps)
 			groupPersons = append(groupPersons, ps)
 			groupKind = append(groupKind, ks.info.Kind)
 			groupSrc = append(groupSrc, l.src[g[0].rec])
@@ -224,6 +229,7 @@ func (l *linker) linkHouseholds() {
 	}
 	// One kind at a time, strongest first (tids and gids are numbered in
 	// kind order), each kind's unions applied as a whole.
+	cs := newComponents(np)
 	apply := func(lists [][]int32, kindOf func(i int) matchkey.Kind) {
 		for i := 0; i < len(lists); {
 			kind := kindOf(i)
@@ -233,7 +239,7 @@ func (l *linker) linkHouseholds() {
 					props = append(props, [2]int32{lists[i][0], p})
 				}
 			}
-			mergeComponents(props, l.hfind, func(roots []int32) string { return l.householdGuard(roots, kind) },
+			mergeComponents(cs, props, l.hfind, func(roots []int32) string { return l.householdGuard(roots, kind) },
 				func(a, b int32) { l.unionHouseholds(a, b, kind) }, l.res.Blocked)
 		}
 	}

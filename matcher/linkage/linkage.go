@@ -949,6 +949,7 @@ func (l *linker) linkPersons() {
 		l.set[i] = -1
 	}
 	l.recordIDs()
+	cs := newComponents(n)
 	for k := range l.kinds {
 		ks := &l.kinds[k]
 		if ks.info.Class != matchkey.Identifier && ks.info.Class != matchkey.Person {
@@ -973,8 +974,10 @@ func (l *linker) linkPersons() {
 		// similarity tier a person kind, from its blocks.
 		ks.entries = nil
 		in := ks.info
-		mergeComponents(props, l.find, func(roots []int32) string { return l.personGuard(roots, in) },
+		from := len(l.res.Links)
+		mergeComponents(cs, props, l.find, func(roots []int32) string { return l.personGuard(roots, in) },
 			func(a, b int32) { l.unionPersons(a, b, in) }, l.res.Blocked)
+		l.countLinks(from, in.Kind)
 	}
 	l.phase("persons")
 	l.findBuildings()
@@ -1045,19 +1048,8 @@ func (l *linker) recordIDs() {
 // connected components over the current sets; a component that guard
 // accepts is merged whole, one it refuses is not merged at all and is
 // counted under the guard's name. Proposals are pairs of items; find maps
-// an item to its set.
-func mergeComponents(props [][2]int32, find func(int32) int32, guard func(roots []int32) string, union func(a, b int32), blocked map[string]int) {
-	parent := map[int32]int32{}
-	var cfind func(x int32) int32
-	cfind = func(x int32) int32 {
-		p, ok := parent[x]
-		if !ok || p == x {
-			return x
-		}
-		r := cfind(p)
-		parent[x] = r
-		return r
-	}
+// an item to its set. cs is scratch space over the items, left as found.
+func mergeComponents(cs *components, props [][2]int32, find func(int32) int32, guard func(roots []int32) string, union func(a, b int32), blocked map[string]int) {
 	live := props[:0]
 	for _, pr := range props {
 		ra, rb := find(pr[0]), find(pr[1])
@@ -1065,34 +1057,85 @@ func mergeComponents(props [][2]int32, find func(int32) int32, guard func(roots 
 			continue
 		}
 		live = append(live, pr)
-		ca, cb := cfind(ra), cfind(rb)
+		cs.touch(ra)
+		cs.touch(rb)
+		ca, cb := cs.find(ra), cs.find(rb)
 		if ca != cb {
-			parent[max(ca, cb)] = min(ca, cb)
+			cs.parent[max(ca, cb)] = min(ca, cb)
 		}
 	}
-	comps := map[int32][]int32{} // component -> member sets
-	for x := range parent {
-		c := cfind(x)
-		comps[c] = append(comps[c], x)
+	// Each component's sets in order: the sets touched, by component and
+	// set.
+	byComp := cs.byComp[:0]
+	for _, x := range cs.touched {
+		byComp = append(byComp, [2]int32{cs.find(x), x})
 	}
-	ok := make(map[int32]bool, len(comps))
-	for c, roots := range comps {
-		if _, in := parent[c]; !in {
-			roots = append(roots, c)
+	slices.SortFunc(byComp, func(a, b [2]int32) int {
+		if a[0] != b[0] {
+			return cmpInt(a[0], b[0])
 		}
-		slices.Sort(roots)
-		roots = slices.Compact(roots)
+		return cmpInt(a[1], b[1])
+	})
+	roots := cs.roots[:0]
+	for i := 0; i < len(byComp); {
+		c := byComp[i][0]
+		roots = roots[:0]
+		for ; i < len(byComp) && byComp[i][0] == c; i++ {
+			roots = append(roots, byComp[i][1])
+		}
 		if g := guard(roots); g != "" {
 			blocked[g]++
 			continue
 		}
-		ok[c] = true
+		cs.ok[c] = true
 	}
 	for _, pr := range live {
-		if ok[cfind(find(pr[0]))] {
+		// find gives one of the component's sets, merged or not.
+		if cs.ok[cs.find(find(pr[0]))] {
 			union(pr[0], pr[1])
 		}
 	}
+	for _, x := range cs.touched {
+		cs.parent[x], cs.ok[x] = -1, false
+	}
+	cs.touched, cs.byComp, cs.roots = cs.touched[:0], byComp[:0], roots[:0]
+}
+
+// components is mergeComponents' scratch space over items 0..n-1, kept
+// from one kind to the next: a union-find over the sets that one kind's
+// proposals touch, whose root is a component's smallest set. Every
+// element mergeComponents sets, it resets.
+type components struct {
+	parent  []int32 // set -> parent set in its component; -1 if untouched
+	ok      []bool  // component root -> the guard accepts the component
+	touched []int32 // the sets with parent != -1
+	byComp  [][2]int32
+	roots   []int32
+}
+
+func newComponents(n int) *components {
+	cs := &components{parent: make([]int32, n), ok: make([]bool, n)}
+	for i := range cs.parent {
+		cs.parent[i] = -1
+	}
+	return cs
+}
+
+// touch makes x a component of its own if it is in none yet.
+func (cs *components) touch(x int32) {
+	if cs.parent[x] < 0 {
+		cs.parent[x] = x
+		cs.touched = append(cs.touched, x)
+	}
+}
+
+// find returns the root of the component of x, a touched set.
+func (cs *components) find(x int32) int32 {
+	for cs.parent[x] != x {
+		cs.parent[x] = cs.parent[cs.parent[x]]
+		x = cs.parent[x]
+	}
+	return x
 }
 
 // personGuard checks the cluster that joining roots would make, on a
@@ -1124,7 +1167,8 @@ func (l *linker) personGuard(roots []int32, in matchkey.Info) string {
 }
 
 // unionPersons joins the clusters of canonical records a and b on a token
-// of kind in; the guard has been checked for the whole component.
+// of kind in and records the link (the caller counts it, countLinks); the
+// guard has been checked for the whole component.
 func (l *linker) unionPersons(a, b int32, in matchkey.Info) {
 	ra, rb := l.find(a), l.find(b)
 	if ra == rb {
@@ -1151,7 +1195,14 @@ func (l *linker) unionPersons(a, b int32, in matchkey.Info) {
 	}
 	l.set[rb] = -1
 	l.res.Links = append(l.res.Links, Union{A: int(l.orig[a]), B: int(l.orig[b]), Kind: in.Kind})
-	l.res.LinksByKind[in.Kind]++
+}
+
+// countLinks adds the person links made since there were from, all of
+// kind, to Result.LinksByKind.
+func (l *linker) countLinks(from int, kind matchkey.Kind) {
+	if n := len(l.res.Links) - from; n > 0 {
+		l.res.LinksByKind[kind] += n
+	}
 }
 
 func sortIDs(s []idval) {

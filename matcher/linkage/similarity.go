@@ -286,6 +286,7 @@ func (l *linker) linkSimilar() {
 		return 0
 	})
 	info := similarityInfo()
+	from := len(l.res.Links)
 	for _, c := range cands {
 		if l.hasDOB[c.a] && l.hasDOB[c.b] && !c.dob && !c.near {
 			l.res.Blocked[GuardBirthDate]++
@@ -301,6 +302,7 @@ func (l *linker) linkSimilar() {
 		}
 		l.unionPersons(c.a, c.b, info)
 	}
+	l.countLinks(from, info.Kind)
 }
 
 // chooseThreshold returns the Dice threshold the target-decoy estimate

@@ -1,6 +1,7 @@
 package linkage
 
 import (
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -158,5 +159,133 @@ func TestBlocks(t *testing.T) {
 		if bl.skipped != skipped {
 			t.Errorf("max %d: %d skipped, want %d", maxRecords, bl.skipped, skipped)
 		}
+	}
+}
+
+// mergeComponentsRef is mergeComponents as it was written first, with
+// maps: the reference TestMergeComponents checks against.
+func mergeComponentsRef(props [][2]int32, find func(int32) int32, guard func(roots []int32) string, union func(a, b int32), blocked map[string]int) {
+	parent := map[int32]int32{}
+	var cfind func(x int32) int32
+	cfind = func(x int32) int32 {
+		p, ok := parent[x]
+		if !ok || p == x {
+			return x
+		}
+		r := cfind(p)
+		parent[x] = r
+		return r
+	}
+	var live [][2]int32
+	for _, pr := range props {
+		ra, rb := find(pr[0]), find(pr[1])
+		if ra == rb {
+			continue
+		}
+		live = append(live, pr)
+		ca, cb := cfind(ra), cfind(rb)
+		if ca != cb {
+			parent[max(ca, cb)] = min(ca, cb)
+		}
+	}
+	comps := map[int32][]int32{}
+	for x := range parent {
+		c := cfind(x)
+		comps[c] = append(comps[c], x)
+	}
+	ok := map[int32]bool{}
+	for c, roots := range comps {
+		if _, in := parent[c]; !in {
+			roots = append(roots, c)
+		}
+		slices.Sort(roots)
+		roots = slices.Compact(roots)
+		if g := guard(roots); g != "" {
+			blocked[g]++
+			continue
+		}
+		ok[c] = true
+	}
+	for _, pr := range live {
+		if ok[cfind(find(pr[0]))] {
+			union(pr[0], pr[1])
+		}
+	}
+}
+
+// TestMergeComponents applies random kinds of proposals over a
+// union-find, with a guard that refuses some components, through
+// mergeComponents and through the reference, and compares the unions
+// made, the sets and the counts of refusals.
+func TestMergeComponents(t *testing.T) {
+	const n = 400
+	type uf struct {
+		parent []int32
+		unions [][2]int32
+	}
+	newUF := func() *uf {
+		u := &uf{parent: make([]int32, n)}
+		for i := range u.parent {
+			u.parent[i] = int32(i)
+		}
+		return u
+	}
+	find := func(u *uf) func(int32) int32 {
+		return func(x int32) int32 {
+			for u.parent[x] != x {
+				x = u.parent[x]
+			}
+			return x
+		}
+	}
+	union := func(u *uf) func(a, b int32) {
+		return func(a, b int32) {
+			ra, rb := find(u)(a), find(u)(b)
+			if ra != rb {
+				u.parent[max(ra, rb)] = min(ra, rb)
+				u.unions = append(u.unions, [2]int32{a, b})
+			}
+		}
+	}
+	// The guard refuses a component of more than 5 sets, or whose
+	// smallest set is a multiple of 7, and checks that roots are sorted
+	// and distinct.
+	guard := func(roots []int32) string {
+		if !slices.IsSorted(roots) || len(slices.Compact(slices.Clone(roots))) != len(roots) {
+			t.Fatalf("roots %v not sorted and distinct", roots)
+		}
+		switch {
+		case len(roots) > 5:
+			return "size"
+		case roots[0]%7 == 0:
+			return "seven"
+		}
+		return ""
+	}
+	rng := rand.New(rand.NewPCG(5, 8))
+	got, want := newUF(), newUF()
+	cs := newComponents(n)
+	gotBlocked, wantBlocked := map[string]int{}, map[string]int{}
+	for kind := range 30 {
+		props := make([][2]int32, rng.IntN(60))
+		for i := range props {
+			props[i] = [2]int32{int32(rng.IntN(n)), int32(rng.IntN(n))}
+		}
+		mergeComponents(cs, slices.Clone(props), find(got), guard, union(got), gotBlocked)
+		mergeComponentsRef(slices.Clone(props), find(want), guard, union(want), wantBlocked)
+		if !slices.Equal(got.unions, want.unions) || !slices.Equal(got.parent, want.parent) {
+			t.Fatalf("kind %d: unions %v, want %v", kind, got.unions, want.unions)
+		}
+		for x := range n {
+			if cs.parent[x] != -1 || cs.ok[x] {
+				t.Fatalf("kind %d: scratch not reset at %d", kind, x)
+			}
+		}
+	}
+	if !maps.Equal(gotBlocked, wantBlocked) {
+		t.Errorf("blocked %v, want %v", gotBlocked, wantBlocked)
+	}
+	if len(got.unions) == 0 || len(gotBlocked) < 2 {
+		t.Errorf("%d unions, blocked %v: the test exercises too little", len(got.unions), gotBlocked)
 	}
 }
