@@ -84,6 +84,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"runtime"
 	"slices"
 	"sort"
@@ -562,8 +563,16 @@ func (b *Builder) Link(cfg Config) (*Result, error) {
 	return res, nil
 }
 
-// bucketBits is how many top bits of a token choose its bucket.
+// A list of fewer than 1<<bucketBits entries is sorted by comparison;
+// a longer one by bucketSort.
 const bucketBits = 16
+
+// topBits is how many top bits of a token choose its bucket in
+// bucketSort's first pass.
+const topBits = 8
+
+// insertionMax is the longest bucket bucketSort sorts by insertion.
+const insertionMax = 16
 
 // sortEntries sorts es by cmpEntry, or with src (a group kind's list) by
 // cmpEntryBySource(src), and returns the result, which may be a new
@@ -586,42 +595,111 @@ func sortEntries(es []entry, src []int32) []entry {
 	return bucketSort(&c, nil)
 }
 
-// bucketSort returns the entries of c sorted by cmpEntry, and empties c. With renumber, each entry's rec becomes
-// renumber[rec] on the way. The entries are spread into 65,536 buckets
-// by the top 16 bits of their tokens, which order them as cmpEntry does,
-// and each bucket is then sorted alone: token values are uniform, so the
-// buckets are small and fit in the cache. Each chunk of c is let go as
-// soon as it has been spread.
+// bucketSort returns the entries of c sorted by cmpEntry, and empties c.
+// With renumber, each entry's rec becomes renumber[rec] on the way. It
+// spreads the entries by the top bits of their tokens, which order them
+// as cmpEntry does, in two passes: from c's chunks into 256 buckets by
+// the top 8 bits (256 places written at a time, which the processor's
+// caches follow; spreading into tens of thousands at once missed the
+// cache on nearly every entry), then each bucket, copied to a scratch
+// buffer that stays in the cache, back into its place by as many of the
+// next bits as make about four entries a sub-bucket. Token values are
+// uniform, so sub-buckets are short and sorted by insertion (a token
+// that many records share makes a longer one, sorted by comparison).
+// Each chunk of c is let go as soon as it has been spread.
 func bucketSort(c *chunked[entry], renumber []int32) []entry {
-	var start [1<<bucketBits + 1]int
+	// pos[b] counts bucket b's entries, then is where its next goes.
+	var pos [1 << topBits]int
 	for _, ch := range c.chunks {
 		for i := range ch {
-			start[ch[i].hi>>(64-bucketBits)+1]++
+			pos[ch[i].hi>>(64-topBits)]++
 		}
 	}
-	for b := 1; b < len(start); b++ {
-		start[b] += start[b-1]
+	var start [1<<topBits + 1]int
+	for b := range pos {
+		start[b+1] = start[b] + pos[b]
+		pos[b] = start[b]
 	}
 	out := make([]entry, c.n)
-	next := start
 	for ci, ch := range c.chunks {
 		for _, e := range ch {
 			if renumber != nil {
 				e.rec = renumber[e.rec]
 			}
-			b := e.hi >> (64 - bucketBits)
-			out[next[b]] = e
-			next[b]++
+			b := e.hi >> (64 - topBits)
+			out[pos[b]] = e
+			pos[b]++
 		}
 		c.chunks[ci] = nil
 	}
 	c.chunks, c.n = nil, 0
-	for b := 0; b < 1<<bucketBits; b++ {
-		if bucket := out[start[b]:start[b+1]]; len(bucket) > 1 {
-			slices.SortFunc(bucket, cmpEntry)
+
+	longest := 0
+	for b := range 1 << topBits {
+		longest = max(longest, start[b+1]-start[b])
+	}
+	subBits := min(max(bits.Len(uint(longest))-2, 1), 16)
+	shift, mask := 64-topBits-subBits, uint64(1)<<subBits-1
+	sub := make([]int, 1<<subBits) // as pos, per sub-bucket
+	scratch := make([]entry, longest)
+	for b := range 1 << topBits {
+		bucket := out[start[b]:start[b+1]]
+		if len(bucket) <= insertionMax {
+			insertionSort(bucket)
+			continue
+		}
+		tmp := scratch[:len(bucket)]
+		copy(tmp, bucket)
+		clear(sub)
+		for i := range tmp {
+			sub[tmp[i].hi>>shift&mask]++
+		}
+		sum := 0
+		for s, n := range sub {
+			sub[s] = sum
+			sum += n
+		}
+		for _, e := range tmp {
+			s := e.hi >> shift & mask
+			bucket[sub[s]] = e
+			sub[s]++
+		}
+		from := 0
+		for _, end := range sub {
+			switch sb := bucket[from:end]; {
+			case len(sb) <= 1:
+			case len(sb) <= insertionMax:
+				insertionSort(sb)
+			default:
+				slices.SortFunc(sb, cmpEntry)
+			}
+			from = end
 		}
 	}
 	return out
+}
+
+// insertionSort sorts a few entries by cmpEntry.
+func insertionSort(es []entry) {
+	for i := 1; i < len(es); i++ {
+		e := es[i]
+		j := i
+		for ; j > 0 && lessEntry(e, es[j-1]); j-- {
+			es[j] = es[j-1]
+		}
+		es[j] = e
+	}
+}
+
+// lessEntry reports whether a sorts before b by cmpEntry.
+func lessEntry(a, b entry) bool {
+	if a.hi != b.hi {
+		return a.hi < b.hi
+	}
+	if a.lo != b.lo {
+		return a.lo < b.lo
+	}
+	return a.rec < b.rec
 }
 
 // sortKinds puts every kind's token list into canonical numbering (from

@@ -8,13 +8,18 @@ import (
 )
 
 // randomEntries returns n entries over records 0..recs-1 with repeated
-// tokens, tokens that share their top bits and tokens that differ only
-// in their last bits.
+// tokens, one token held by many, tokens that share their top bits and
+// tokens that differ only in their last bits.
 func randomEntries(rng *rand.Rand, n, recs int) []entry {
 	es := make([]entry, n)
+	popular := entry{hi: rng.Uint64(), lo: rng.Uint32()}
 	for i := range es {
 		e := entry{hi: rng.Uint64(), lo: rng.Uint32(), rec: int32(rng.IntN(recs))}
-		switch rng.IntN(4) {
+		switch rng.IntN(5) {
+		case 4: // a token that many records share
+			if rng.IntN(20) == 0 {
+				e.hi, e.lo = popular.hi, popular.lo
+			}
 		case 0: // the same token as an earlier entry
 			if i > 0 {
 				j := rng.IntN(i)
@@ -35,8 +40,9 @@ func randomEntries(rng *rand.Rand, n, recs int) []entry {
 }
 
 // TestSortEntries checks sortEntries against slices.SortFunc on lists
-// short and long enough to take the bucketed path, and on a group kind's
-// lists, ordered by source first.
+// short and long enough to take the bucketed path (with buckets sorted by
+// insertion and, where a token is repeated, by comparison), and on a
+// group kind's lists, ordered by source first.
 func TestSortEntries(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 5))
 	const recs = 50_000
@@ -45,10 +51,16 @@ func TestSortEntries(t *testing.T) {
 		src[r] = int32(r * 3 / recs) // three sources, as canonical order has them
 	}
 	for _, tt := range []struct {
-		n   int
-		src []int32
-	}{{1000, nil}, {200_000, nil}, {1000, src}, {200_000, src}} {
+		n      int
+		src    []int32
+		skewed bool // nearly all tokens in one top bucket, a few alone in others
+	}{{1000, nil, false}, {200_000, nil, false}, {1 << 20, nil, false}, {70_000, nil, true}, {1000, src, false}, {200_000, src, false}} {
 		es := randomEntries(rng, tt.n, recs)
+		if tt.skewed {
+			for i := 100; i < len(es); i++ {
+				es[i].hi &= 1<<(64-topBits) - 1
+			}
+		}
 		cmp := cmpEntry
 		if tt.src != nil {
 			cmp = cmpEntryBySource(tt.src)
@@ -56,7 +68,7 @@ func TestSortEntries(t *testing.T) {
 		want := slices.Clone(es)
 		slices.SortFunc(want, cmp)
 		if got := sortEntries(es, tt.src); !slices.Equal(got, want) {
-			t.Errorf("%d entries, by source %v: sortEntries differs from slices.SortFunc", tt.n, tt.src != nil)
+			t.Errorf("%d entries, by source %v, skewed %v: sortEntries differs from slices.SortFunc", tt.n, tt.src != nil, tt.skewed)
 		}
 	}
 }
