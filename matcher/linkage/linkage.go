@@ -838,9 +838,9 @@ type linker struct {
 	pendingReview [][]entry // skipped person-level posting lists
 	reviewRecs    []int32   // per review item, the input index of a record carrying its token
 
-	filters []filter // canonical index -> filter (similarity tier)
-	pops    []int32  // canonical index -> popcount of its filter, 0 if none
-	hasDOB  []bool   // canonical index -> carries a token of a BirthDate kind
+	filters chunked[filter] // canonical index -> filter (similarity tier)
+	pops    []int32         // canonical index -> popcount of its filter, 0 if none
+	hasDOB  []bool          // canonical index -> carries a token of a BirthDate kind
 
 	hparent []int32 // household union-find over persons
 	hsize   []int32
@@ -951,30 +951,32 @@ func (b *Builder) linker(cfg Config) (*linker, error) {
 		l.hasDOB[c] = *b.dob.at(int(i))
 	}
 	b.dob = chunked[bool]{}
-	// The filters into canonical order, in place: follow each cycle of
+	// The filters into canonical order, in place, in their chunks (a
+	// flat copy would hold them twice for a while: a collection under way
+	// keeps what was reachable when it started): follow each cycle of
 	// the permutation.
-	l.filters = b.filters.flatten()
+	l.filters, b.filters = b.filters, chunked[filter]{}
 	visited := make([]bool, n)
 	for c := range n {
 		if visited[c] {
 			continue
 		}
-		tmp := l.filters[c]
+		tmp := *l.filters.at(c)
 		j := int32(c)
 		for {
 			visited[j] = true
 			k := l.orig[j]
 			if int(k) == c {
-				l.filters[j] = tmp
+				*l.filters.at(int(j)) = tmp
 				break
 			}
-			l.filters[j] = l.filters[k]
+			*l.filters.at(int(j)) = *l.filters.at(int(k))
 			j = k
 		}
 	}
 	l.pops = make([]int32, n)
-	for c := range l.filters {
-		l.pops[c] = l.filters[c].popcount()
+	for c := range l.pops {
+		l.pops[c] = l.filters.at(c).popcount()
 	}
 
 	l.sameSource = map[matchkey.Kind]bool{}
@@ -1061,7 +1063,7 @@ func (l *linker) linkPersons() {
 	l.findBuildings()
 	l.linkSimilar()
 	l.phase("similarity")
-	l.filters, l.pops, l.hasDOB = nil, nil, nil
+	l.filters, l.pops, l.hasDOB = chunked[filter]{}, nil, nil
 	for k := range l.kinds {
 		l.kinds[k].blocks = blocks{}
 	}

@@ -183,7 +183,7 @@ func (l *linker) linkSimilar() {
 				if popA == 0 {
 					continue
 				}
-				fa := &l.filters[a]
+				fa := l.filters.at(int(a))
 				ra := root[a]
 				for _, b := range g[:i] {
 					popB := l.pops[b]
@@ -191,7 +191,7 @@ func (l *linker) linkSimilar() {
 						continue
 					}
 					p.compared++
-					c := common(fa, &l.filters[b])
+					c := common(fa, l.filters.at(int(b)))
 					d := 2 * float64(c) / float64(popA+popB)
 					if l.src[a] == l.src[b] {
 						// Never linked by similarity: a decoy.
@@ -233,7 +233,7 @@ func (l *linker) linkSimilar() {
 		ks.blocks.each(compare)
 		ks.blocks = blocks{}
 	})
-	l.filters, l.pops = nil, nil
+	l.filters, l.pops = chunked[filter]{}, nil
 	var cands []candidate
 	for k := range parts {
 		p := &parts[k]
