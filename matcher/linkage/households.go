@@ -36,15 +36,19 @@ func (l *linker) linkHouseholds() {
 		if class != matchkey.Address && class != matchkey.Group {
 			continue
 		}
-		forEachGroup(ks.entries, func(g []entry) {
-			ps := make([]int32, 0, len(g))
+		var scratch []int32
+		forEachGroup(ks.entries, l.groupSources(class), func(g []entry) {
+			ps := scratch[:0]
 			for _, e := range g {
 				ps = append(ps, l.person[e.rec])
 			}
-			slices.Sort(ps)
-			ps = slices.Compact(ps)
+			if len(ps) > 1 {
+				slices.Sort(ps)
+				ps = slices.Compact(ps)
+			}
+			scratch = ps
 			if len(ps) > l.cfg.MaxHouseholdPersons {
-				l.res.Review = append(l.res.Review, ReviewItem{Kind: ks.info.Kind, Source: l.sourceName(g[0], class), Prefix: g[0].prefix(), Records: len(g), Persons: len(ps)})
+				l.review(ReviewItem{Kind: ks.info.Kind, Source: l.sourceName(g[0], class), Records: len(g), Persons: len(ps)}, g[0])
 				return
 			}
 			if class == matchkey.Address {
@@ -56,9 +60,10 @@ func (l *linker) linkHouseholds() {
 				return
 			}
 			gid := int32(len(groupPersons))
+			ps = slices.Clone(ps)
 			groupPersons = append(groupPersons, ps)
 			groupKind = append(groupKind, ks.info.Kind)
-			groupSrc = append(groupSrc, g[0].src)
+			groupSrc = append(groupSrc, l.src[g[0].rec])
 			for _, p := range ps {
 				personGroups[p] = append(personGroups[p], gid)
 			}
@@ -224,6 +229,7 @@ func (l *linker) linkHouseholds() {
 	}
 	// One kind at a time, strongest first (tids and gids are numbered in
 	// kind order), each kind's unions applied as a whole.
+	cs := newComponents(np)
 	apply := func(lists [][]int32, kindOf func(i int) matchkey.Kind) {
 		for i := 0; i < len(lists); {
 			kind := kindOf(i)
@@ -233,7 +239,7 @@ func (l *linker) linkHouseholds() {
 					props = append(props, [2]int32{lists[i][0], p})
 				}
 			}
-			mergeComponents(props, l.hfind, func(roots []int32) string { return l.householdGuard(roots, kind) },
+			mergeComponents(cs, props, l.hfind, func(roots []int32) string { return l.householdGuard(roots, kind) },
 				func(a, b int32) { l.unionHouseholds(a, b, kind) }, l.res.Blocked)
 		}
 	}
@@ -392,8 +398,15 @@ func (l *linker) result() *Result {
 	return res
 }
 
+// buildingKind reports whether findBuildings reads kind.
+func buildingKind(kind matchkey.Kind) bool {
+	return kind == matchkey.BlockFamilyPostcode || kind == matchkey.BlockPostcodeNumber
+}
+
 // findBuildings numbers the buildings (records sharing a postcode + house
-// number block token) before the block tokens are dropped.
+// number block token) and the families at a postcode (records sharing a
+// family name + postcode block token), and then keeps only the two
+// kinds' blocks for the similarity tier.
 func (l *linker) findBuildings() {
 	l.kin = make([][]int32, len(l.orig))
 	for k := range l.kinds {
@@ -402,7 +415,8 @@ func (l *linker) findBuildings() {
 			continue
 		}
 		var g int32
-		ks.entries = forEachGroup(ks.entries, func(es []entry) {
+		ks.entries = forEachGroup(ks.entries, nil, func(es []entry) {
+			ks.blocks.add(es, l.cfg.MaxBlockRecords)
 			if len(es) > 1 {
 				for _, e := range es {
 					l.kin[e.rec] = append(l.kin[e.rec], g)
@@ -410,6 +424,7 @@ func (l *linker) findBuildings() {
 			}
 			g++
 		})
+		ks.entries = nil
 	}
 	l.building = make([]int32, len(l.orig))
 	for i := range l.building {
@@ -421,12 +436,14 @@ func (l *linker) findBuildings() {
 			continue
 		}
 		var b int32
-		ks.entries = forEachGroup(ks.entries, func(g []entry) {
+		ks.entries = forEachGroup(ks.entries, nil, func(g []entry) {
+			ks.blocks.add(g, l.cfg.MaxBlockRecords)
 			for _, e := range g {
 				l.building[e.rec] = b
 			}
 			b++
 		})
+		ks.entries = nil
 	}
 }
 

@@ -84,6 +84,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"runtime"
 	"slices"
 	"sort"
@@ -185,7 +186,9 @@ type Union struct {
 
 // ReviewItem is a token that too many records or persons share, left out
 // of linking. Prefix is the blinded token's first 16 bytes, enough to find
-// the records again.
+// the records again. The linker keeps only a token's first 12 bytes (see
+// entry): Link, which holds the records, fills in the rest from one of
+// the token's records; from Builder.Link the last 4 bytes are zero.
 type ReviewItem struct {
 	Kind    matchkey.Kind
 	Source  string // group kinds only
@@ -262,35 +265,58 @@ func Link(recs []store.Record, cfg Config) (*Result, error) {
 			}
 		}
 	}
-	return b.Link(cfg)
+	res, err := b.Link(cfg)
+	if err != nil {
+		return nil, err
+	}
+	// The linker keeps a token's first 12 bytes; a review item's prefix
+	// is completed from a record that carries its token.
+	for i, r := range b.reviewRecs {
+		it := &res.Review[i]
+		for _, t := range recs[r].Tokens {
+			if t.Kind == it.Kind && [12]byte(t.Value[:12]) == [12]byte(it.Prefix[:12]) {
+				it.Prefix = t.Value
+				break
+			}
+		}
+	}
+	return res, nil
 }
 
 // kindSlot is one kind in strength order.
 type kindSlot struct {
 	info    matchkey.Info
 	entries []entry
-	// raw is the Builder's list, numbered by input index and input
-	// source, until sortKinds renumbers it into entries.
+	// raw is the Builder's list, numbered by input index, until
+	// sortKinds renumbers it into entries.
 	raw *chunked[entry]
+	// blocks replaces entries (then nil) for a person or block kind once
+	// only the similarity tier still needs the kind.
+	blocks blocks
 }
 
-// entry is one token occurrence: the token's first 128 bits as two words
-// for fast comparison, the source (for group kinds; 0 otherwise) and the
-// record in canonical order. Tokens are HMAC-SHA256 outputs, so two
-// distinct tokens agree on their first 128 bits with probability 2^-128
-// per pair: below 10^-22 for every pair of 10^8 tokens together. Keeping
-// half the token makes an entry 24 bytes instead of 40, which at a few
-// million records is more than a gigabyte of the link run's memory.
+// entry is one token occurrence: the token's first 96 bits, as a word and
+// a half-word for fast comparison, and the record (in canonical order once
+// sortKinds has run). A group kind's tokens are compared only within
+// their source, which is the record's (linker.src), so an entry need not
+// hold it.
+//
+// Tokens are HMAC-SHA256 outputs, so two distinct tokens of one kind agree
+// on their first 96 bits with probability 2^-96 per pair: about
+// n^2/2^97 for a kind of n tokens, 1.6 * 10^-16 at n = 5 * 10^6, and below
+// 10^-14 for all 29 kinds together. Keeping 96 bits makes an entry 16
+// bytes, which at 5 million records (117 million tokens) is 1.9 GB, the
+// largest part of the link run's memory; 128 bits and the record would
+// take 24 (2.8 GB).
 type entry struct {
-	hi, lo uint64
-	src    int32
-	rec    int32
+	hi  uint64 // token bytes 0-7, big-endian
+	lo  uint32 // token bytes 8-11, big-endian
+	rec int32
 }
 
+// cmpEntry orders entries by token, then record.
 func cmpEntry(a, b entry) int {
 	switch {
-	case a.src != b.src:
-		return cmpInt(a.src, b.src)
 	case a.hi != b.hi:
 		if a.hi < b.hi {
 			return -1
@@ -305,6 +331,17 @@ func cmpEntry(a, b entry) int {
 	return cmpInt(a.rec, b.rec)
 }
 
+// cmpEntryBySource orders a group kind's entries by the source of their
+// record (src maps a record to its source), then as cmpEntry does.
+func cmpEntryBySource(src []int32) func(a, b entry) int {
+	return func(a, b entry) int {
+		if sa, sb := src[a.rec], src[b.rec]; sa != sb {
+			return cmpInt(sa, sb)
+		}
+		return cmpEntry(a, b)
+	}
+}
+
 func cmpInt(a, b int32) int {
 	switch {
 	case a < b:
@@ -315,32 +352,48 @@ func cmpInt(a, b int32) int {
 	return 0
 }
 
-func sameToken(a, b entry) bool { return a.src == b.src && a.hi == b.hi && a.lo == b.lo }
+// sameToken reports whether a and b hold the same token; with src (group
+// kinds) also whether their records are of the same source.
+func sameToken(a, b entry, src []int32) bool {
+	return a.hi == b.hi && a.lo == b.lo && (src == nil || src[a.rec] == src[b.rec])
+}
 
-// prefix returns the first 16 bytes of the entry's token.
+// prefix returns the first 16 bytes of the entry's token as far as the
+// entry holds it: the first 12, then zeros.
 func (e entry) prefix() [16]byte {
 	var v [16]byte
 	binary.BigEndian.PutUint64(v[:8], e.hi)
-	binary.BigEndian.PutUint64(v[8:], e.lo)
+	binary.BigEndian.PutUint32(v[8:12], e.lo)
 	return v
 }
 
 // forEachGroup sorts es and calls fn with each run of entries sharing a
-// token, records deduplicated. It returns es sorted and deduplicated (the
-// elements past its end are cleared), so a caller that keeps the entries
-// must keep the result.
-func forEachGroup(es []entry, fn func(g []entry)) []entry {
-	es = sortEntries(es)
-	es = slices.CompactFunc(es, func(a, b entry) bool { return sameToken(a, b) && a.rec == b.rec })
+// token, records deduplicated. src, for a group kind, maps each record to
+// its source: tokens are then shared only within a source. It returns es
+// sorted and deduplicated (the elements past its end are cleared), so a
+// caller that keeps the entries must keep the result.
+func forEachGroup(es []entry, src []int32, fn func(g []entry)) []entry {
+	es = sortEntries(es, src)
+	es = slices.CompactFunc(es, func(a, b entry) bool { return a == b })
 	for i := 0; i < len(es); {
 		j := i + 1
-		for j < len(es) && sameToken(es[i], es[j]) {
+		for j < len(es) && sameToken(es[i], es[j], src) {
 			j++
 		}
 		fn(es[i:j])
 		i = j
 	}
 	return es
+}
+
+// groupSources returns what forEachGroup needs to know of sources for
+// the kind of class c: the source of each record for a group kind, nil
+// for any other.
+func (l *linker) groupSources(c matchkey.Class) []int32 {
+	if c == matchkey.Group {
+		return l.src
+	}
+	return nil
 }
 
 // Builder collects the records Link links, one at a time, straight into
@@ -351,16 +404,23 @@ func forEachGroup(es []entry, fn func(g []entry)) []entry {
 type Builder struct {
 	slot    map[matchkey.Kind]int // kind -> index in infos
 	infos   []matchkey.Info
-	entries []chunked[entry] // per kind: rec is the input index; src the input source id (group kinds)
+	entries []chunked[entry] // per kind: rec is the input index
 	srcID   map[string]int32
 	sources []string          // input source id -> name
 	src     chunked[int32]    // input index -> input source id
 	refs    chunked[[16]byte] // input index -> ref
 	filters chunked[filter]   // input index -> filter
+	dob     chunked[bool]     // input index -> carries a token of a BirthDate kind
 	srcFlat []int32           // after Link: src as one slice
 	order   []int32           // after Link: canonical index -> input index
 	err     error
 	linked  bool
+	// reviewRecs holds, after Link, the input index of a record
+	// carrying each review item's token.
+	reviewRecs []int32
+	// onPhase, if set, is called as each of the linker's phases ends,
+	// with its name (for the benchmarks' heap figures).
+	onPhase func(name string)
 }
 
 // NewBuilder returns an empty Builder.
@@ -440,6 +500,7 @@ func (b *Builder) add(empty bool, id int32, ref [16]byte, f []byte) (int, error)
 		fl = newFilter(f)
 	}
 	b.filters.append(fl)
+	b.dob.append(false)
 	return i, nil
 }
 
@@ -463,11 +524,10 @@ func (b *Builder) addToken(k int, ok bool, kind matchkey.Kind, value *[store.Tok
 	if b.err != nil {
 		return b.err
 	}
-	e := entry{hi: binary.BigEndian.Uint64(value[:8]), lo: binary.BigEndian.Uint64(value[8:16]), rec: int32(i)}
-	if b.infos[k].Class == matchkey.Group {
-		e.src = *b.src.at(i)
+	b.entries[k].append(entry{hi: binary.BigEndian.Uint64(value[:8]), lo: binary.BigEndian.Uint32(value[8:12]), rec: int32(i)})
+	if b.infos[k].BirthDate {
+		*b.dob.at(i) = true
 	}
-	b.entries[k].append(e)
 	return nil
 }
 
@@ -490,75 +550,156 @@ func (b *Builder) Link(cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.onPhase = b.onPhase
+	l.phase("canonical")
 	l.sortKinds()
+	l.phase("sort")
 	l.linkPersons()
 	l.linkHouseholds()
-	return l.result(), nil
+	l.phase("households")
+	res := l.result()
+	b.reviewRecs = l.reviewRecs
+	l.phase("result")
+	return res, nil
 }
 
-// bucketBits is how many top bits of a token choose its bucket.
+// A list of fewer than 1<<bucketBits entries is sorted by comparison;
+// a longer one by bucketSort.
 const bucketBits = 16
 
-// sortEntries sorts es by cmpEntry and returns the result, which may be a
-// new slice. A large list of one source (every kind but the group kinds)
-// is sorted by bucketSort.
-func sortEntries(es []entry) []entry {
+// topBits is how many top bits of a token choose its bucket in
+// bucketSort's first pass.
+const topBits = 8
+
+// insertionMax is the longest bucket bucketSort sorts by insertion.
+const insertionMax = 16
+
+// sortEntries sorts es by cmpEntry, or with src (a group kind's list) by
+// cmpEntryBySource(src), and returns the result, which may be a new
+// slice. A large list of any other kind is sorted by bucketSort.
+func sortEntries(es []entry, src []int32) []entry {
+	cmp := cmpEntry
+	if src != nil {
+		cmp = cmpEntryBySource(src)
+	}
 	// A kind's list is grouped more than once (identifiers, blocks), and
 	// is sorted from the first time on.
-	if slices.IsSortedFunc(es, cmpEntry) {
+	if slices.IsSortedFunc(es, cmp) {
 		return es
 	}
-	if len(es) < 1<<bucketBits {
-		slices.SortFunc(es, cmpEntry)
+	if src != nil || len(es) < 1<<bucketBits {
+		slices.SortFunc(es, cmp)
 		return es
-	}
-	for i := range es {
-		if es[i].src != es[0].src {
-			slices.SortFunc(es, cmpEntry)
-			return es
-		}
 	}
 	c := chunked[entry]{chunks: [][]entry{es}, n: len(es)}
 	return bucketSort(&c, nil)
 }
 
-// bucketSort returns the entries of c, all of one source, sorted by
-// cmpEntry, and empties c. With renumber, each entry's rec becomes
-// renumber[rec] on the way. The entries are spread into 65,536 buckets
-// by the top 16 bits of their tokens, which order them as cmpEntry does,
-// and each bucket is then sorted alone: token values are uniform, so the
-// buckets are small and fit in the cache. Each chunk of c is let go as
-// soon as it has been spread.
+// bucketSort returns the entries of c sorted by cmpEntry, and empties c.
+// With renumber, each entry's rec becomes renumber[rec] on the way. It
+// spreads the entries by the top bits of their tokens, which order them
+// as cmpEntry does, in two passes: from c's chunks into 256 buckets by
+// the top 8 bits (256 places written at a time, which the processor's
+// caches follow; spreading into tens of thousands at once missed the
+// cache on nearly every entry), then each bucket, copied to a scratch
+// buffer that stays in the cache, back into its place by as many of the
+// next bits as make about four entries a sub-bucket. Token values are
+// uniform, so sub-buckets are short and sorted by insertion (a token
+// that many records share makes a longer one, sorted by comparison).
+// Each chunk of c is let go as soon as it has been spread.
 func bucketSort(c *chunked[entry], renumber []int32) []entry {
-	var start [1<<bucketBits + 1]int
+	// pos[b] counts bucket b's entries, then is where its next goes.
+	var pos [1 << topBits]int
 	for _, ch := range c.chunks {
 		for i := range ch {
-			start[ch[i].hi>>(64-bucketBits)+1]++
+			pos[ch[i].hi>>(64-topBits)]++
 		}
 	}
-	for b := 1; b < len(start); b++ {
-		start[b] += start[b-1]
+	var start [1<<topBits + 1]int
+	for b := range pos {
+		start[b+1] = start[b] + pos[b]
+		pos[b] = start[b]
 	}
 	out := make([]entry, c.n)
-	next := start
 	for ci, ch := range c.chunks {
 		for _, e := range ch {
 			if renumber != nil {
 				e.rec = renumber[e.rec]
 			}
-			b := e.hi >> (64 - bucketBits)
-			out[next[b]] = e
-			next[b]++
+			b := e.hi >> (64 - topBits)
+			out[pos[b]] = e
+			pos[b]++
 		}
 		c.chunks[ci] = nil
 	}
 	c.chunks, c.n = nil, 0
-	for b := 0; b < 1<<bucketBits; b++ {
-		if bucket := out[start[b]:start[b+1]]; len(bucket) > 1 {
-			slices.SortFunc(bucket, cmpEntry)
+
+	longest := 0
+	for b := range 1 << topBits {
+		longest = max(longest, start[b+1]-start[b])
+	}
+	subBits := min(max(bits.Len(uint(longest))-2, 1), 16)
+	shift, mask := 64-topBits-subBits, uint64(1)<<subBits-1
+	sub := make([]int, 1<<subBits) // as pos, per sub-bucket
+	scratch := make([]entry, longest)
+	for b := range 1 << topBits {
+		bucket := out[start[b]:start[b+1]]
+		if len(bucket) <= insertionMax {
+			insertionSort(bucket)
+			continue
+		}
+		tmp := scratch[:len(bucket)]
+		copy(tmp, bucket)
+		clear(sub)
+		for i := range tmp {
+			sub[tmp[i].hi>>shift&mask]++
+		}
+		sum := 0
+		for s, n := range sub {
+			sub[s] = sum
+			sum += n
+		}
+		for _, e := range tmp {
+			s := e.hi >> shift & mask
+			bucket[sub[s]] = e
+			sub[s]++
+		}
+		from := 0
+		for _, end := range sub {
+			switch sb := bucket[from:end]; {
+			case len(sb) <= 1:
+			case len(sb) <= insertionMax:
+				insertionSort(sb)
+			default:
+				slices.SortFunc(sb, cmpEntry)
+			}
+			from = end
 		}
 	}
 	return out
+}
+
+// insertionSort sorts a few entries by cmpEntry.
+func insertionSort(es []entry) {
+	for i := 1; i < len(es); i++ {
+		e := es[i]
+		j := i
+		for ; j > 0 && lessEntry(e, es[j-1]); j-- {
+			es[j] = es[j-1]
+		}
+		es[j] = e
+	}
+}
+
+// lessEntry reports whether a sorts before b by cmpEntry.
+func lessEntry(a, b entry) bool {
+	if a.hi != b.hi {
+		return a.hi < b.hi
+	}
+	if a.lo != b.lo {
+		return a.lo < b.lo
+	}
+	return a.rec < b.rec
 }
 
 // sortKinds puts every kind's token list into canonical numbering (from
@@ -581,8 +722,9 @@ func (l *linker) sortKinds() {
 	slices.SortStableFunc(order, func(a, b int) int { return size(b) - size(a) })
 	l.parallel(order, func(k int) {
 		ks := &l.kinds[k]
+		src := l.groupSources(ks.info.Class)
 		switch {
-		case ks.raw != nil && ks.info.Class != matchkey.Group && ks.raw.n >= 1<<bucketBits:
+		case ks.raw != nil && src == nil && ks.raw.n >= 1<<bucketBits:
 			// Renumbered while spread into buckets, with no flat copy
 			// of the Builder's chunks first.
 			ks.entries = bucketSort(ks.raw, l.canon)
@@ -590,20 +732,27 @@ func (l *linker) sortKinds() {
 		case ks.raw != nil:
 			ks.entries = ks.raw.flatten()
 			ks.raw = nil
-			group := ks.info.Class == matchkey.Group
 			for j := range ks.entries {
 				e := &ks.entries[j]
 				e.rec = l.canon[e.rec]
-				if group {
-					e.src = l.rank[e.src]
-				}
 			}
-			ks.entries = sortEntries(ks.entries)
+			ks.entries = sortEntries(ks.entries, src)
 		default:
-			ks.entries = sortEntries(ks.entries)
+			ks.entries = sortEntries(ks.entries, src)
+		}
+		if ks.info.Class == matchkey.Block && !buildingKind(ks.info.Kind) {
+			// Only the similarity tier reads a block kind (but the two
+			// findBuildings reads).
+			l.compact(ks)
 		}
 	})
-	l.canon, l.rank = nil, nil
+	l.canon = nil
+}
+
+// compact replaces ks's entries by its blocks.
+func (l *linker) compact(ks *kindSlot) {
+	ks.entries = forEachGroup(ks.entries, nil, func(g []entry) { ks.blocks.add(g, l.cfg.MaxBlockRecords) })
+	ks.entries = nil
 }
 
 // parallel calls fn with every element of items, on as many goroutines as
@@ -664,7 +813,6 @@ type linker struct {
 	cfg     Config
 	orig    []int32 // canonical index -> input index
 	canon   []int32 // until sortKinds: input index -> canonical index
-	rank    []int32 // until sortKinds: input source id -> canonical source id
 	src     []int32 // canonical index -> source id
 	sources []string
 	kinds   []kindSlot
@@ -674,15 +822,25 @@ type linker struct {
 	// person union-find over canonical record indices
 	parent []int32
 	size   []int32
-	ids    [][]idval // at roots: identifier values held
-	srcs   [][]int32 // at roots: sources held, sorted
+	// What a cluster holds, at its root: for a record not yet joined to
+	// another, its own identifier values (recIDs[idStart[r]:idStart[r+1]])
+	// and source (src[r]); once joined, sets[set[r]]. set[r] is -1
+	// until then, so that the millions of records alone need no
+	// allocation of their own.
+	idStart []int32
+	recIDs  []idval
+	set     []int32
+	sets    []clusterSet
 
 	person []int32 // canonical index -> person id
 	npers  int
 
 	pendingReview [][]entry // skipped person-level posting lists
+	reviewRecs    []int32   // per review item, the input index of a record carrying its token
 
-	filters []filter // canonical index -> filter (similarity tier)
+	filters chunked[filter] // canonical index -> filter (similarity tier)
+	pops    []int32         // canonical index -> popcount of its filter, 0 if none
+	hasDOB  []bool          // canonical index -> carries a token of a BirthDate kind
 
 	hparent []int32 // household union-find over persons
 	hsize   []int32
@@ -692,9 +850,41 @@ type linker struct {
 	kin      [][]int32 // canonical index -> family name + postcode blocks shared with another record
 
 	res *Result
+
+	onPhase func(name string) // see Builder.onPhase
+}
+
+// phase reports the end of a phase to onPhase, if set.
+func (l *linker) phase(name string) {
+	if l.onPhase != nil {
+		l.onPhase(name)
+	}
 }
 
 type idval struct{ kind, val int32 }
+
+// clusterSet is what a cluster of more than one record holds: its
+// identifier values and its sources, each sorted.
+type clusterSet struct {
+	ids  []idval
+	srcs []int32
+}
+
+// idsOf returns the identifier values that root r's cluster holds.
+func (l *linker) idsOf(r int32) []idval {
+	if s := l.set[r]; s >= 0 {
+		return l.sets[s].ids
+	}
+	return l.recIDs[l.idStart[r]:l.idStart[r+1]]
+}
+
+// srcsOf returns the sources that root r's cluster holds.
+func (l *linker) srcsOf(r int32) []int32 {
+	if s := l.set[r]; s >= 0 {
+		return l.sets[s].srcs
+	}
+	return l.src[r : r+1]
+}
 
 // linker puts the builder's records in canonical order, (source, ref),
 // and hands its token lists and filters over to a new linker.
@@ -749,33 +939,44 @@ func (b *Builder) linker(cfg Config) (*linker, error) {
 			}
 		}
 	}
-	b.order = slices.Clone(l.orig)
+	b.order = l.orig // never changed after this
 	// Each kind's list is put into canonical numbering by sortKinds, on
 	// as many goroutines as may run.
 	for k, in := range b.infos {
 		l.kinds = append(l.kinds, kindSlot{info: in, raw: &b.entries[k]})
 	}
-	l.canon, l.rank = canon, rank
-	// The filters into canonical order, in place: follow each cycle of
+	l.canon = canon
+	l.hasDOB = make([]bool, n)
+	for c, i := range l.orig {
+		l.hasDOB[c] = *b.dob.at(int(i))
+	}
+	b.dob = chunked[bool]{}
+	// The filters into canonical order, in place, in their chunks (a
+	// flat copy would hold them twice for a while: a collection under way
+	// keeps what was reachable when it started): follow each cycle of
 	// the permutation.
-	l.filters = b.filters.flatten()
+	l.filters, b.filters = b.filters, chunked[filter]{}
 	visited := make([]bool, n)
 	for c := range n {
 		if visited[c] {
 			continue
 		}
-		tmp := l.filters[c]
+		tmp := *l.filters.at(c)
 		j := int32(c)
 		for {
 			visited[j] = true
 			k := l.orig[j]
 			if int(k) == c {
-				l.filters[j] = tmp
+				*l.filters.at(int(j)) = tmp
 				break
 			}
-			l.filters[j] = l.filters[k]
+			*l.filters.at(int(j)) = *l.filters.at(int(k))
 			j = k
 		}
+	}
+	l.pops = make([]int32, n)
+	for c := range l.pops {
+		l.pops[c] = l.filters.at(c).popcount()
 	}
 
 	l.sameSource = map[matchkey.Kind]bool{}
@@ -793,9 +994,16 @@ func (b *Builder) linker(cfg Config) (*linker, error) {
 	return l, nil
 }
 
+// review reports it, a token left out of linking, of which e is an entry.
+func (l *linker) review(it ReviewItem, e entry) {
+	it.Prefix = e.prefix()
+	l.res.Review = append(l.res.Review, it)
+	l.reviewRecs = append(l.reviewRecs, l.orig[e.rec])
+}
+
 func (l *linker) sourceName(e entry, class matchkey.Class) string {
 	if class == matchkey.Group {
-		return l.sources[e.src]
+		return l.sources[l.src[e.rec]]
 	}
 	return ""
 }
@@ -814,40 +1022,27 @@ func (l *linker) linkPersons() {
 	n := len(l.orig)
 	l.parent = make([]int32, n)
 	l.size = make([]int32, n)
-	l.ids = make([][]idval, n)
-	l.srcs = make([][]int32, n)
+	l.set = make([]int32, n)
 	for i := range l.parent {
 		l.parent[i] = int32(i)
 		l.size[i] = 1
-		l.srcs[i] = []int32{l.src[i]}
+		l.set[i] = -1
 	}
-	// Identifier values, numbered per kind, known to each record before
-	// any union so the identifier guard sees them all.
-	for k := range l.kinds {
-		ks := &l.kinds[k]
-		if ks.info.Class != matchkey.Identifier {
-			continue
-		}
-		var vid int32
-		ks.entries = forEachGroup(ks.entries, func(g []entry) {
-			for _, e := range g {
-				l.ids[e.rec] = append(l.ids[e.rec], idval{int32(k), vid})
-			}
-			vid++
-		})
-	}
-	for i := range l.ids {
-		sortIDs(l.ids[i])
-	}
+	l.recordIDs()
+	cs := newComponents(n)
 	for k := range l.kinds {
 		ks := &l.kinds[k]
 		if ks.info.Class != matchkey.Identifier && ks.info.Class != matchkey.Person {
 			continue
 		}
+		person := ks.info.Class == matchkey.Person
 		var props [][2]int32
-		ks.entries = forEachGroup(ks.entries, func(g []entry) {
+		ks.entries = forEachGroup(ks.entries, nil, func(g []entry) {
+			if person {
+				ks.blocks.add(g, l.cfg.MaxBlockRecords)
+			}
 			if len(g) > l.cfg.MaxPersonRecords {
-				l.res.Review = append(l.res.Review, ReviewItem{Kind: ks.info.Kind, Prefix: g[0].prefix(), Records: len(g), Persons: -1})
+				l.review(ReviewItem{Kind: ks.info.Kind, Records: len(g), Persons: -1}, g[0])
 				l.pendingReview = append(l.pendingReview, slices.Clone(g))
 				return
 			}
@@ -855,16 +1050,22 @@ func (l *linker) linkPersons() {
 				props = append(props, [2]int32{g[0].rec, e.rec})
 			}
 		})
+		// Nothing reads an identifier kind again, and only the
+		// similarity tier a person kind, from its blocks.
+		ks.entries = nil
 		in := ks.info
-		mergeComponents(props, l.find, func(roots []int32) string { return l.personGuard(roots, in) },
+		from := len(l.res.Links)
+		mergeComponents(cs, props, l.find, func(roots []int32) string { return l.personGuard(roots, in) },
 			func(a, b int32) { l.unionPersons(a, b, in) }, l.res.Blocked)
+		l.countLinks(from, in.Kind)
 	}
-	l.linkSimilar()
+	l.phase("persons")
 	l.findBuildings()
+	l.linkSimilar()
+	l.phase("similarity")
+	l.filters, l.pops, l.hasDOB = chunked[filter]{}, nil, nil
 	for k := range l.kinds {
-		if c := l.kinds[k].info.Class; c == matchkey.Identifier || c == matchkey.Person || c == matchkey.Block {
-			l.kinds[k].entries = nil
-		}
+		l.kinds[k].blocks = blocks{}
 	}
 	// Dense person ids in canonical record order.
 	l.person = denseIDs(n, l.find)
@@ -879,7 +1080,46 @@ func (l *linker) linkPersons() {
 		}
 		l.res.Review[i].Persons = len(seen)
 	}
-	l.ids, l.srcs, l.parent, l.size = nil, nil, nil, nil
+	l.parent, l.size, l.set, l.sets, l.idStart, l.recIDs = nil, nil, nil, nil, nil, nil
+}
+
+// recordIDs numbers the values of each identifier kind and gives every
+// record its own (idStart, recIDs), sorted by kind and value, before any
+// union, so that the identifier guard sees them all.
+func (l *linker) recordIDs() {
+	n := len(l.orig)
+	type recID struct {
+		rec int32
+		id  idval
+	}
+	var all []recID // by kind, then value
+	for k := range l.kinds {
+		ks := &l.kinds[k]
+		if ks.info.Class != matchkey.Identifier {
+			continue
+		}
+		var vid int32
+		ks.entries = forEachGroup(ks.entries, nil, func(g []entry) {
+			for _, e := range g {
+				all = append(all, recID{e.rec, idval{int32(k), vid}})
+			}
+			vid++
+		})
+	}
+	// By record, keeping the order of kind and value within each.
+	l.idStart = make([]int32, n+1)
+	for _, x := range all {
+		l.idStart[x.rec+1]++
+	}
+	for r := range n {
+		l.idStart[r+1] += l.idStart[r]
+	}
+	l.recIDs = make([]idval, len(all))
+	next := slices.Clone(l.idStart[:n])
+	for _, x := range all {
+		l.recIDs[next[x.rec]] = x.id
+		next[x.rec]++
+	}
 }
 
 // mergeComponents applies the unions one kind proposes all at once, so
@@ -888,19 +1128,8 @@ func (l *linker) linkPersons() {
 // connected components over the current sets; a component that guard
 // accepts is merged whole, one it refuses is not merged at all and is
 // counted under the guard's name. Proposals are pairs of items; find maps
-// an item to its set.
-func mergeComponents(props [][2]int32, find func(int32) int32, guard func(roots []int32) string, union func(a, b int32), blocked map[string]int) {
-	parent := map[int32]int32{}
-	var cfind func(x int32) int32
-	cfind = func(x int32) int32 {
-		p, ok := parent[x]
-		if !ok || p == x {
-			return x
-		}
-		r := cfind(p)
-		parent[x] = r
-		return r
-	}
+// an item to its set. cs is scratch space over the items, left as found.
+func mergeComponents(cs *components, props [][2]int32, find func(int32) int32, guard func(roots []int32) string, union func(a, b int32), blocked map[string]int) {
 	live := props[:0]
 	for _, pr := range props {
 		ra, rb := find(pr[0]), find(pr[1])
@@ -908,34 +1137,85 @@ func mergeComponents(props [][2]int32, find func(int32) int32, guard func(roots 
 			continue
 		}
 		live = append(live, pr)
-		ca, cb := cfind(ra), cfind(rb)
+		cs.touch(ra)
+		cs.touch(rb)
+		ca, cb := cs.find(ra), cs.find(rb)
 		if ca != cb {
-			parent[max(ca, cb)] = min(ca, cb)
+			cs.parent[max(ca, cb)] = min(ca, cb)
 		}
 	}
-	comps := map[int32][]int32{} // component -> member sets
-	for x := range parent {
-		c := cfind(x)
-		comps[c] = append(comps[c], x)
+	// Each component's sets in order: the sets touched, by component and
+	// set.
+	byComp := cs.byComp[:0]
+	for _, x := range cs.touched {
+		byComp = append(byComp, [2]int32{cs.find(x), x})
 	}
-	ok := make(map[int32]bool, len(comps))
-	for c, roots := range comps {
-		if _, in := parent[c]; !in {
-			roots = append(roots, c)
+	slices.SortFunc(byComp, func(a, b [2]int32) int {
+		if a[0] != b[0] {
+			return cmpInt(a[0], b[0])
 		}
-		slices.Sort(roots)
-		roots = slices.Compact(roots)
+		return cmpInt(a[1], b[1])
+	})
+	roots := cs.roots[:0]
+	for i := 0; i < len(byComp); {
+		c := byComp[i][0]
+		roots = roots[:0]
+		for ; i < len(byComp) && byComp[i][0] == c; i++ {
+			roots = append(roots, byComp[i][1])
+		}
 		if g := guard(roots); g != "" {
 			blocked[g]++
 			continue
 		}
-		ok[c] = true
+		cs.ok[c] = true
 	}
 	for _, pr := range live {
-		if ok[cfind(find(pr[0]))] {
+		// find gives one of the component's sets, merged or not.
+		if cs.ok[cs.find(find(pr[0]))] {
 			union(pr[0], pr[1])
 		}
 	}
+	for _, x := range cs.touched {
+		cs.parent[x], cs.ok[x] = -1, false
+	}
+	cs.touched, cs.byComp, cs.roots = cs.touched[:0], byComp[:0], roots[:0]
+}
+
+// components is mergeComponents' scratch space over items 0..n-1, kept
+// from one kind to the next: a union-find over the sets that one kind's
+// proposals touch, whose root is a component's smallest set. Every
+// element mergeComponents sets, it resets.
+type components struct {
+	parent  []int32 // set -> parent set in its component; -1 if untouched
+	ok      []bool  // component root -> the guard accepts the component
+	touched []int32 // the sets with parent != -1
+	byComp  [][2]int32
+	roots   []int32
+}
+
+func newComponents(n int) *components {
+	cs := &components{parent: make([]int32, n), ok: make([]bool, n)}
+	for i := range cs.parent {
+		cs.parent[i] = -1
+	}
+	return cs
+}
+
+// touch makes x a component of its own if it is in none yet.
+func (cs *components) touch(x int32) {
+	if cs.parent[x] < 0 {
+		cs.parent[x] = x
+		cs.touched = append(cs.touched, x)
+	}
+}
+
+// find returns the root of the component of x, a touched set.
+func (cs *components) find(x int32) int32 {
+	for cs.parent[x] != x {
+		cs.parent[x] = cs.parent[cs.parent[x]]
+		x = cs.parent[x]
+	}
+	return x
 }
 
 // personGuard checks the cluster that joining roots would make, on a
@@ -949,14 +1229,16 @@ func (l *linker) personGuard(roots []int32, in matchkey.Info) string {
 	sameSourceOK := in.Class == matchkey.Identifier || l.sameSource[in.Kind]
 	for _, r := range roots {
 		size += l.size[r]
-		if idConflict(ids, l.ids[r]) {
+		rids := l.idsOf(r)
+		if idConflict(ids, rids) {
 			return GuardIdentifier
 		}
-		ids = mergeIDs(ids, l.ids[r])
-		if !sameSourceOK && intersects(srcs, l.srcs[r]) {
+		ids = mergeIDs(ids, rids)
+		rsrcs := l.srcsOf(r)
+		if !sameSourceOK && intersects(srcs, rsrcs) {
 			return GuardSameSource
 		}
-		srcs = mergeInts(srcs, l.srcs[r])
+		srcs = mergeInts(srcs, rsrcs)
 	}
 	if int(size) > l.cfg.MaxPersonRecords {
 		return GuardPersonSize
@@ -965,7 +1247,8 @@ func (l *linker) personGuard(roots []int32, in matchkey.Info) string {
 }
 
 // unionPersons joins the clusters of canonical records a and b on a token
-// of kind in; the guard has been checked for the whole component.
+// of kind in and records the link (the caller counts it, countLinks); the
+// guard has been checked for the whole component.
 func (l *linker) unionPersons(a, b int32, in matchkey.Info) {
 	ra, rb := l.find(a), l.find(b)
 	if ra == rb {
@@ -976,11 +1259,30 @@ func (l *linker) unionPersons(a, b int32, in matchkey.Info) {
 	}
 	l.parent[rb] = ra
 	l.size[ra] += l.size[rb]
-	l.ids[ra] = mergeIDs(l.ids[ra], l.ids[rb])
-	l.srcs[ra] = mergeInts(l.srcs[ra], l.srcs[rb])
-	l.ids[rb], l.srcs[rb] = nil, nil
+	merged := clusterSet{ids: mergeIDs(l.idsOf(ra), l.idsOf(rb)), srcs: mergeInts(l.srcsOf(ra), l.srcsOf(rb))}
+	switch sa, sb := l.set[ra], l.set[rb]; {
+	case sa >= 0:
+		l.sets[sa] = merged
+		if sb >= 0 {
+			l.sets[sb] = clusterSet{}
+		}
+	case sb >= 0:
+		l.sets[sb] = merged
+		l.set[ra] = sb
+	default:
+		l.set[ra] = int32(len(l.sets))
+		l.sets = append(l.sets, merged)
+	}
+	l.set[rb] = -1
 	l.res.Links = append(l.res.Links, Union{A: int(l.orig[a]), B: int(l.orig[b]), Kind: in.Kind})
-	l.res.LinksByKind[in.Kind]++
+}
+
+// countLinks adds the person links made since there were from, all of
+// kind, to Result.LinksByKind.
+func (l *linker) countLinks(from int, kind matchkey.Kind) {
+	if n := len(l.res.Links) - from; n > 0 {
+		l.res.LinksByKind[kind] += n
+	}
 }
 
 func sortIDs(s []idval) {

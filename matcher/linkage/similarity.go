@@ -60,28 +60,68 @@ import (
 // and the guards stop a chain of weaker candidates from welding two
 // people whom an agency already holds apart.
 
-// filter is a record's Bloom filter as words, with its popcount cached.
-type filter struct {
-	w   [16]uint64
-	pop int32 // 0: no filter
-}
+// filter is a record's Bloom filter as words. Its popcount is kept apart
+// (linker.pops), so that a filter is 128 bytes: two cache lines.
+type filter [16]uint64
 
 func newFilter(b []byte) filter {
 	var f filter
-	for i := range f.w {
-		f.w[i] = binary.LittleEndian.Uint64(b[8*i:])
-		f.pop += int32(bits.OnesCount64(f.w[i]))
+	for i := range f {
+		f[i] = binary.LittleEndian.Uint64(b[8*i:])
 	}
 	return f
+}
+
+// popcount returns the number of bits set in f; 0 means no filter.
+func (f *filter) popcount() int32 {
+	var n int
+	for _, w := range f {
+		n += bits.OnesCount64(w)
+	}
+	return int32(n)
 }
 
 // common returns the number of bits set in both a and b.
 func common(a, b *filter) int32 {
 	var n int
-	for i := range a.w {
-		n += bits.OnesCount64(a.w[i] & b.w[i])
+	for i := range a {
+		n += bits.OnesCount64(a[i] & b[i])
 	}
 	return int32(n)
+}
+
+// blocks is a kind's token list reduced to what the similarity tier
+// reads, once nothing else needs the kind: the records of each group of
+// 2 to Config.MaxBlockRecords records, in token order, each group as its
+// length followed by its records; skipped counts the larger groups. It
+// takes 4 bytes per record in a block instead of 16 per token, and
+// nothing for the tokens only one record carries (most of them).
+type blocks struct {
+	recs    []int32
+	skipped int
+}
+
+// add adds a group of entries sharing a token.
+func (bl *blocks) add(g []entry, maxRecords int) {
+	switch {
+	case len(g) < 2:
+	case len(g) > maxRecords:
+		bl.skipped++
+	default:
+		bl.recs = append(bl.recs, int32(len(g)))
+		for _, e := range g {
+			bl.recs = append(bl.recs, e.rec)
+		}
+	}
+}
+
+// each calls fn with the records of each group in turn.
+func (bl *blocks) each(fn func(g []int32)) {
+	for i := 0; i < len(bl.recs); {
+		n := int(bl.recs[i])
+		fn(bl.recs[i+1 : i+1+n])
+		i += 1 + n
+	}
 }
 
 // candidate is a pair of canonical records whose filters are similar.
@@ -116,15 +156,6 @@ func (l *linker) linkSimilar() {
 	}
 	var decoys []float64 // same-source Dice coefficients at or above t
 	var nCross, nSame int
-	// Which records carry a date of birth (a token of a BirthDate kind).
-	hasDOB := make([]bool, len(l.filters))
-	for k := range l.kinds {
-		if l.kinds[k].info.BirthDate {
-			for _, e := range l.kinds[k].entries {
-				hasDOB[e.rec] = true
-			}
-		}
-	}
 	// The candidates of each kind are found on as many goroutines as may
 	// run: nothing is linked until all are found, so every record's
 	// person is read from one snapshot of the union-find.
@@ -139,35 +170,29 @@ func (l *linker) linkSimilar() {
 			kinds = append(kinds, k)
 		}
 	}
-	slices.SortStableFunc(kinds, func(a, b int) int { return len(l.kinds[b].entries) - len(l.kinds[a].entries) })
+	size := func(k int) int { return len(l.kinds[k].entries) + len(l.kinds[k].blocks.recs) }
+	slices.SortStableFunc(kinds, func(a, b int) int { return size(b) - size(a) })
 	parts := make([]simPart, len(l.kinds))
 	l.parallel(kinds, func(k int) {
 		ks := &l.kinds[k]
 		p := &parts[k]
-		ks.entries = forEachGroup(ks.entries, func(g []entry) {
-			if len(g) < 2 {
-				return
-			}
-			if len(g) > l.cfg.MaxBlockRecords {
-				p.skipped++
-				return
-			}
+		compare := func(g []int32) {
 			for i := 1; i < len(g); i++ {
-				a := g[i].rec
-				fa := &l.filters[a]
-				if fa.pop == 0 {
+				a := g[i]
+				popA := l.pops[a]
+				if popA == 0 {
 					continue
 				}
+				fa := l.filters.at(int(a))
 				ra := root[a]
-				for j := range i {
-					b := g[j].rec
-					fb := &l.filters[b]
-					if fb.pop == 0 || root[b] == ra {
+				for _, b := range g[:i] {
+					popB := l.pops[b]
+					if popB == 0 || root[b] == ra {
 						continue
 					}
 					p.compared++
-					c := common(fa, fb)
-					d := 2 * float64(c) / float64(fa.pop+fb.pop)
+					c := common(fa, l.filters.at(int(b)))
+					d := 2 * float64(c) / float64(popA+popB)
 					if l.src[a] == l.src[b] {
 						// Never linked by similarity: a decoy.
 						p.nSame++
@@ -183,8 +208,32 @@ func (l *linker) linkSimilar() {
 					}
 				}
 			}
-		})
+		}
+		if ks.info.Class == matchkey.Address {
+			// Households read these kinds again: their lists are kept
+			// whole.
+			var recs []int32
+			ks.entries = forEachGroup(ks.entries, nil, func(g []entry) {
+				if len(g) < 2 {
+					return
+				}
+				if len(g) > l.cfg.MaxBlockRecords {
+					p.skipped++
+					return
+				}
+				recs = recs[:0]
+				for _, e := range g {
+					recs = append(recs, e.rec)
+				}
+				compare(recs)
+			})
+			return
+		}
+		p.skipped += ks.blocks.skipped
+		ks.blocks.each(compare)
+		ks.blocks = blocks{}
 	})
+	l.filters, l.pops = chunked[filter]{}, nil
 	var cands []candidate
 	for k := range parts {
 		p := &parts[k]
@@ -237,8 +286,9 @@ func (l *linker) linkSimilar() {
 		return 0
 	})
 	info := similarityInfo()
+	from := len(l.res.Links)
 	for _, c := range cands {
-		if hasDOB[c.a] && hasDOB[c.b] && !c.dob && !c.near {
+		if l.hasDOB[c.a] && l.hasDOB[c.b] && !c.dob && !c.near {
 			l.res.Blocked[GuardBirthDate]++
 			continue
 		}
@@ -252,6 +302,7 @@ func (l *linker) linkSimilar() {
 		}
 		l.unionPersons(c.a, c.b, info)
 	}
+	l.countLinks(from, info.Kind)
 }
 
 // chooseThreshold returns the Dice threshold the target-decoy estimate
