@@ -185,14 +185,12 @@ type Union struct {
 }
 
 // ReviewItem is a token that too many records or persons share, left out
-// of linking. Prefix is the blinded token's first 16 bytes, enough to find
-// the records again. The linker keeps only a token's first 12 bytes (see
-// entry): Link, which holds the records, fills in the rest from one of
-// the token's records; from Builder.Link the last 4 bytes are zero.
+// of linking. Prefix is the blinded token's first 12 bytes, what the
+// linker keeps of a token (see entry): enough to find the records again.
 type ReviewItem struct {
 	Kind    matchkey.Kind
 	Source  string // group kinds only
-	Prefix  [16]byte
+	Prefix  [12]byte
 	Records int // records carrying the token
 	Persons int // distinct persons carrying the token
 }
@@ -265,22 +263,7 @@ func Link(recs []store.Record, cfg Config) (*Result, error) {
 			}
 		}
 	}
-	res, err := b.Link(cfg)
-	if err != nil {
-		return nil, err
-	}
-	// The linker keeps a token's first 12 bytes; a review item's prefix
-	// is completed from a record that carries its token.
-	for i, r := range b.reviewRecs {
-		it := &res.Review[i]
-		for _, t := range recs[r].Tokens {
-			if t.Kind == it.Kind && [12]byte(t.Value[:12]) == [12]byte(it.Prefix[:12]) {
-				it.Prefix = t.Value
-				break
-			}
-		}
-	}
-	return res, nil
+	return b.Link(cfg)
 }
 
 // kindSlot is one kind in strength order.
@@ -360,8 +343,8 @@ func sameToken(a, b entry, src []int32) bool {
 
 // prefix returns the first 16 bytes of the entry's token as far as the
 // entry holds it: the first 12, then zeros.
-func (e entry) prefix() [16]byte {
-	var v [16]byte
+func (e entry) prefix() [12]byte {
+	var v [12]byte
 	binary.BigEndian.PutUint64(v[:8], e.hi)
 	binary.BigEndian.PutUint32(v[8:12], e.lo)
 	return v
@@ -415,9 +398,6 @@ type Builder struct {
 	order   []int32           // after Link: canonical index -> input index
 	err     error
 	linked  bool
-	// reviewRecs holds, after Link, the input index of a record
-	// carrying each review item's token.
-	reviewRecs []int32
 	// onPhase, if set, is called as each of the linker's phases ends,
 	// with its name (for the benchmarks' heap figures).
 	onPhase func(name string)
@@ -558,7 +538,6 @@ func (b *Builder) Link(cfg Config) (*Result, error) {
 	l.linkHouseholds()
 	l.phase("households")
 	res := l.result()
-	b.reviewRecs = l.reviewRecs
 	l.phase("result")
 	return res, nil
 }
@@ -836,7 +815,6 @@ type linker struct {
 	npers  int
 
 	pendingReview [][]entry // skipped person-level posting lists
-	reviewRecs    []int32   // per review item, the input index of a record carrying its token
 
 	filters chunked[filter] // canonical index -> filter (similarity tier)
 	pops    []int32         // canonical index -> popcount of its filter, 0 if none
@@ -998,7 +976,6 @@ func (b *Builder) linker(cfg Config) (*linker, error) {
 func (l *linker) review(it ReviewItem, e entry) {
 	it.Prefix = e.prefix()
 	l.res.Review = append(l.res.Review, it)
-	l.reviewRecs = append(l.reviewRecs, l.orig[e.rec])
 }
 
 func (l *linker) sourceName(e entry, class matchkey.Class) string {

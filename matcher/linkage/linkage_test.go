@@ -219,7 +219,7 @@ func TestOversizedPostingListReported(t *testing.T) {
 		t.Errorf("%d persons, want 13 (the shared key must not be used)", len(persons))
 	}
 	shared := tk(matchkey.NameDOB, "placeholder").Value
-	want := []ReviewItem{{Kind: matchkey.NameDOB, Prefix: [16]byte(shared[:16]), Records: 13, Persons: 13}}
+	want := []ReviewItem{{Kind: matchkey.NameDOB, Prefix: [12]byte(shared[:12]), Records: 13, Persons: 13}}
 	if !reflect.DeepEqual(res.Review, want) {
 		t.Errorf("Review = %+v, want %+v", res.Review, want)
 	}
