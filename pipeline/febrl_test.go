@@ -2,16 +2,20 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/csv"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
 	"tfmatch/eval"
+	"tfmatch/keys"
 )
 
 // febrlDir is where the FEBRL 4 benchmark lives relative to the repository
@@ -122,10 +126,40 @@ func TestWriteFEBRLTruth(t *testing.T) {
 	}
 }
 
+// fixedKeys returns the keys of run n of an evaluation: the same on every
+// machine and every run, and unrelated from one n to the next.
+func fixedKeys(t *testing.T, n int, sources ...string) *Keys {
+	t.Helper()
+	text := func(prefix, what string) []byte {
+		h := sha256.Sum256(fmt.Appendf(nil, "tfmatch test keys %d %s", n, what))
+		return []byte(prefix + base64.RawURLEncoding.EncodeToString(h[:]))
+	}
+	k := &Keys{Local: map[string]keys.LocalKey{}}
+	if err := k.Secret.UnmarshalText(text("tfmatch-programme-secret-v1:", "secret")); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Blinding.UnmarshalText(text("tfmatch-blinding-key-v1:", "blinding")); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sources {
+		var l keys.LocalKey
+		if err := l.UnmarshalText(text("tfmatch-local-key-v1:", "local "+s)); err != nil {
+			t.Fatal(err)
+		}
+		k.Local[s] = l
+	}
+	return k
+}
+
 // TestFEBRL4 runs the FEBRL 4 benchmark through the whole privacy-
 // preserving pipeline (both files, deploy/examples/febrl4.yaml) and pins
-// person precision and recall. See docs/linkage.md for the measured
-// figures and why recall stays below the 0.995 aimed for.
+// person precision and recall. The similarity tier's Bloom filters, and
+// the threshold it chooses from them, depend on the keys, so a few
+// borderline pairs link under some keys and not others: the test runs
+// under five fixed sets of keys (repeatable, not chosen) and pins every
+// run's precision, every run's recall and their median recall. See
+// docs/linkage.md for the measured figures and why recall stays below
+// the 0.995 aimed for.
 func TestFEBRL4(t *testing.T) {
 	a := filepath.Join(febrlDir, "dataset4a.csv")
 	b := filepath.Join(febrlDir, "dataset4b.csv")
@@ -141,27 +175,37 @@ func TestFEBRL4(t *testing.T) {
 		t.Fatal(err)
 	}
 	mapping := filepath.Join("..", "deploy", "examples", "febrl4.yaml")
-	out := filepath.Join(dir, "out")
-	_, err := Run(context.Background(), Config{
-		Out:     out,
-		Sources: []Source{{Name: "a", Data: a, Mapping: mapping}, {Name: "b", Data: b, Mapping: mapping}},
-	})
-	if err != nil {
-		t.Fatal(err)
+	var recalls []float64
+	for n := 1; n <= 5; n++ {
+		out := filepath.Join(dir, fmt.Sprint("out", n))
+		sum, err := Run(context.Background(), Config{
+			Out:     out,
+			Sources: []Source{{Name: "a", Data: a, Mapping: mapping}, {Name: "b", Data: b, Mapping: mapping}},
+			Keys:    fixedKeys(t, n, "a", "b"),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := eval.Evaluate(truth, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := rep.Persons
+		t.Logf("FEBRL 4 persons, keys %d: precision %.4f recall %.4f (TP %d FP %d FN %d) over %d records, threshold %.2f",
+			n, p.Precision(), p.Recall(), p.TP, p.FP, p.FN, rep.Records, sum.Threshold)
+		if p.Precision() < 0.999 {
+			t.Errorf("keys %d: precision %.4f, want >= 0.999", n, p.Precision())
+		}
+		if p.Recall() < 0.99 {
+			t.Errorf("keys %d: recall %.4f, want >= 0.99", n, p.Recall())
+		}
+		if rep.Records < 9900 {
+			t.Errorf("keys %d: only %d of 10000 records linked; want >= 9900", n, rep.Records)
+		}
+		recalls = append(recalls, p.Recall())
 	}
-	rep, err := eval.Evaluate(truth, out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := rep.Persons
-	t.Logf("FEBRL 4 persons: precision %.4f recall %.4f (TP %d FP %d FN %d) over %d records", p.Precision(), p.Recall(), p.TP, p.FP, p.FN, rep.Records)
-	if p.Precision() < 0.999 {
-		t.Errorf("precision %.4f, want >= 0.999", p.Precision())
-	}
-	if p.Recall() < 0.993 {
-		t.Errorf("recall %.4f, want >= 0.993", p.Recall())
-	}
-	if rep.Records < 9900 {
-		t.Errorf("only %d of 10000 records linked; want >= 9900", rep.Records)
+	slices.Sort(recalls)
+	if m := recalls[len(recalls)/2]; m < 0.994 {
+		t.Errorf("median recall %.4f, want >= 0.994", m)
 	}
 }

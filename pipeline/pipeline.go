@@ -49,6 +49,20 @@ type Config struct {
 	Logger  *slog.Logger
 	// Progress, when set, receives each source's progress line.
 	Progress io.Writer
+	// Keys, when set, are the run's keys; by default each run draws
+	// fresh ones. The similarity tier's Bloom filters, and so a few
+	// borderline links, depend on the keys: fixed keys make an
+	// evaluation repeatable.
+	Keys *Keys
+}
+
+// Keys are the secrets of one run.
+type Keys struct {
+	Secret   keys.ProgrammeSecret
+	Blinding keys.BlindingKey
+	// Local holds each source's local key, by source name; a source not
+	// in it gets a fresh one.
+	Local map[string]keys.LocalKey
 }
 
 // Summary reports a run.
@@ -73,6 +87,9 @@ func (c Config) Validate() error {
 	}
 	if c.Out == "" {
 		return errors.New("no output directory")
+	}
+	if c.Keys != nil && (c.Keys.Secret.Equal(keys.ProgrammeSecret{}) || c.Keys.Blinding.Equal(keys.BlindingKey{})) {
+		return errors.New("keys given without a programme secret or a blinding key")
 	}
 	seen := map[string]bool{}
 	for _, s := range c.Sources {
@@ -120,14 +137,18 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	}
 	defer os.RemoveAll(work)
 
-	secret, err := keys.NewProgrammeSecret()
-	if err != nil {
-		return Summary{}, err
+	k := Keys{}
+	if cfg.Keys != nil {
+		k = *cfg.Keys
+	} else {
+		if k.Secret, err = keys.NewProgrammeSecret(); err != nil {
+			return Summary{}, err
+		}
+		if k.Blinding, err = keys.NewBlindingKey(); err != nil {
+			return Summary{}, err
+		}
 	}
-	blinding, err := keys.NewBlindingKey()
-	if err != nil {
-		return Summary{}, err
-	}
+	secret, blinding := k.Secret, k.Blinding
 	kctx := keys.Context{ISAHash: keys.HashISA([]byte(ephemeralISA)), Epoch: 1}
 	st, err := store.Open(filepath.Join(work, "store"), store.Options{Logger: cfg.Logger})
 	if err != nil {
@@ -144,9 +165,11 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		}
 	}()
 	for i, s := range cfg.Sources {
-		local, err := keys.NewLocalKey()
-		if err != nil {
-			return sum, err
+		local, ok := k.Local[s.Name]
+		if !ok {
+			if local, err = keys.NewLocalKey(); err != nil {
+				return sum, err
+			}
 		}
 		v, err := agency.OpenVault(filepath.Join(work, "vault-"+s.Name), agency.VaultOptions{Logger: cfg.Logger})
 		if err != nil {
