@@ -181,7 +181,7 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 		seq := 0
 		cur := &chunk{seq: seq}
 		for ctx.Err() == nil {
-			row, err := rd.Next()
+			row, err := rd.NextValues()
 			if errors.Is(err, io.EOF) {
 				break
 			}
@@ -196,7 +196,7 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 				return
 			}
 			read.Add(1)
-			id := row.Fields[normalize.FieldRecordID]
+			id := row.Values.RecordID
 			if first, dup := firstLine[id]; dup {
 				rp := extra[id]
 				if rp == nil {
@@ -242,8 +242,8 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 			w := ps.newWorker()
 			for c := range todo {
 				c.results = make([]result, len(c.rows))
-				for i, row := range c.rows {
-					c.results[i] = w.row(row)
+				for i := range c.rows {
+					c.results[i] = w.row(&c.rows[i])
 				}
 				select {
 				case done <- c:
@@ -424,7 +424,7 @@ func resendMerged(ctx context.Context, cfg Config, ps *Pseudonymiser, vault *Vau
 		return nil
 	}
 	for ctx.Err() == nil {
-		row, err := rd.Next()
+		row, err := rd.NextValues()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -435,7 +435,7 @@ func resendMerged(ctx context.Context, cfg Config, ps *Pseudonymiser, vault *Vau
 		if err != nil {
 			return sent, promoted, fmt.Errorf("reading %s again: %w", cfg.Extract, err)
 		}
-		id := row.Fields[normalize.FieldRecordID]
+		id := row.Values.RecordID
 		rp, ok := extra[id]
 		if !ok || rp.done || !rp.lines[row.Line] {
 			continue
@@ -451,7 +451,7 @@ func resendMerged(ctx context.Context, cfg Config, ps *Pseudonymiser, vault *Vau
 			inds[name] = true
 		}
 		row.Indicators = inds
-		r := w.row(row)
+		r := w.row(&row)
 		if r.reject != nil {
 			continue // the first row was rejected in the first pass; try the next
 		}

@@ -140,8 +140,8 @@ type result struct {
 }
 
 // row normalises, derives and pseudonymises one mapped row.
-func (w *worker) row(r mapping.Row) result {
-	p, issues, err := normalize.Normalize(r.Fields)
+func (w *worker) row(r *mapping.Row) result {
+	p, issues, err := normalize.NormalizeValues(&r.Values)
 	if err != nil {
 		field, reason := "", err.Error()
 		if fe, ok := err.(*normalize.FieldError); ok {
@@ -172,7 +172,7 @@ func (w *worker) row(r mapping.Row) result {
 		return result{reject: &Reject{Line: r.Line, Reason: err.Error()}}
 	}
 	w.keepTokens(rec.Tokens)
-	return result{rec: rec, person: vaultPerson(r.Fields), issues: issues}
+	return result{rec: rec, person: vaultPerson(&r.Values), issues: issues}
 }
 
 // matchTokens appends to dst the token of every key in sets and of p's
@@ -198,24 +198,24 @@ func (w *worker) matchTokens(dst []Token, p normalize.Person, sets ...[]derive.K
 
 // vaultPerson keeps the agency's own view of the person, as mapped, for
 // re-identification by the agency itself.
-func vaultPerson(f map[string]string) Person {
-	given := f[normalize.FieldGivenName]
-	family := f[normalize.FieldFamilyName]
+func vaultPerson(f *normalize.Values) Person {
+	given, family := f.GivenName, f.FamilyName
 	if given == "" && family == "" {
-		given = f[normalize.FieldFullName]
+		given = f.FullName
 	}
-	var addr []string
-	for _, k := range []string{normalize.FieldFlat, normalize.FieldHouseNumber, normalize.FieldStreet, normalize.FieldAddress, normalize.FieldTown} {
-		if v := f[k]; v != "" {
+	var buf [5]string
+	addr := buf[:0]
+	for _, v := range [...]string{f.Flat, f.HouseNumber, f.Street, f.Address, f.Town} {
+		if v != "" {
 			addr = append(addr, v)
 		}
 	}
 	return Person{
-		RecordID:   f[normalize.FieldRecordID],
+		RecordID:   f.RecordID,
 		GivenName:  given,
 		FamilyName: family,
-		DOB:        f[normalize.FieldDOB],
+		DOB:        f.DOB,
 		Address:    strings.Join(addr, ", "),
-		Postcode:   f[normalize.FieldPostcode],
+		Postcode:   f.Postcode,
 	}
 }

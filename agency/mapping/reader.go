@@ -32,8 +32,11 @@ type Row struct {
 	Line int
 	// Fields maps canonical field names to values: trimmed, runs of
 	// whitespace collapsed to one space, dates as YYYY-MM-DD. A field whose
-	// value is empty is absent.
+	// value is empty is absent. NextValues leaves it nil.
 	Fields map[string]string
+	// Values holds the same fields by index ("" for an absent one), as
+	// normalize.NormalizeValues reads them.
+	Values normalize.Values
 	// Indicators holds every indicator's result; nil when the mapping has
 	// no indicators.
 	Indicators map[string]bool
@@ -96,6 +99,7 @@ type Reader struct {
 
 type boundField struct {
 	spec  *fieldSpec
+	index int // of the field in normalize.Values
 	idx   []int
 	label string // column name(s) for messages
 }
@@ -201,7 +205,8 @@ func (rd *Reader) bindHeader(rec []string) error {
 	}
 	for i := range rd.m.fields {
 		spec := &rd.m.fields[i]
-		bf := boundField{spec: spec, label: strings.Join(spec.columns, "+")}
+		index, _ := normalize.FieldIndex(spec.name) // Parse admits canonical names only
+		bf := boundField{spec: spec, index: index, label: strings.Join(spec.columns, "+")}
 		for _, c := range spec.columns {
 			bf.idx = append(bf.idx, find(c, "field "+spec.name))
 		}
@@ -272,6 +277,16 @@ func (rd *Reader) lookup(index map[string]int, col string) (int, string) {
 // comes back as a *RowError: record it and call Next again. Any other
 // error is fatal and is returned again by later calls.
 func (rd *Reader) Next() (Row, error) {
+	row, err := rd.NextValues()
+	if err == nil {
+		row.Fields = row.Values.Map()
+	}
+	return row, err
+}
+
+// NextValues is Next without Row.Fields: the row's fields are in
+// Row.Values alone, which spares building a map for every row.
+func (rd *Reader) NextValues() (Row, error) {
 	if rd.err != nil {
 		return Row{}, rd.err
 	}
@@ -312,7 +327,7 @@ func (rd *Reader) Next() (Row, error) {
 		}
 	}
 
-	fields := make(map[string]string, len(rd.fields))
+	var fields normalize.Values
 	var dob time.Time
 	haveDOB := false
 	var warnings []Warning
@@ -349,7 +364,7 @@ func (rd *Reader) Next() (Row, error) {
 			}
 			continue
 		}
-		fields[f.spec.name] = v
+		fields.Set(f.index, v)
 	}
 
 	a := rd.act
@@ -371,7 +386,7 @@ func (rd *Reader) Next() (Row, error) {
 		}
 	}
 	if a == nil {
-		return Row{Line: line, Fields: fields, Warnings: warnings}, nil
+		return Row{Line: line, Values: fields, Warnings: warnings}, nil
 	}
 
 	for _, c := range rd.rowCols {
@@ -394,7 +409,7 @@ func (rd *Reader) Next() (Row, error) {
 		}
 		inds[ind.name] = bool(b)
 	}
-	return Row{Line: line, Fields: fields, Indicators: inds, Warnings: warnings}, nil
+	return Row{Line: line, Values: fields, Indicators: inds, Warnings: warnings}, nil
 }
 
 func columnName(header []string, i int) string {
