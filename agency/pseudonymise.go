@@ -82,7 +82,10 @@ func NewPseudonymiser(k Keys) (*Pseudonymiser, error) {
 
 // worker pseudonymises rows on one goroutine.
 type worker struct {
-	tz    map[matchkey.Kind]*keys.Tokenizer
+	// tz holds a tokenizer for every token kind, in the kinds' strength
+	// order (matchkey.All); next is where tokenizer starts its search.
+	tz    []kindTokenizer
+	next  int
 	group *keys.Tokenizer
 	unit  *keys.Tokenizer
 	ref   *keys.RefMaker
@@ -101,12 +104,38 @@ const (
 	filterSlab = 512
 )
 
+// kindTokenizer is the tokenizer of one kind.
+type kindTokenizer struct {
+	kind matchkey.Kind
+	tz   *keys.Tokenizer
+}
+
 func (p *Pseudonymiser) newWorker() *worker {
-	w := &worker{tz: make(map[matchkey.Kind]*keys.Tokenizer, len(p.tokenKeys)), group: p.group.NewTokenizer(), unit: p.unit.NewTokenizer(), ref: p.local.NewRefMaker(), clk: p.clk.NewWorker()}
-	for kind, tk := range p.tokenKeys {
-		w.tz[kind] = tk.NewTokenizer()
+	w := &worker{group: p.group.NewTokenizer(), unit: p.unit.NewTokenizer(), ref: p.local.NewRefMaker(), clk: p.clk.NewWorker()}
+	for _, in := range matchkey.All() {
+		if tk, ok := p.tokenKeys[in.Kind]; ok {
+			w.tz = append(w.tz, kindTokenizer{in.Kind, tk.NewTokenizer()})
+		}
 	}
 	return w
+}
+
+// tokenizer returns the tokenizer of kind, nil if there is none. A
+// record's keys come nearly in the order of w.tz (package derive adds them
+// kind by kind, strongest first), so the search starts where the previous
+// one ended and is a comparison or two, where a map would hash every
+// kind's name.
+func (w *worker) tokenizer(kind matchkey.Kind) *keys.Tokenizer {
+	for range 2 {
+		for i := w.next; i < len(w.tz); i++ {
+			if w.tz[i].kind == kind {
+				w.next = i
+				return w.tz[i].tz
+			}
+		}
+		w.next = 0
+	}
+	return nil
 }
 
 // tokenSpace returns an empty slice with room for n tokens, cut from the
@@ -178,10 +207,11 @@ func (w *worker) row(r *mapping.Row) result {
 // matchTokens appends to dst the token of every key in sets and of p's
 // own groupings.
 func (w *worker) matchTokens(dst []Token, p normalize.Person, sets ...[]derive.Key) ([]Token, error) {
+	w.next = 0
 	for _, set := range sets {
 		for _, k := range set {
-			tz, ok := w.tz[k.Kind]
-			if !ok {
+			tz := w.tokenizer(k.Kind)
+			if tz == nil {
 				return dst, fmt.Errorf("internal: no token key for kind %q", k.Kind)
 			}
 			dst = append(dst, Token{Kind: k.Kind, Value: tz.Token(k.Fields)})
