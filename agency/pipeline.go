@@ -115,6 +115,11 @@ func (c *Config) defaults() error {
 	return nil
 }
 
+// maxChunkRows bounds the rows a new chunk has room for before it grows:
+// a batch size far beyond what the matcher accepts costs no memory until
+// an extract fills it.
+const maxChunkRows = 1 << 14
+
 // chunk is a run of consecutive accepted rows, pseudonymised together.
 type chunk struct {
 	seq     int
@@ -164,6 +169,19 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 
 	todo := make(chan *chunk, cfg.Workers)
 	done := make(chan *chunk, cfg.Workers)
+	// Chunks are used again once emitted: a chunk's rows (each holds
+	// every canonical field) and results are large, and allocating and
+	// clearing a new pair for every chunk costs more than reusing them.
+	free := make(chan *chunk, cfg.Workers+2)
+	newChunk := func(seq int) *chunk {
+		select {
+		case c := <-free:
+			c.seq, c.rows, c.results = seq, c.rows[:0], c.results[:0]
+			return c
+		default:
+			return &chunk{seq: seq, rows: make([]mapping.Row, 0, min(cfg.BatchSize, maxChunkRows))}
+		}
+	}
 
 	// Reader: cuts the extract into chunks of accepted rows. A record id
 	// seen before (several rows for one person: one per offence, per
@@ -179,7 +197,7 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 		defer close(readerDone)
 		defer close(todo)
 		seq := 0
-		cur := &chunk{seq: seq}
+		cur := newChunk(seq)
 		for ctx.Err() == nil {
 			row, err := rd.NextValues()
 			if errors.Is(err, io.EOF) {
@@ -222,7 +240,7 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 					return
 				}
 				seq++
-				cur = &chunk{seq: seq}
+				cur = newChunk(seq)
 			}
 		}
 		if len(cur.rows) > 0 {
@@ -241,7 +259,10 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 			defer wg.Done()
 			w := ps.newWorker()
 			for c := range todo {
-				c.results = make([]result, len(c.rows))
+				if cap(c.results) < len(c.rows) {
+					c.results = make([]result, len(c.rows))
+				}
+				c.results = c.results[:len(c.rows)]
 				for i := range c.rows {
 					c.results[i] = w.row(&c.rows[i])
 				}
@@ -269,6 +290,7 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 			ISAHash: cfg.Keys.Context.ISAHash,
 			Epoch:   cfg.Keys.Context.Epoch,
 		}
+		b.Records = make([]Record, 0, len(c.results))
 		entries := make([]vaultEntry, 0, len(c.results))
 		for i, r := range c.results {
 			if r.reject != nil {
@@ -317,6 +339,12 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 				runErr = err
 				cancel(err)
 				break
+			}
+			// Nothing emitted refers to the chunk's rows or results: the
+			// batch and the vault entries hold copies.
+			select {
+			case free <- c:
+			default:
 			}
 		}
 	}

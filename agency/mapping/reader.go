@@ -424,7 +424,12 @@ func joinColumns(rec []string, idx []int, sep string) string {
 	if len(idx) == 1 {
 		return clean(rec[idx[0]])
 	}
+	n := len(sep) * (len(idx) - 1)
+	for _, i := range idx {
+		n += len(rec[i])
+	}
 	var b strings.Builder
+	b.Grow(n) // at least the joined length: cleaning only shortens
 	for _, i := range idx {
 		v := clean(rec[i])
 		if v == "" {
