@@ -178,7 +178,10 @@ func (s *keySet) add(kind matchkey.Kind, fields ...string) {
 // single letter is an initial.
 const minNameLen = 2
 
-func nameOK(s string) bool { return utf8.RuneCountInString(s) >= minNameLen }
+func nameOK(s string) bool {
+	// A rune is at most utf8.UTFMax bytes: a longer name needs no count.
+	return len(s) > utf8.UTFMax*(minNameLen-1) || utf8.RuneCountInString(s) >= minNameLen
+}
 
 // two formats n as two decimal digits.
 func two(n int) string {

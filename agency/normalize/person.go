@@ -154,13 +154,24 @@ func normalizeAddress(r *Values, add func(field, reason string)) Address {
 	if strings.TrimSpace(text) != "" {
 		a = ParseAddress(text)
 	}
-	for _, v := range [...]string{r.HouseNumber, r.Street, r.Flat, r.Postcode} {
+	// A valid postcode is never "no fixed abode" text
+	// (FuzzValidPostcodeNotNFA), so the postcode field, nearly always
+	// valid, is checked as a postcode first.
+	pc := strings.TrimSpace(r.Postcode)
+	var c string
+	ok := false
+	if pc != "" {
+		c, ok = Postcode(pc)
+	}
+	for _, v := range [...]string{r.HouseNumber, r.Street, r.Flat} {
 		if v != "" && isNFAText(v) {
 			a.NoFixedAbode = true
 		}
 	}
-	if pc := strings.TrimSpace(r.Postcode); pc != "" && !a.NoFixedAbode {
-		c, ok := Postcode(pc)
+	if !ok && r.Postcode != "" && isNFAText(r.Postcode) {
+		a.NoFixedAbode = true
+	}
+	if pc != "" && !a.NoFixedAbode {
 		switch {
 		case ok:
 			a.Postcode = c
