@@ -323,10 +323,8 @@ func (w *Worker) addBigrams(f *keys.Filter, i, t int, s string, n int) {
 
 // bigram adds the bigram "b" + a + b under field i.
 func (w *Worker) bigram(f *keys.Filter, i, t int, a, b rune, n int) {
-	w.buf = append(w.buf[:0], 'b')
-	w.buf = utf8.AppendRune(w.buf, a)
-	w.buf = utf8.AppendRune(w.buf, b)
 	if a >= utf8.RuneSelf || b >= utf8.RuneSelf {
+		w.gram(a, b)
 		w.add(f, i, n)
 		return
 	}
@@ -340,9 +338,17 @@ func (w *Worker) bigram(f *keys.Filter, i, t int, a, b rune, n int) {
 		set(f, &w.pos[j-1])
 		return
 	}
+	w.gram(a, b)
 	if j := w.hash(f, i, n); j >= 0 {
 		tab[k] = j + 1
 	}
+}
+
+// gram writes the bigram "b" + a + b into w.buf.
+func (w *Worker) gram(a, b rune) {
+	w.buf = append(w.buf[:0], 'b')
+	w.buf = utf8.AppendRune(w.buf, a)
+	w.buf = utf8.AppendRune(w.buf, b)
 }
 
 // feature adds prefix followed by n as width decimal digits.
