@@ -38,7 +38,8 @@ type Row struct {
 	// normalize.NormalizeValues reads them.
 	Values normalize.Values
 	// Indicators holds every indicator's result; nil when the mapping has
-	// no indicators.
+	// no indicators. Rows with the same results may share one map: it is
+	// read-only.
 	Indicators map[string]bool
 	// Warnings are problems that did not reject the row: a value left out
 	// (a date of birth that is not a date, say).
@@ -94,7 +95,8 @@ type Reader struct {
 	dates   []boundDate
 	rowCols []boundColumn // filled into row for indicators
 	act     *activation
-	err     error // sticky: io.EOF or a fatal error
+	sets    map[uint64]map[string]bool // indicator results shared by rows, see indicators
+	err     error                      // sticky: io.EOF or a fatal error
 }
 
 type boundField struct {
@@ -221,8 +223,26 @@ func (rd *Reader) bindHeader(rec []string) error {
 		})
 	}
 	if len(rd.m.indicators) > 0 {
+		// Every named header column is in row, for presence tests; a
+		// column's value is filled in for each record unless no
+		// expression can read it.
+		byName := true
+		for _, ind := range rd.m.indicators {
+			byName = byName && ind.rowByName
+		}
+		read := make(map[string]bool)
+		for _, ind := range rd.m.indicators {
+			for _, c := range ind.rowCols {
+				read[c] = true
+			}
+		}
+		rd.act = newActivation(rd.asof)
 		for i, h := range rd.header {
-			if h != "" {
+			if h == "" {
+				continue
+			}
+			rd.act.rowVals[h] = ""
+			if !byName || read[h] {
 				rd.rowCols = append(rd.rowCols, boundColumn{key: h, idx: i})
 			}
 		}
@@ -236,7 +256,6 @@ func (rd *Reader) bindHeader(rec []string) error {
 				}
 			}
 		}
-		rd.act = newActivation(rd.asof)
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
@@ -396,8 +415,14 @@ func (rd *Reader) NextValues() (Row, error) {
 	if haveDOB {
 		a.age = types.Int(ageAt(dob, rd.asof))
 	}
-	inds := make(map[string]bool, len(rd.m.indicators))
-	for _, ind := range rd.m.indicators {
+	// The results as the bits of set (bit i: indicator i is true), or, for
+	// a mapping of more than 64 indicators, in a map of the row's own.
+	var set uint64
+	var inds map[string]bool
+	if len(rd.m.indicators) > 64 {
+		inds = make(map[string]bool, len(rd.m.indicators))
+	}
+	for i, ind := range rd.m.indicators {
 		out, _, err := ind.prg.Eval(a)
 		if err != nil {
 			return Row{}, &RowError{File: rd.file, Line: line, Indicator: ind.name, Reason: err.Error()}
@@ -407,9 +432,45 @@ func (rd *Reader) NextValues() (Row, error) {
 			return Row{}, &RowError{File: rd.file, Line: line, Indicator: ind.name,
 				Reason: fmt.Sprintf("yielded %s, not bool", out.Type().TypeName())}
 		}
-		inds[ind.name] = bool(b)
+		switch {
+		case inds != nil:
+			inds[ind.name] = bool(b)
+		case bool(b):
+			set |= 1 << i
+		}
+	}
+	if inds == nil {
+		inds = rd.indicators(set)
 	}
 	return Row{Line: line, Values: fields, Indicators: inds, Warnings: warnings}, nil
+}
+
+// maxIndicatorSets bounds the distinct indicator maps a Reader keeps for
+// its rows to share.
+const maxIndicatorSets = 256
+
+// indicators returns the Indicators of a row whose indicators are true as
+// the bits of set say (bit i for the mapping's indicator i). Rows with the
+// same results share one map, made the first time: a mapping has a few
+// indicators, so a whole extract has a few distinct results, and a map
+// per row would cost an allocation each. The mapping has at most 64
+// indicators.
+func (rd *Reader) indicators(set uint64) map[string]bool {
+	inds := rd.m.indicators
+	if m, ok := rd.sets[set]; ok {
+		return m
+	}
+	m := make(map[string]bool, len(inds))
+	for i, ind := range inds {
+		m[ind.name] = set&(1<<i) != 0
+	}
+	if len(rd.sets) < maxIndicatorSets {
+		if rd.sets == nil {
+			rd.sets = make(map[uint64]map[string]bool)
+		}
+		rd.sets[set] = m
+	}
+	return m
 }
 
 func columnName(header []string, i int) string {
