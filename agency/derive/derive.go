@@ -168,9 +168,7 @@ func (s *keySet) add(kind matchkey.Kind, fields ...string) {
 		s.fields = make([]string, 0, max(2*cap(s.fields), len(fields)))
 	}
 	l := len(s.fields)
-	for _, f := range fields { // for a few strings, cheaper than append(s.fields, fields...)
-		s.fields = append(s.fields, f)
-	}
+	s.fields = append(s.fields, fields...)
 	s.keys = append(s.keys, Key{Kind: kind, Fields: s.fields[l:len(s.fields):len(s.fields)]})
 }
 
