@@ -69,6 +69,7 @@
 package clk
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -243,18 +244,18 @@ func (w *Worker) hash(f *keys.Filter, i int, n int) int32 {
 		w.h[i].AddBytes(f, w.buf, n)
 		return -1
 	}
-	// Hash into the all-zero scratch filter and collect the bits set.
+	// Hash into the all-zero scratch filter and collect the bits set,
+	// eight bytes at a time: bit k of byte j is position 8j+k, so bit b
+	// of the little-endian word of bytes 8w to 8w+7 is position 64w+b.
 	w.h[i].AddBytes(&w.scratch, w.buf, n)
 	var ps positions
-	for j, b := range w.scratch {
-		for b != 0 {
-			k := bits.TrailingZeros8(b)
-			b &= b - 1
-			ps.p[ps.n] = uint16(j*8 + k)
+	for j := 0; j < len(w.scratch); j += 8 {
+		for b := binary.LittleEndian.Uint64(w.scratch[j:]); b != 0; b &= b - 1 {
+			ps.p[ps.n] = uint16(j*8 + bits.TrailingZeros64(b))
 			ps.n++
 		}
-		w.scratch[j] = 0
 	}
+	clear(w.scratch[:])
 	set(f, &ps)
 	w.pos = append(w.pos, ps)
 	return int32(len(w.pos) - 1)

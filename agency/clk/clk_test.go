@@ -283,3 +283,32 @@ func fieldMap(kv []string) map[string]string {
 	}
 	return m
 }
+
+// BenchmarkEncodeCold encodes 500 varied records with a new Worker each
+// time: a run's first records, whose grams are mostly hashed and
+// remembered rather than found.
+func BenchmarkEncodeCold(b *testing.B) {
+	e := testEncoder(b)
+	rng := rand.New(rand.NewPCG(3, 4))
+	pick := func(vs ...string) string { return vs[rng.IntN(len(vs))] }
+	var people []normalize.Person
+	for range 500 {
+		people = append(people, person(b,
+			given, pick("William", "Bill", "Zoë", "Ann", "Mohammed", "Oleksandr", "Grace"),
+			family, pick("Smith", "O'Brien", "Lewandowski", "Patel", "Smith-Jones"),
+			dob, fmt.Sprintf("19%02d-%02d-%02d", rng.IntN(100), 1+rng.IntN(12), 1+rng.IntN(28)),
+			sex, pick("M", "F"),
+			addr, fmt.Sprintf("%d %s, %s", 1+rng.IntN(200), pick("High Street", "Mill Lane", "Park Road"), pick("Leeds", "York")),
+			pc, fmt.Sprintf("LS%d %dAB", 1+rng.IntN(20), rng.IntN(10))))
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		w := e.NewWorker()
+		for _, p := range people {
+			if _, err := w.Encode(p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(people)), "ns/record")
+}
