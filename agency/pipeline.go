@@ -203,13 +203,15 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 			if errors.Is(err, io.EOF) {
 				break
 			}
-			var re *mapping.RowError
-			if errors.As(err, &re) {
-				read.Add(1)
-				addReject(Reject{Line: re.Line, Field: re.Field, Column: re.Column, Indicator: re.Indicator, Reason: re.Reason})
-				continue
-			}
 			if err != nil {
+				// Declared here, not for every row: errors.As makes it
+				// escape, an allocation per row.
+				var re *mapping.RowError
+				if errors.As(err, &re) {
+					read.Add(1)
+					addReject(Reject{Line: re.Line, Field: re.Field, Column: re.Column, Indicator: re.Indicator, Reason: re.Reason})
+					continue
+				}
 				cancel(fmt.Errorf("reading %s: %w", cfg.Extract, err))
 				return
 			}
@@ -456,11 +458,11 @@ func resendMerged(ctx context.Context, cfg Config, ps *Pseudonymiser, vault *Vau
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		var re *mapping.RowError
-		if errors.As(err, &re) {
-			continue // rejected in the first pass already
-		}
 		if err != nil {
+			var re *mapping.RowError
+			if errors.As(err, &re) {
+				continue // rejected in the first pass already
+			}
 			return sent, promoted, fmt.Errorf("reading %s again: %w", cfg.Extract, err)
 		}
 		id := row.Values.RecordID

@@ -372,7 +372,7 @@ func (rd *Reader) NextValues() (Row, error) {
 			if err != nil {
 				return rowErr(f, fmt.Sprintf("%q is not a date in format %s", clip(v, 40), f.spec.formats.describe()))
 			}
-			v = isoDate(t)
+			v = isoDateOf(t, v)
 			if f.spec.name == normalize.FieldDOB {
 				dob, haveDOB = t, true
 			}
