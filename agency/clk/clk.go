@@ -168,6 +168,9 @@ type Worker struct {
 	// characters (nearly all of them) by the two characters, one table
 	// per bigram field and weight: no hashing of a key.
 	bigrams [nTables]*bigramTable
+	// dates index the date-of-birth features by number, one table per
+	// feature (see dYear), made on first use: no hashing of a key.
+	dates [nDateTables][]int32
 	// cache indexes every other feature by its gram followed by its
 	// weight as one byte, one map per field (each field has its own key).
 	cache [nFields]map[string]int32
@@ -196,6 +199,28 @@ const (
 	tOtherID
 	nTables
 )
+
+// The date tables: a date feature numbered v in table t is remembered at
+// Worker.dates[t][v] (1 + the index of its positions, or 0) when v is in
+// 0..dateTableSize[t]-1, else in the map of the field. Within a table the
+// numbers of different grams differ.
+const (
+	dYear     = iota // "y" and the year's four digits: the year
+	dMonth           // "m" and two digits: the month
+	dDay             // "d" and two digits: the day
+	dDayMonth        // "dm" and the smaller and larger of day and month: lo*100 + hi
+	dFull            // "f" and the date: its place in a calendar of 12 months of 31 days from MinYear
+	nDateTables
+)
+
+// dateTableSize is the size of each date table.
+var dateTableSize = [nDateTables]int{
+	dYear:     10000,
+	dMonth:    100,
+	dDay:      100,
+	dDayMonth: 100 * 100,
+	dFull:     (normalize.MaxYear - normalize.MinYear + 1) * 12 * 31,
+}
 
 // maxCached bounds the features a Worker remembers (each about 40
 // bytes, with its index): far more than the distinct grams of a
@@ -277,14 +302,25 @@ func (w *Worker) Encode(p normalize.Person) (keys.Filter, error) {
 		if hi < lo {
 			lo, hi = hi, lo
 		}
-		w.feature(&f, iDOB, wt.dob, "y", d.Year, 4)
-		w.feature(&f, iDOB, wt.dob, "m", d.Month, 2)
-		w.feature(&f, iDOB, wt.dob, "d", d.Day, 2)
+		w.buf = appendDigits(append(w.buf[:0], 'y'), d.Year, 4)
+		w.dateFeature(&f, dYear, d.Year, wt.dob)
+		w.buf = appendDigits(append(w.buf[:0], 'm'), d.Month, 2)
+		w.dateFeature(&f, dMonth, d.Month, wt.dob)
+		w.buf = appendDigits(append(w.buf[:0], 'd'), d.Day, 2)
+		w.dateFeature(&f, dDay, d.Day, wt.dob)
 		w.buf = appendDigits(append(w.buf[:0], "dm"...), lo, 2)
 		w.buf = appendDigits(w.buf, hi, 2)
-		w.add(&f, iDOB, wt.dob)
-		w.buf = append(append(w.buf[:0], 'f'), d.String()...)
-		w.add(&f, iDOB, wt.dob)
+		dm := -1
+		if lo >= 0 && hi >= 0 && lo < 100 && hi < 100 {
+			dm = lo*100 + hi
+		}
+		w.dateFeature(&f, dDayMonth, dm, wt.dob)
+		w.buf = d.AppendTo(append(w.buf[:0], 'f'))
+		full := -1
+		if d.Year >= normalize.MinYear && d.Year <= normalize.MaxYear && d.Month >= 1 && d.Month <= 12 && d.Day >= 1 && d.Day <= 31 {
+			full = ((d.Year-normalize.MinYear)*12+d.Month-1)*31 + d.Day - 1
+		}
+		w.dateFeature(&f, dFull, full, wt.dob)
 	}
 	if p.Sex == "m" || p.Sex == "f" {
 		w.buf = append(w.buf[:0], p.Sex...)
@@ -352,10 +388,26 @@ func (w *Worker) gram(a, b rune) {
 	w.buf = utf8.AppendRune(w.buf, b)
 }
 
-// feature adds prefix followed by n as width decimal digits.
-func (w *Worker) feature(f *keys.Filter, i int, bits int, prefix string, n, width int) {
-	w.buf = appendDigits(append(w.buf[:0], prefix...), n, width)
-	w.add(f, i, bits)
+// dateFeature adds the date-of-birth feature in w.buf, numbered v in date
+// table t, with weight n: through the table when v is in its range,
+// through the field's map otherwise.
+func (w *Worker) dateFeature(f *keys.Filter, t, v, n int) {
+	if v < 0 || v >= dateTableSize[t] {
+		w.add(f, iDOB, n)
+		return
+	}
+	tab := w.dates[t]
+	if tab == nil {
+		tab = make([]int32, dateTableSize[t])
+		w.dates[t] = tab
+	}
+	if j := tab[v]; j > 0 {
+		set(f, &w.pos[j-1])
+		return
+	}
+	if j := w.hash(f, iDOB, n); j >= 0 {
+		tab[v] = j + 1
+	}
 }
 
 // appendDigits appends the width last decimal digits of n (n >= 0).

@@ -312,3 +312,31 @@ func BenchmarkEncodeCold(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(people)), "ns/record")
 }
+
+// TestDateTablesSameFilters checks that the date tables change no bit,
+// for dates of birth inside their ranges and outside (a Person made by
+// hand may hold any date): a Worker encodes as one that caches nothing.
+func TestDateTablesSameFilters(t *testing.T) {
+	e := testEncoder(t)
+	ref := e.NewWorker()
+	ref.limit = 0
+	cached := e.NewWorker()
+	p := person(t, given, "Ann", family, "Lee")
+	dates := []normalize.Date{
+		{Year: 1890, Month: 1, Day: 1}, {Year: 2100, Month: 12, Day: 31}, {Year: 1980, Month: 3, Day: 4}, {Year: 1980, Month: 3, Day: 5},
+		{Year: 1980, Month: 4, Day: 3}, {Year: 1889, Month: 12, Day: 31}, {Year: 2101, Month: 1, Day: 1},
+		{Year: 12345, Month: 1, Day: 1}, {Year: 2345, Month: 1, Day: 1}, {Year: -5, Month: 1, Day: 1},
+		{Year: 1980, Month: 0, Day: 5}, {Year: 1980, Month: 13, Day: 5}, {Year: 1980, Month: 2, Day: 32},
+		{Year: 1980, Month: 105, Day: 5}, {Year: 1980, Month: 5, Day: 105}, {Year: 1980, Month: -1, Day: -2},
+		{Year: 5, Month: 1, Day: 0},
+	}
+	for range 2 { // the second time round, from the tables
+		for _, d := range dates {
+			p.DOB = d
+			want, _ := ref.Encode(p)
+			if got, _ := cached.Encode(p); got != want {
+				t.Errorf("date %+v: cached encoding differs", d)
+			}
+		}
+	}
+}
