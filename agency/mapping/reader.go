@@ -339,7 +339,7 @@ func (rd *Reader) NextValues() (Row, error) {
 	}
 	if rd.checkU8 {
 		for i, v := range rec {
-			if !utf8.ValidString(v) {
+			if !isASCII(v) && !utf8.ValidString(v) {
 				return Row{}, &RowError{File: rd.file, Line: line, Column: columnName(rd.header, i),
 					Reason: "is not valid UTF-8 (if the file is windows-1252, set csv.encoding)"}
 			}
@@ -478,6 +478,17 @@ func columnName(header []string, i int) string {
 		return header[i]
 	}
 	return fmt.Sprintf("#%d", i+1)
+}
+
+// isASCII reports whether s is all ASCII, so valid UTF-8: for the short
+// values of a row, a loop costs less than utf8.ValidString's call.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // joinColumns cleans each column's value and joins the non-empty ones.
