@@ -73,6 +73,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"strings"
 	"unicode/utf8"
 
 	"tfmatch/agency/derive"
@@ -154,7 +155,8 @@ func newEncoder(secret keys.ProgrammeSecret, c keys.Context, w weights) (*Encode
 // bit for bit; only the work to compute it changes. The memory is the
 // worker's own and holds no more than the worker sees anyway (the grams
 // of the records it encodes, and positions computable only with the
-// key); it is bounded by maxCached features and dropped with the worker.
+// key); it is bounded by maxCached features and maxUnions values, and
+// dropped with the worker.
 type Worker struct {
 	h   [nFields]*keys.BloomHasher
 	w   weights
@@ -174,6 +176,14 @@ type Worker struct {
 	// cache indexes every other feature by its gram followed by its
 	// weight as one byte, one map per field (each field has its own key).
 	cache [nFields]map[string]int32
+	// values index, per bigram table, the names, streets, towns and
+	// postcodes encoded (a district has a few thousand of each, and each
+	// repeats from record to record) by the union of their bigrams'
+	// positions in unions, at most unionLimit (maxUnions; tests lower
+	// it).
+	values     [nTables]map[string]int32
+	unions     []keys.Filter
+	unionLimit int
 	// scratch is all zero between calls to hash.
 	scratch keys.Filter
 }
@@ -228,9 +238,15 @@ var dateTableSize = [nDateTables]int{
 // it are hashed each time.
 const maxCached = 1 << 16
 
+// maxUnions bounds the values whose bigrams a Worker remembers together
+// (each 128 bytes and its index, 2 MiB in all): more than the distinct
+// names, streets, towns and postcodes of a district of 100,000 records.
+// Values beyond it are encoded bigram by bigram.
+const maxUnions = 1 << 14
+
 // NewWorker returns a Worker for e.
 func (e *Encoder) NewWorker() *Worker {
-	w := Worker{w: e.w, limit: maxCached}
+	w := Worker{w: e.w, limit: maxCached, unionLimit: maxUnions}
 	for i, k := range e.keys {
 		w.h[i] = k.NewBloomHasher()
 		w.cache[i] = make(map[string]int32)
@@ -346,16 +362,51 @@ func (w *Worker) Encode(p normalize.Person) (keys.Filter, error) {
 // remembered in bigram table t. The bigram strings start with "b" so they
 // can never equal a token feature of the same field ("n14" and the bigram
 // "n1" differ).
+//
+// The positions of all of a value's bigrams are remembered together too
+// (see Worker.values), except for identifiers, each of which is another
+// person's: a value met again costs one lookup and the OR of a filter.
 func (w *Worker) addBigrams(f *keys.Filter, i, t int, s string, n int) {
 	if s == "" {
 		return
 	}
+	if t == tOtherID {
+		w.eachBigram(f, i, t, s, n)
+		return
+	}
+	if j, ok := w.values[t][s]; ok {
+		or(f, &w.unions[j])
+		return
+	}
+	if len(w.unions) >= w.unionLimit {
+		w.eachBigram(f, i, t, s, n)
+		return
+	}
+	var u keys.Filter
+	w.eachBigram(&u, i, t, s, n)
+	or(f, &u)
+	if w.values[t] == nil {
+		w.values[t] = make(map[string]int32)
+	}
+	w.unions = append(w.unions, u)
+	w.values[t][strings.Clone(s)] = int32(len(w.unions) - 1)
+}
+
+// eachBigram adds the bigrams of "_" + s + "_" one by one.
+func (w *Worker) eachBigram(f *keys.Filter, i, t int, s string, n int) {
 	prev := '_'
 	for _, r := range s {
 		w.bigram(f, i, t, prev, r, n)
 		prev = r
 	}
 	w.bigram(f, i, t, prev, '_', n)
+}
+
+// or sets in f the bits set in u, eight bytes at a time.
+func or(f, u *keys.Filter) {
+	for j := 0; j < len(f); j += 8 {
+		binary.LittleEndian.PutUint64(f[j:], binary.LittleEndian.Uint64(f[j:])|binary.LittleEndian.Uint64(u[j:]))
+	}
 }
 
 // bigram adds the bigram "b" + a + b under field i.

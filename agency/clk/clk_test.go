@@ -237,10 +237,10 @@ func BenchmarkEncode(b *testing.B) {
 func TestCacheSameFilters(t *testing.T) {
 	e := testEncoder(t)
 	ref := e.NewWorker()
-	ref.limit = 0
+	ref.limit, ref.unionLimit = 0, 0
 	cached := e.NewWorker()
 	small := e.NewWorker()
-	small.limit = 40
+	small.limit, small.unionLimit = 40, 7
 	rng := rand.New(rand.NewPCG(1, 2))
 	pick := func(vs ...string) string { return vs[rng.IntN(len(vs))] }
 	for i := range 3000 {
@@ -273,6 +273,9 @@ func TestCacheSameFilters(t *testing.T) {
 	}
 	if len(cached.pos) == 0 || len(small.pos) != small.limit {
 		t.Errorf("cached %d features (%d with a limit of %d)", len(cached.pos), len(small.pos), small.limit)
+	}
+	if len(cached.unions) == 0 || len(small.unions) != small.unionLimit || len(ref.unions) != 0 {
+		t.Errorf("remembered %d values (%d with a limit of %d, %d with none)", len(cached.unions), len(small.unions), small.unionLimit, len(ref.unions))
 	}
 }
 
@@ -319,7 +322,7 @@ func BenchmarkEncodeCold(b *testing.B) {
 func TestDateTablesSameFilters(t *testing.T) {
 	e := testEncoder(t)
 	ref := e.NewWorker()
-	ref.limit = 0
+	ref.limit, ref.unionLimit = 0, 0
 	cached := e.NewWorker()
 	p := person(t, given, "Ann", family, "Lee")
 	dates := []normalize.Date{
