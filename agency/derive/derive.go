@@ -168,7 +168,12 @@ func (s *keySet) add(kind matchkey.Kind, fields ...string) {
 		s.fields = make([]string, 0, max(2*cap(s.fields), len(fields)))
 	}
 	l := len(s.fields)
-	s.fields = append(s.fields, fields...)
+	s.fields = s.fields[:l+len(fields)]
+	for i, f := range fields {
+		// One by one: while the collector marks, a string stored alone
+		// costs less than append's bulk copy of a few of them.
+		s.fields[l+i] = f
+	}
 	s.keys = append(s.keys, Key{Kind: kind, Fields: s.fields[l:len(s.fields):len(s.fields)]})
 }
 
