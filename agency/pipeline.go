@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -115,6 +116,19 @@ func (c *Config) defaults() error {
 	return nil
 }
 
+// idsBeforeResize is how many record ids Run reads before it sizes its
+// map of them for the whole extract, and maxIDsSized the most it sizes it
+// for at once.
+const (
+	idsBeforeResize = 1000
+	maxIDsSized     = 1 << 24
+)
+
+// maxChunkRows bounds the rows a new chunk has room for before it grows:
+// a batch size far beyond what the matcher accepts costs no memory until
+// an extract fills it.
+const maxChunkRows = 1 << 14
+
 // chunk is a run of consecutive accepted rows, pseudonymised together.
 type chunk struct {
 	seq     int
@@ -164,6 +178,19 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 
 	todo := make(chan *chunk, cfg.Workers)
 	done := make(chan *chunk, cfg.Workers)
+	// Chunks are used again once emitted: a chunk's rows (each holds
+	// every canonical field) and results are large, and allocating and
+	// clearing a new pair for every chunk costs more than reusing them.
+	free := make(chan *chunk, cfg.Workers+2)
+	newChunk := func(seq int) *chunk {
+		select {
+		case c := <-free:
+			c.seq, c.rows, c.results = seq, c.rows[:0], c.results[:0]
+			return c
+		default:
+			return &chunk{seq: seq, rows: make([]mapping.Row, 0, min(cfg.BatchSize, maxChunkRows))}
+		}
+	}
 
 	// Reader: cuts the extract into chunks of accepted rows. A record id
 	// seen before (several rows for one person: one per offence, per
@@ -173,30 +200,51 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 	// combined (see resendMerged).
 	firstLine := map[string]int{}
 	extra := map[string]*repeated{}
+	// Once the first rows are read, firstLine is made again with room for
+	// as many ids as the extract has rows at their length: it grows to
+	// tens of thousands, and every doubling would rehash them all.
+	var extractSize int64
+	if st, err := f.Stat(); err == nil {
+		extractSize = st.Size()
+	}
+	resize := func() {
+		off := rd.InputOffset()
+		if off <= 0 || extractSize <= off {
+			return
+		}
+		want := min(len(firstLine)*int(extractSize/off+1), maxIDsSized)
+		if want > 2*len(firstLine) {
+			m := make(map[string]int, want)
+			maps.Copy(m, firstLine)
+			firstLine = m
+		}
+	}
 	var merges []Reject // warnings about merged rows (reader only)
 	readerDone := make(chan struct{})
 	go func() {
 		defer close(readerDone)
 		defer close(todo)
 		seq := 0
-		cur := &chunk{seq: seq}
+		cur := newChunk(seq)
 		for ctx.Err() == nil {
-			row, err := rd.Next()
+			row, err := rd.NextValues()
 			if errors.Is(err, io.EOF) {
 				break
 			}
-			var re *mapping.RowError
-			if errors.As(err, &re) {
-				read.Add(1)
-				addReject(Reject{Line: re.Line, Field: re.Field, Column: re.Column, Indicator: re.Indicator, Reason: re.Reason})
-				continue
-			}
 			if err != nil {
+				// Declared here, not for every row: errors.As makes it
+				// escape, an allocation per row.
+				var re *mapping.RowError
+				if errors.As(err, &re) {
+					read.Add(1)
+					addReject(Reject{Line: re.Line, Field: re.Field, Column: re.Column, Indicator: re.Indicator, Reason: re.Reason})
+					continue
+				}
 				cancel(fmt.Errorf("reading %s: %w", cfg.Extract, err))
 				return
 			}
 			read.Add(1)
-			id := row.Fields[normalize.FieldRecordID]
+			id := row.Values.RecordID
 			if first, dup := firstLine[id]; dup {
 				rp := extra[id]
 				if rp == nil {
@@ -214,6 +262,9 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 				continue
 			}
 			firstLine[id] = row.Line
+			if len(firstLine) == idsBeforeResize {
+				resize()
+			}
 			cur.rows = append(cur.rows, row)
 			if len(cur.rows) == cfg.BatchSize {
 				select {
@@ -222,7 +273,7 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 					return
 				}
 				seq++
-				cur = &chunk{seq: seq}
+				cur = newChunk(seq)
 			}
 		}
 		if len(cur.rows) > 0 {
@@ -241,9 +292,12 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 			defer wg.Done()
 			w := ps.newWorker()
 			for c := range todo {
-				c.results = make([]result, len(c.rows))
-				for i, row := range c.rows {
-					c.results[i] = w.row(row)
+				if cap(c.results) < len(c.rows) {
+					c.results = make([]result, len(c.rows))
+				}
+				c.results = c.results[:len(c.rows)]
+				for i := range c.rows {
+					c.results[i] = w.row(&c.rows[i])
 				}
 				select {
 				case done <- c:
@@ -269,6 +323,7 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 			ISAHash: cfg.Keys.Context.ISAHash,
 			Epoch:   cfg.Keys.Context.Epoch,
 		}
+		b.Records = make([]Record, 0, len(c.results))
 		entries := make([]vaultEntry, 0, len(c.results))
 		for i, r := range c.results {
 			if r.reject != nil {
@@ -317,6 +372,12 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 				runErr = err
 				cancel(err)
 				break
+			}
+			// Nothing emitted refers to the chunk's rows or results: the
+			// batch and the vault entries hold copies.
+			select {
+			case free <- c:
+			default:
 			}
 		}
 	}
@@ -424,18 +485,18 @@ func resendMerged(ctx context.Context, cfg Config, ps *Pseudonymiser, vault *Vau
 		return nil
 	}
 	for ctx.Err() == nil {
-		row, err := rd.Next()
+		row, err := rd.NextValues()
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		var re *mapping.RowError
-		if errors.As(err, &re) {
-			continue // rejected in the first pass already
-		}
 		if err != nil {
+			var re *mapping.RowError
+			if errors.As(err, &re) {
+				continue // rejected in the first pass already
+			}
 			return sent, promoted, fmt.Errorf("reading %s again: %w", cfg.Extract, err)
 		}
-		id := row.Fields[normalize.FieldRecordID]
+		id := row.Values.RecordID
 		rp, ok := extra[id]
 		if !ok || rp.done || !rp.lines[row.Line] {
 			continue
@@ -451,7 +512,7 @@ func resendMerged(ctx context.Context, cfg Config, ps *Pseudonymiser, vault *Vau
 			inds[name] = true
 		}
 		row.Indicators = inds
-		r := w.row(row)
+		r := w.row(&row)
 		if r.reject != nil {
 			continue // the first row was rejected in the first pass; try the next
 		}

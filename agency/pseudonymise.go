@@ -82,7 +82,10 @@ func NewPseudonymiser(k Keys) (*Pseudonymiser, error) {
 
 // worker pseudonymises rows on one goroutine.
 type worker struct {
-	tz    map[matchkey.Kind]*keys.Tokenizer
+	// tz holds a tokenizer for every token kind, in the kinds' strength
+	// order (matchkey.All); next is where tokenizer starts its search.
+	tz    []kindTokenizer
+	next  int
 	group *keys.Tokenizer
 	unit  *keys.Tokenizer
 	ref   *keys.RefMaker
@@ -101,12 +104,38 @@ const (
 	filterSlab = 512
 )
 
+// kindTokenizer is the tokenizer of one kind.
+type kindTokenizer struct {
+	kind matchkey.Kind
+	tz   *keys.Tokenizer
+}
+
 func (p *Pseudonymiser) newWorker() *worker {
-	w := &worker{tz: make(map[matchkey.Kind]*keys.Tokenizer, len(p.tokenKeys)), group: p.group.NewTokenizer(), unit: p.unit.NewTokenizer(), ref: p.local.NewRefMaker(), clk: p.clk.NewWorker()}
-	for kind, tk := range p.tokenKeys {
-		w.tz[kind] = tk.NewTokenizer()
+	w := &worker{group: p.group.NewTokenizer(), unit: p.unit.NewTokenizer(), ref: p.local.NewRefMaker(), clk: p.clk.NewWorker()}
+	for _, in := range matchkey.All() {
+		if tk, ok := p.tokenKeys[in.Kind]; ok {
+			w.tz = append(w.tz, kindTokenizer{in.Kind, tk.NewTokenizer()})
+		}
 	}
 	return w
+}
+
+// tokenizer returns the tokenizer of kind, nil if there is none. A
+// record's keys come nearly in the order of w.tz (package derive adds them
+// kind by kind, strongest first), so the search starts where the previous
+// one ended and is a comparison or two, where a map would hash every
+// kind's name.
+func (w *worker) tokenizer(kind matchkey.Kind) *keys.Tokenizer {
+	for range 2 {
+		for i := w.next; i < len(w.tz); i++ {
+			if w.tz[i].kind == kind {
+				w.next = i
+				return w.tz[i].tz
+			}
+		}
+		w.next = 0
+	}
+	return nil
 }
 
 // tokenSpace returns an empty slice with room for n tokens, cut from the
@@ -140,8 +169,8 @@ type result struct {
 }
 
 // row normalises, derives and pseudonymises one mapped row.
-func (w *worker) row(r mapping.Row) result {
-	p, issues, err := normalize.Normalize(r.Fields)
+func (w *worker) row(r *mapping.Row) result {
+	p, issues, err := normalize.NormalizeValues(&r.Values)
 	if err != nil {
 		field, reason := "", err.Error()
 		if fe, ok := err.(*normalize.FieldError); ok {
@@ -172,16 +201,17 @@ func (w *worker) row(r mapping.Row) result {
 		return result{reject: &Reject{Line: r.Line, Reason: err.Error()}}
 	}
 	w.keepTokens(rec.Tokens)
-	return result{rec: rec, person: vaultPerson(r.Fields), issues: issues}
+	return result{rec: rec, person: vaultPerson(&r.Values), issues: issues}
 }
 
 // matchTokens appends to dst the token of every key in sets and of p's
 // own groupings.
 func (w *worker) matchTokens(dst []Token, p normalize.Person, sets ...[]derive.Key) ([]Token, error) {
+	w.next = 0
 	for _, set := range sets {
 		for _, k := range set {
-			tz, ok := w.tz[k.Kind]
-			if !ok {
+			tz := w.tokenizer(k.Kind)
+			if tz == nil {
 				return dst, fmt.Errorf("internal: no token key for kind %q", k.Kind)
 			}
 			dst = append(dst, Token{Kind: k.Kind, Value: tz.Token(k.Fields)})
@@ -198,24 +228,24 @@ func (w *worker) matchTokens(dst []Token, p normalize.Person, sets ...[]derive.K
 
 // vaultPerson keeps the agency's own view of the person, as mapped, for
 // re-identification by the agency itself.
-func vaultPerson(f map[string]string) Person {
-	given := f[normalize.FieldGivenName]
-	family := f[normalize.FieldFamilyName]
+func vaultPerson(f *normalize.Values) Person {
+	given, family := f.GivenName, f.FamilyName
 	if given == "" && family == "" {
-		given = f[normalize.FieldFullName]
+		given = f.FullName
 	}
-	var addr []string
-	for _, k := range []string{normalize.FieldFlat, normalize.FieldHouseNumber, normalize.FieldStreet, normalize.FieldAddress, normalize.FieldTown} {
-		if v := f[k]; v != "" {
+	var buf [5]string
+	addr := buf[:0]
+	for _, v := range [...]string{f.Flat, f.HouseNumber, f.Street, f.Address, f.Town} {
+		if v != "" {
 			addr = append(addr, v)
 		}
 	}
 	return Person{
-		RecordID:   f[normalize.FieldRecordID],
+		RecordID:   f.RecordID,
 		GivenName:  given,
 		FamilyName: family,
-		DOB:        f[normalize.FieldDOB],
+		DOB:        f.DOB,
 		Address:    strings.Join(addr, ", "),
-		Postcode:   f[normalize.FieldPostcode],
+		Postcode:   f.Postcode,
 	}
 }

@@ -24,7 +24,14 @@ func (p *Pseudonymiser) NewMatchKeyStage() *MatchKeyStage {
 // Tokens pseudonymises one mapped row's fields and returns the number of
 // tokens made; a row the normaliser rejects makes none.
 func (s *MatchKeyStage) Tokens(fields map[string]string) int {
-	p, _, err := normalize.Normalize(fields)
+	v := normalize.ValuesOf(fields)
+	return s.TokensValues(&v)
+}
+
+// TokensValues is Tokens for a row's fields held as Run holds them
+// (mapping.Reader.NextValues), without reading them out of a map first.
+func (s *MatchKeyStage) TokensValues(v *normalize.Values) int {
+	p, _, err := normalize.NormalizeValues(v)
 	if err != nil {
 		return 0
 	}

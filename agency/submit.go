@@ -383,15 +383,7 @@ func appendBatch(dst []byte, b *Batch) []byte {
 		dst = protowire.AppendTag(dst, fRef, protowire.BytesType)
 		dst = protowire.AppendBytes(dst, r.Ref[:])
 		for j := range r.Tokens {
-			t := &r.Tokens[j]
-			dst = protowire.AppendTag(dst, fTokens, protowire.BytesType)
-			dst = protowire.AppendVarint(dst, uint64(tokenSize(t)))
-			if t.Kind != "" {
-				dst = protowire.AppendTag(dst, fTokenKind, protowire.BytesType)
-				dst = protowire.AppendString(dst, string(t.Kind))
-			}
-			dst = protowire.AppendTag(dst, fTokenValue, protowire.BytesType)
-			dst = protowire.AppendBytes(dst, t.Value[:])
+			dst = appendToken(dst, &r.Tokens[j])
 		}
 		if len(r.Indicators) > 0 {
 			names = names[:0]
@@ -415,6 +407,39 @@ func appendBatch(dst []byte, b *Batch) []byte {
 	}
 	return dst
 }
+
+// appendToken appends a token's encoding as a field of its record.
+func appendToken(dst []byte, t *Token) []byte {
+	size := tokenSize(t)
+	if size < 0x80 {
+		// Every tag and length is one byte (the kind is shorter than the
+		// token): a few appends, where protowire's would each work out
+		// the length of a varint. Every kind takes this path.
+		dst = append(dst, tokenTag, byte(size))
+		if t.Kind != "" {
+			dst = append(dst, tokenKindTag, byte(len(t.Kind)))
+			dst = append(dst, t.Kind...)
+		}
+		dst = append(dst, tokenValueTag, byte(len(t.Value)))
+		return append(dst, t.Value[:]...)
+	}
+	dst = protowire.AppendTag(dst, fTokens, protowire.BytesType)
+	dst = protowire.AppendVarint(dst, uint64(size))
+	if t.Kind != "" {
+		dst = protowire.AppendTag(dst, fTokenKind, protowire.BytesType)
+		dst = protowire.AppendString(dst, string(t.Kind))
+	}
+	dst = protowire.AppendTag(dst, fTokenValue, protowire.BytesType)
+	return protowire.AppendBytes(dst, t.Value[:])
+}
+
+// The one-byte tags of a token's fields, as protowire.AppendTag writes
+// them.
+const (
+	tokenTag      = fTokens<<3 | byte(protowire.BytesType)
+	tokenKindTag  = fTokenKind<<3 | byte(protowire.BytesType)
+	tokenValueTag = fTokenValue<<3 | byte(protowire.BytesType)
+)
 
 // batchSize is the length of appendBatch's encoding of b.
 func batchSize(b *Batch) int {

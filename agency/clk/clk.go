@@ -69,9 +69,11 @@
 package clk
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/bits"
+	"strings"
 	"unicode/utf8"
 
 	"tfmatch/agency/derive"
@@ -153,7 +155,8 @@ func newEncoder(secret keys.ProgrammeSecret, c keys.Context, w weights) (*Encode
 // bit for bit; only the work to compute it changes. The memory is the
 // worker's own and holds no more than the worker sees anyway (the grams
 // of the records it encodes, and positions computable only with the
-// key); it is bounded by maxCached features and dropped with the worker.
+// key); it is bounded by maxCached features and maxUnions values, and
+// dropped with the worker.
 type Worker struct {
 	h   [nFields]*keys.BloomHasher
 	w   weights
@@ -167,9 +170,20 @@ type Worker struct {
 	// characters (nearly all of them) by the two characters, one table
 	// per bigram field and weight: no hashing of a key.
 	bigrams [nTables]*bigramTable
+	// dates index the date-of-birth features by number, one table per
+	// feature (see dYear), made on first use: no hashing of a key.
+	dates [nDateTables][]int32
 	// cache indexes every other feature by its gram followed by its
 	// weight as one byte, one map per field (each field has its own key).
 	cache [nFields]map[string]int32
+	// values index, per bigram table, the names, streets, towns and
+	// postcodes encoded (a district has a few thousand of each, and each
+	// repeats from record to record) by the union of their bigrams'
+	// positions in unions, at most unionLimit (maxUnions; tests lower
+	// it).
+	values     [nTables]map[string]int32
+	unions     []keys.Filter
+	unionLimit int
 	// scratch is all zero between calls to hash.
 	scratch keys.Filter
 }
@@ -196,15 +210,43 @@ const (
 	nTables
 )
 
+// The date tables: a date feature numbered v in table t is remembered at
+// Worker.dates[t][v] (1 + the index of its positions, or 0) when v is in
+// 0..dateTableSize[t]-1, else in the map of the field. Within a table the
+// numbers of different grams differ.
+const (
+	dYear     = iota // "y" and the year's four digits: the year
+	dMonth           // "m" and two digits: the month
+	dDay             // "d" and two digits: the day
+	dDayMonth        // "dm" and the smaller and larger of day and month: lo*100 + hi
+	dFull            // "f" and the date: its place in a calendar of 12 months of 31 days from MinYear
+	nDateTables
+)
+
+// dateTableSize is the size of each date table.
+var dateTableSize = [nDateTables]int{
+	dYear:     10000,
+	dMonth:    100,
+	dDay:      100,
+	dDayMonth: 100 * 100,
+	dFull:     (normalize.MaxYear - normalize.MinYear + 1) * 12 * 31,
+}
+
 // maxCached bounds the features a Worker remembers (each about 40
 // bytes, with its index): far more than the distinct grams of a
 // district's names and addresses, and its dates of birth. Features beyond
 // it are hashed each time.
 const maxCached = 1 << 16
 
+// maxUnions bounds the values whose bigrams a Worker remembers together
+// (each 128 bytes and its index, 2 MiB in all): more than the distinct
+// names, streets, towns and postcodes of a district of 100,000 records.
+// Values beyond it are encoded bigram by bigram.
+const maxUnions = 1 << 14
+
 // NewWorker returns a Worker for e.
 func (e *Encoder) NewWorker() *Worker {
-	w := Worker{w: e.w, limit: maxCached}
+	w := Worker{w: e.w, limit: maxCached, unionLimit: maxUnions}
 	for i, k := range e.keys {
 		w.h[i] = k.NewBloomHasher()
 		w.cache[i] = make(map[string]int32)
@@ -243,18 +285,18 @@ func (w *Worker) hash(f *keys.Filter, i int, n int) int32 {
 		w.h[i].AddBytes(f, w.buf, n)
 		return -1
 	}
-	// Hash into the all-zero scratch filter and collect the bits set.
+	// Hash into the all-zero scratch filter and collect the bits set,
+	// eight bytes at a time: bit k of byte j is position 8j+k, so bit b
+	// of the little-endian word of bytes 8w to 8w+7 is position 64w+b.
 	w.h[i].AddBytes(&w.scratch, w.buf, n)
 	var ps positions
-	for j, b := range w.scratch {
-		for b != 0 {
-			k := bits.TrailingZeros8(b)
-			b &= b - 1
-			ps.p[ps.n] = uint16(j*8 + k)
+	for j := 0; j < len(w.scratch); j += 8 {
+		for b := binary.LittleEndian.Uint64(w.scratch[j:]); b != 0; b &= b - 1 {
+			ps.p[ps.n] = uint16(j*8 + bits.TrailingZeros64(b))
 			ps.n++
 		}
-		w.scratch[j] = 0
 	}
+	clear(w.scratch[:])
 	set(f, &ps)
 	w.pos = append(w.pos, ps)
 	return int32(len(w.pos) - 1)
@@ -276,14 +318,25 @@ func (w *Worker) Encode(p normalize.Person) (keys.Filter, error) {
 		if hi < lo {
 			lo, hi = hi, lo
 		}
-		w.feature(&f, iDOB, wt.dob, "y", d.Year, 4)
-		w.feature(&f, iDOB, wt.dob, "m", d.Month, 2)
-		w.feature(&f, iDOB, wt.dob, "d", d.Day, 2)
+		w.buf = appendDigits(append(w.buf[:0], 'y'), d.Year, 4)
+		w.dateFeature(&f, dYear, d.Year, wt.dob)
+		w.buf = appendDigits(append(w.buf[:0], 'm'), d.Month, 2)
+		w.dateFeature(&f, dMonth, d.Month, wt.dob)
+		w.buf = appendDigits(append(w.buf[:0], 'd'), d.Day, 2)
+		w.dateFeature(&f, dDay, d.Day, wt.dob)
 		w.buf = appendDigits(append(w.buf[:0], "dm"...), lo, 2)
 		w.buf = appendDigits(w.buf, hi, 2)
-		w.add(&f, iDOB, wt.dob)
-		w.buf = append(append(w.buf[:0], 'f'), d.String()...)
-		w.add(&f, iDOB, wt.dob)
+		dm := -1
+		if lo >= 0 && hi >= 0 && lo < 100 && hi < 100 {
+			dm = lo*100 + hi
+		}
+		w.dateFeature(&f, dDayMonth, dm, wt.dob)
+		w.buf = d.AppendTo(append(w.buf[:0], 'f'))
+		full := -1
+		if d.Year >= normalize.MinYear && d.Year <= normalize.MaxYear && d.Month >= 1 && d.Month <= 12 && d.Day >= 1 && d.Day <= 31 {
+			full = ((d.Year-normalize.MinYear)*12+d.Month-1)*31 + d.Day - 1
+		}
+		w.dateFeature(&f, dFull, full, wt.dob)
 	}
 	if p.Sex == "m" || p.Sex == "f" {
 		w.buf = append(w.buf[:0], p.Sex...)
@@ -309,10 +362,38 @@ func (w *Worker) Encode(p normalize.Person) (keys.Filter, error) {
 // remembered in bigram table t. The bigram strings start with "b" so they
 // can never equal a token feature of the same field ("n14" and the bigram
 // "n1" differ).
+//
+// The positions of all of a value's bigrams are remembered together too
+// (see Worker.values), except for identifiers, each of which is another
+// person's: a value met again costs one lookup and the OR of a filter.
 func (w *Worker) addBigrams(f *keys.Filter, i, t int, s string, n int) {
 	if s == "" {
 		return
 	}
+	if t == tOtherID {
+		w.eachBigram(f, i, t, s, n)
+		return
+	}
+	if j, ok := w.values[t][s]; ok {
+		or(f, &w.unions[j])
+		return
+	}
+	if len(w.unions) >= w.unionLimit {
+		w.eachBigram(f, i, t, s, n)
+		return
+	}
+	var u keys.Filter
+	w.eachBigram(&u, i, t, s, n)
+	or(f, &u)
+	if w.values[t] == nil {
+		w.values[t] = make(map[string]int32)
+	}
+	w.unions = append(w.unions, u)
+	w.values[t][strings.Clone(s)] = int32(len(w.unions) - 1)
+}
+
+// eachBigram adds the bigrams of "_" + s + "_" one by one.
+func (w *Worker) eachBigram(f *keys.Filter, i, t int, s string, n int) {
 	prev := '_'
 	for _, r := range s {
 		w.bigram(f, i, t, prev, r, n)
@@ -321,12 +402,17 @@ func (w *Worker) addBigrams(f *keys.Filter, i, t int, s string, n int) {
 	w.bigram(f, i, t, prev, '_', n)
 }
 
+// or sets in f the bits set in u, eight bytes at a time.
+func or(f, u *keys.Filter) {
+	for j := 0; j < len(f); j += 8 {
+		binary.LittleEndian.PutUint64(f[j:], binary.LittleEndian.Uint64(f[j:])|binary.LittleEndian.Uint64(u[j:]))
+	}
+}
+
 // bigram adds the bigram "b" + a + b under field i.
 func (w *Worker) bigram(f *keys.Filter, i, t int, a, b rune, n int) {
-	w.buf = append(w.buf[:0], 'b')
-	w.buf = utf8.AppendRune(w.buf, a)
-	w.buf = utf8.AppendRune(w.buf, b)
 	if a >= utf8.RuneSelf || b >= utf8.RuneSelf {
+		w.gram(a, b)
 		w.add(f, i, n)
 		return
 	}
@@ -340,15 +426,39 @@ func (w *Worker) bigram(f *keys.Filter, i, t int, a, b rune, n int) {
 		set(f, &w.pos[j-1])
 		return
 	}
+	w.gram(a, b)
 	if j := w.hash(f, i, n); j >= 0 {
 		tab[k] = j + 1
 	}
 }
 
-// feature adds prefix followed by n as width decimal digits.
-func (w *Worker) feature(f *keys.Filter, i int, bits int, prefix string, n, width int) {
-	w.buf = appendDigits(append(w.buf[:0], prefix...), n, width)
-	w.add(f, i, bits)
+// gram writes the bigram "b" + a + b into w.buf.
+func (w *Worker) gram(a, b rune) {
+	w.buf = append(w.buf[:0], 'b')
+	w.buf = utf8.AppendRune(w.buf, a)
+	w.buf = utf8.AppendRune(w.buf, b)
+}
+
+// dateFeature adds the date-of-birth feature in w.buf, numbered v in date
+// table t, with weight n: through the table when v is in its range,
+// through the field's map otherwise.
+func (w *Worker) dateFeature(f *keys.Filter, t, v, n int) {
+	if v < 0 || v >= dateTableSize[t] {
+		w.add(f, iDOB, n)
+		return
+	}
+	tab := w.dates[t]
+	if tab == nil {
+		tab = make([]int32, dateTableSize[t])
+		w.dates[t] = tab
+	}
+	if j := tab[v]; j > 0 {
+		set(f, &w.pos[j-1])
+		return
+	}
+	if j := w.hash(f, iDOB, n); j >= 0 {
+		tab[v] = j + 1
+	}
 }
 
 // appendDigits appends the width last decimal digits of n (n >= 0).

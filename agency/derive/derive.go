@@ -168,7 +168,12 @@ func (s *keySet) add(kind matchkey.Kind, fields ...string) {
 		s.fields = make([]string, 0, max(2*cap(s.fields), len(fields)))
 	}
 	l := len(s.fields)
-	s.fields = append(s.fields, fields...)
+	s.fields = s.fields[:l+len(fields)]
+	for i, f := range fields {
+		// One by one: while the collector marks, a string stored alone
+		// costs less than append's bulk copy of a few of them.
+		s.fields[l+i] = f
+	}
 	s.keys = append(s.keys, Key{Kind: kind, Fields: s.fields[l:len(s.fields):len(s.fields)]})
 }
 
@@ -176,7 +181,10 @@ func (s *keySet) add(kind matchkey.Kind, fields ...string) {
 // single letter is an initial.
 const minNameLen = 2
 
-func nameOK(s string) bool { return utf8.RuneCountInString(s) >= minNameLen }
+func nameOK(s string) bool {
+	// A rune is at most utf8.UTFMax bytes: a longer name needs no count.
+	return len(s) > utf8.UTFMax*(minNameLen-1) || utf8.RuneCountInString(s) >= minNameLen
+}
 
 // two formats n as two decimal digits.
 func two(n int) string {

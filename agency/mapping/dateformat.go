@@ -375,6 +375,22 @@ func (fs dateFormats) sources() []string {
 
 // isoDate formats t as YYYY-MM-DD.
 func isoDate(t time.Time) string {
+	buf := isoDateBytes(t)
+	return string(buf[:])
+}
+
+// isoDateOf is isoDate(t) for t read from the text v: v itself when it is
+// written so already (an extract whose dates are YYYY-MM-DD), without
+// allocating.
+func isoDateOf(t time.Time, v string) string {
+	if buf := isoDateBytes(t); string(buf[:]) != v {
+		return string(buf[:])
+	}
+	return v
+}
+
+// isoDateBytes is isoDate's text.
+func isoDateBytes(t time.Time) [10]byte {
 	var buf [10]byte
 	y, m, d := t.Date()
 	buf[0] = byte('0' + y/1000%10)
@@ -387,7 +403,7 @@ func isoDate(t time.Time) string {
 	buf[7] = '-'
 	buf[8] = byte('0' + d/10)
 	buf[9] = byte('0' + d%10)
-	return string(buf[:])
+	return buf
 }
 
 // asciiUpper upper-cases ASCII letters only, so byte offsets are kept.

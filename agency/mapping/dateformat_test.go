@@ -170,3 +170,12 @@ func TestDateFormatsOrder(t *testing.T) {
 		t.Errorf("describe() = %q", got)
 	}
 }
+
+func TestIsoDateOf(t *testing.T) {
+	d := time.Date(2015, 11, 20, 0, 0, 0, 0, time.UTC)
+	for _, v := range []string{"2015-11-20", "20/11/2015", "20151120", "2015-11-2", ""} {
+		if got := isoDateOf(d, v); got != "2015-11-20" {
+			t.Errorf("isoDateOf(%q) = %q, want 2015-11-20", v, got)
+		}
+	}
+}

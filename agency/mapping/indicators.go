@@ -43,6 +43,9 @@ type indicator struct {
 	prg      cel.Program
 	rowCols  []string // columns read as row.COL or row["COL"]
 	dateCols []string // columns read as date.COL, date["COL"] or 'COL' in date
+	// rowByName says the expression reads row only by literal column
+	// names (rowNamedOnly): no value of a column outside rowCols matters.
+	rowByName bool
 }
 
 // validIndicatorName reports whether s is a letter followed by letters,
@@ -121,6 +124,7 @@ func (p *parser) parseIndicators(m *Mapping, pairs [][2]*yaml.Node) {
 		}
 		ind := &indicator{name: name, expr: expr, line: k.Line}
 		ind.rowCols, ind.dateCols = references(ast.NativeRep())
+		ind.rowByName = rowNamedOnly(ast.NativeRep())
 		bad := false
 		for _, c := range ind.dateCols {
 			if !p.dates[c] {
@@ -199,6 +203,54 @@ func references(a *celast.AST) (rowCols, dateCols []string) {
 		}
 	}))
 	return rowCols, dateCols
+}
+
+// rowNamedOnly reports whether every use of row in an expression names
+// its column literally: row.COL, has(row.COL), row["COL"] or 'COL' in row.
+// Such an expression reads the values of the columns references lists
+// and no other, and whether other columns are present; any other use of
+// row (size(row), row[x], a macro over it, row compared or converted)
+// may read any value. A variable of a comprehension called row counts as
+// another use, which errs on the safe side.
+func rowNamedOnly(a *celast.AST) bool {
+	isRow := func(e celast.Expr) bool { return e.Kind() == celast.IdentKind && e.AsIdent() == varRow }
+	isLiteral := func(e celast.Expr) bool {
+		if e.Kind() != celast.LiteralKind {
+			return false
+		}
+		_, ok := e.AsLiteral().(types.String)
+		return ok
+	}
+	uses, named := 0, 0
+	celast.PreOrderVisit(a.Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		switch e.Kind() {
+		case celast.IdentKind:
+			if isRow(e) {
+				uses++
+			}
+		case celast.SelectKind:
+			if isRow(e.AsSelect().Operand()) {
+				named++
+			}
+		case celast.CallKind:
+			call := e.AsCall()
+			args := call.Args()
+			if len(args) != 2 || call.IsMemberFunction() {
+				return
+			}
+			switch call.FunctionName() {
+			case operators.Index:
+				if isRow(args[0]) && isLiteral(args[1]) {
+					named++
+				}
+			case operators.In:
+				if isRow(args[1]) && isLiteral(args[0]) {
+					named++
+				}
+			}
+		}
+	}))
+	return uses == named
 }
 
 // num converts a string to a double: empty is 0, anything else must be a

@@ -2,6 +2,8 @@ package mapping
 
 import (
 	"errors"
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -81,6 +83,14 @@ func TestIndicators(t *testing.T) {
 		{"strings extension", "row.OUTCOME.lowerAscii() == 'proven'", "1,,,,Proven,", true, ""},
 		{"short-circuit hides error", "false && num(row.COUNT) > 1.0", "1,,,,,abc", false, ""},
 		{"int conversion error", "int(row.COUNT) > 1", "1,,,,,x", false, "indicator ind:"},
+		// row read other than by a literal column name sees every column
+		{"exists over row", "row.exists(k, row[k] == 'MAGIC')", "1,,,,MAGIC,", true, ""},
+		{"all over row", "row.all(k, row[k] != 'MAGIC')", "1,,,,,MAGIC", false, ""},
+		{"index by a value", "row[row.OUTCOME] == '7'", "1,,,,COUNT,7", true, ""},
+		{"size of row", "size(row) == 6", "1,,,,,", true, ""},
+		{"presence of a column", "'OUTCOME' in row && has(row.COUNT)", "1,,,,,", true, ""},
+		{"presence and a value", "'OUTCOME' in row && row.COUNT == '2'", "1,,,,x,2", true, ""},
+		{"row converted", "string(dyn(row)) != ''", "1,,,,,", false, "indicator ind:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -248,5 +258,83 @@ indicators:
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+func TestRowNamedOnly(t *testing.T) {
+	tests := []struct {
+		expr string
+		want bool
+	}{
+		{"row.OUTCOME == 'PROVEN'", true},
+		{"row['OUTCOME'] == 'X' && num(row.COUNT) > 1.0", true},
+		{"has(row.OUTCOME) || 'COUNT' in row", true},
+		{"age > 3 && 'EVENT' in date", true},
+		{"row.OUTCOME.lowerAscii() == 'x'", true},
+		{"row.exists(k, row[k] == 'X')", false},
+		{"row[row.OUTCOME] == 'X'", false},
+		{"size(row) > 2", false},
+		{"row == {'OUTCOME': 'X'}", false},
+		{"row.OUTCOME == 'X' || row[string(age)] == 'Y'", false},
+		{"[1].exists(row, row == 1)", false},
+	}
+	for _, tt := range tests {
+		m := mustParse(t, "version: 1\nfields: {record_id: ID}\ndates: {EVENT: [YYYY-MM-DD]}\nindicators:\n  ind: "+quoteYAML(tt.expr)+"\n")
+		if got := m.indicators[0].rowByName; got != tt.want {
+			t.Errorf("%s: rowByName = %v, want %v", tt.expr, got, tt.want)
+		}
+	}
+}
+
+// TestManyIndicators: a mapping of more than 64 indicators (one map of
+// results per row) gives every result.
+func TestManyIndicators(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("version: 1\nfields: {record_id: ID}\nindicators:\n")
+	for i := range 70 {
+		fmt.Fprintf(&b, "  i%02d: \"row.N == '%d'\"\n", i, i)
+	}
+	m := mustParse(t, b.String())
+	rd, err := m.NewReader(strings.NewReader("ID,N\n1,3\n2,66\n3,3\n"), "x.csv", ReaderOptions{AsOf: asof})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []int{3, 66, 3} {
+		r, err := rd.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Indicators) != 70 {
+			t.Fatalf("line %d: %d indicators, want 70", r.Line, len(r.Indicators))
+		}
+		for i := range 70 {
+			if got := r.Indicators[fmt.Sprintf("i%02d", i)]; got != (i == want) {
+				t.Errorf("line %d: i%02d = %v", r.Line, i, got)
+			}
+		}
+	}
+}
+
+// TestIndicatorsShared: rows with the same results share their map, and
+// each row still has its own results.
+func TestIndicatorsShared(t *testing.T) {
+	m := mustParse(t, "version: 1\nfields: {record_id: ID}\nindicators:\n  a: \"row.N == '1'\"\n  b: \"row.N == '2'\"\n")
+	rd, err := m.NewReader(strings.NewReader("ID,N\n1,1\n2,2\n3,1\n4,0\n"), "x.csv", ReaderOptions{AsOf: asof})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []map[string]bool
+	for range 4 {
+		r, err := rd.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r.Indicators)
+	}
+	want := []map[string]bool{{"a": true, "b": false}, {"a": false, "b": true}, {"a": true, "b": false}, {"a": false, "b": false}}
+	for i := range want {
+		if !maps.Equal(got[i], want[i]) {
+			t.Errorf("row %d: indicators %v, want %v", i+1, got[i], want[i])
+		}
 	}
 }

@@ -32,10 +32,14 @@ type Row struct {
 	Line int
 	// Fields maps canonical field names to values: trimmed, runs of
 	// whitespace collapsed to one space, dates as YYYY-MM-DD. A field whose
-	// value is empty is absent.
+	// value is empty is absent. NextValues leaves it nil.
 	Fields map[string]string
+	// Values holds the same fields by index ("" for an absent one), as
+	// normalize.NormalizeValues reads them.
+	Values normalize.Values
 	// Indicators holds every indicator's result; nil when the mapping has
-	// no indicators.
+	// no indicators. Rows with the same results may share one map: it is
+	// read-only.
 	Indicators map[string]bool
 	// Warnings are problems that did not reject the row: a value left out
 	// (a date of birth that is not a date, say).
@@ -91,11 +95,13 @@ type Reader struct {
 	dates   []boundDate
 	rowCols []boundColumn // filled into row for indicators
 	act     *activation
-	err     error // sticky: io.EOF or a fatal error
+	sets    map[uint64]map[string]bool // indicator results shared by rows, see indicators
+	err     error                      // sticky: io.EOF or a fatal error
 }
 
 type boundField struct {
 	spec  *fieldSpec
+	index int // of the field in normalize.Values
 	idx   []int
 	label string // column name(s) for messages
 }
@@ -161,6 +167,11 @@ func (m *Mapping) NewReader(r io.Reader, file string, opts ReaderOptions) (*Read
 	return rd, nil
 }
 
+// InputOffset returns how far into the extract the rows read so far end,
+// in bytes of its text (after the byte-order mark, in UTF-8): with the
+// file's size, an estimate of the rows still to come.
+func (rd *Reader) InputOffset() int64 { return rd.cr.InputOffset() }
+
 // AsOf returns the reference date the Reader computes against.
 func (rd *Reader) AsOf() time.Time { return rd.asof }
 
@@ -201,7 +212,8 @@ func (rd *Reader) bindHeader(rec []string) error {
 	}
 	for i := range rd.m.fields {
 		spec := &rd.m.fields[i]
-		bf := boundField{spec: spec, label: strings.Join(spec.columns, "+")}
+		index, _ := normalize.FieldIndex(spec.name) // Parse admits canonical names only
+		bf := boundField{spec: spec, index: index, label: strings.Join(spec.columns, "+")}
 		for _, c := range spec.columns {
 			bf.idx = append(bf.idx, find(c, "field "+spec.name))
 		}
@@ -216,8 +228,26 @@ func (rd *Reader) bindHeader(rec []string) error {
 		})
 	}
 	if len(rd.m.indicators) > 0 {
+		// Every named header column is in row, for presence tests; a
+		// column's value is filled in for each record unless no
+		// expression can read it.
+		byName := true
+		for _, ind := range rd.m.indicators {
+			byName = byName && ind.rowByName
+		}
+		read := make(map[string]bool)
+		for _, ind := range rd.m.indicators {
+			for _, c := range ind.rowCols {
+				read[c] = true
+			}
+		}
+		rd.act = newActivation(rd.asof)
 		for i, h := range rd.header {
-			if h != "" {
+			if h == "" {
+				continue
+			}
+			rd.act.rowVals[h] = ""
+			if !byName || read[h] {
 				rd.rowCols = append(rd.rowCols, boundColumn{key: h, idx: i})
 			}
 		}
@@ -231,7 +261,6 @@ func (rd *Reader) bindHeader(rec []string) error {
 				}
 			}
 		}
-		rd.act = newActivation(rd.asof)
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
@@ -272,6 +301,16 @@ func (rd *Reader) lookup(index map[string]int, col string) (int, string) {
 // comes back as a *RowError: record it and call Next again. Any other
 // error is fatal and is returned again by later calls.
 func (rd *Reader) Next() (Row, error) {
+	row, err := rd.NextValues()
+	if err == nil {
+		row.Fields = row.Values.Map()
+	}
+	return row, err
+}
+
+// NextValues is Next without Row.Fields: the row's fields are in
+// Row.Values alone, which spares building a map for every row.
+func (rd *Reader) NextValues() (Row, error) {
 	if rd.err != nil {
 		return Row{}, rd.err
 	}
@@ -305,14 +344,14 @@ func (rd *Reader) Next() (Row, error) {
 	}
 	if rd.checkU8 {
 		for i, v := range rec {
-			if !utf8.ValidString(v) {
+			if !isASCII(v) && !utf8.ValidString(v) {
 				return Row{}, &RowError{File: rd.file, Line: line, Column: columnName(rd.header, i),
 					Reason: "is not valid UTF-8 (if the file is windows-1252, set csv.encoding)"}
 			}
 		}
 	}
 
-	fields := make(map[string]string, len(rd.fields))
+	var fields normalize.Values
 	var dob time.Time
 	haveDOB := false
 	var warnings []Warning
@@ -338,7 +377,7 @@ func (rd *Reader) Next() (Row, error) {
 			if err != nil {
 				return rowErr(f, fmt.Sprintf("%q is not a date in format %s", clip(v, 40), f.spec.formats.describe()))
 			}
-			v = isoDate(t)
+			v = isoDateOf(t, v)
 			if f.spec.name == normalize.FieldDOB {
 				dob, haveDOB = t, true
 			}
@@ -349,7 +388,7 @@ func (rd *Reader) Next() (Row, error) {
 			}
 			continue
 		}
-		fields[f.spec.name] = v
+		fields.Set(f.index, v)
 	}
 
 	a := rd.act
@@ -371,7 +410,7 @@ func (rd *Reader) Next() (Row, error) {
 		}
 	}
 	if a == nil {
-		return Row{Line: line, Fields: fields, Warnings: warnings}, nil
+		return Row{Line: line, Values: fields, Warnings: warnings}, nil
 	}
 
 	for _, c := range rd.rowCols {
@@ -381,8 +420,14 @@ func (rd *Reader) Next() (Row, error) {
 	if haveDOB {
 		a.age = types.Int(ageAt(dob, rd.asof))
 	}
-	inds := make(map[string]bool, len(rd.m.indicators))
-	for _, ind := range rd.m.indicators {
+	// The results as the bits of set (bit i: indicator i is true), or, for
+	// a mapping of more than 64 indicators, in a map of the row's own.
+	var set uint64
+	var inds map[string]bool
+	if len(rd.m.indicators) > 64 {
+		inds = make(map[string]bool, len(rd.m.indicators))
+	}
+	for i, ind := range rd.m.indicators {
 		out, _, err := ind.prg.Eval(a)
 		if err != nil {
 			return Row{}, &RowError{File: rd.file, Line: line, Indicator: ind.name, Reason: err.Error()}
@@ -392,9 +437,45 @@ func (rd *Reader) Next() (Row, error) {
 			return Row{}, &RowError{File: rd.file, Line: line, Indicator: ind.name,
 				Reason: fmt.Sprintf("yielded %s, not bool", out.Type().TypeName())}
 		}
-		inds[ind.name] = bool(b)
+		switch {
+		case inds != nil:
+			inds[ind.name] = bool(b)
+		case bool(b):
+			set |= 1 << i
+		}
 	}
-	return Row{Line: line, Fields: fields, Indicators: inds, Warnings: warnings}, nil
+	if inds == nil {
+		inds = rd.indicators(set)
+	}
+	return Row{Line: line, Values: fields, Indicators: inds, Warnings: warnings}, nil
+}
+
+// maxIndicatorSets bounds the distinct indicator maps a Reader keeps for
+// its rows to share.
+const maxIndicatorSets = 256
+
+// indicators returns the Indicators of a row whose indicators are true as
+// the bits of set say (bit i for the mapping's indicator i). Rows with the
+// same results share one map, made the first time: a mapping has a few
+// indicators, so a whole extract has a few distinct results, and a map
+// per row would cost an allocation each. The mapping has at most 64
+// indicators.
+func (rd *Reader) indicators(set uint64) map[string]bool {
+	inds := rd.m.indicators
+	if m, ok := rd.sets[set]; ok {
+		return m
+	}
+	m := make(map[string]bool, len(inds))
+	for i, ind := range inds {
+		m[ind.name] = set&(1<<i) != 0
+	}
+	if len(rd.sets) < maxIndicatorSets {
+		if rd.sets == nil {
+			rd.sets = make(map[uint64]map[string]bool)
+		}
+		rd.sets[set] = m
+	}
+	return m
 }
 
 func columnName(header []string, i int) string {
@@ -404,12 +485,28 @@ func columnName(header []string, i int) string {
 	return fmt.Sprintf("#%d", i+1)
 }
 
+// isASCII reports whether s is all ASCII, so valid UTF-8: for the short
+// values of a row, a loop costs less than utf8.ValidString's call.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
 // joinColumns cleans each column's value and joins the non-empty ones.
 func joinColumns(rec []string, idx []int, sep string) string {
 	if len(idx) == 1 {
 		return clean(rec[idx[0]])
 	}
+	n := len(sep) * (len(idx) - 1)
+	for _, i := range idx {
+		n += len(rec[i])
+	}
 	var b strings.Builder
+	b.Grow(n) // at least the joined length: cleaning only shortens
 	for _, i := range idx {
 		v := clean(rec[i])
 		if v == "" {

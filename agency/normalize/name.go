@@ -11,46 +11,90 @@ import (
 // one space between words. Name is idempotent.
 func Name(s string) string { return fold(s, foldName) }
 
-// titles maps a folded title to its canonical form.
-var titles = map[string]string{
-	"mr": "mr", "mister": "mr", "mrs": "mrs", "ms": "ms", "miss": "miss",
-	"mx": "mx", "master": "master", "mstr": "master",
-	"dr": "dr", "doctor": "dr", "rev": "rev", "revd": "rev", "reverend": "rev",
-	"prof": "prof", "professor": "prof", "sir": "sir", "dame": "dame",
-	"lord": "lord", "lady": "lady", "fr": "fr", "father": "fr",
-	"capt": "capt", "captain": "capt", "sgt": "sgt", "cllr": "cllr",
+// title returns the canonical form of a folded title word (mister → mr),
+// "" when w is not a title. The word tables of this file are switches
+// rather than maps, as the address ones are (see streetWord): a record's
+// names ask several of them.
+func title(w string) string {
+	switch w {
+	case "mr", "mister":
+		return "mr"
+	case "mrs":
+		return "mrs"
+	case "ms":
+		return "ms"
+	case "miss":
+		return "miss"
+	case "mx":
+		return "mx"
+	case "master", "mstr":
+		return "master"
+	case "dr", "doctor":
+		return "dr"
+	case "rev", "revd", "reverend":
+		return "rev"
+	case "prof", "professor":
+		return "prof"
+	case "sir":
+		return "sir"
+	case "dame":
+		return "dame"
+	case "lord":
+		return "lord"
+	case "lady":
+		return "lady"
+	case "fr", "father":
+		return "fr"
+	case "capt", "captain":
+		return "capt"
+	case "sgt":
+		return "sgt"
+	case "cllr":
+		return "cllr"
+	}
+	return ""
 }
 
-// strongTitles are titles that are never a given name on their own, so a
-// given-name field holding only one of them is empty.
-var strongTitles = map[string]bool{
-	"mr": true, "mrs": true, "ms": true, "miss": true, "mx": true,
-	"dr": true, "rev": true, "prof": true, "cllr": true, "sgt": true,
+// isStrongTitle reports whether a canonical title is never a given name
+// on its own, so that a given-name field holding only it is empty.
+func isStrongTitle(t string) bool {
+	switch t {
+	case "mr", "mrs", "ms", "miss", "mx", "dr", "rev", "prof", "cllr", "sgt":
+		return true
+	}
+	return false
 }
 
-// suffixes are generational and honorific suffixes dropped from the end of
-// a name.
-var suffixes = map[string]bool{
-	"jr": true, "jnr": true, "junior": true, "sr": true, "snr": true,
-	"senior": true, "ii": true, "iii": true, "iv": true, "esq": true,
+// isSuffix reports whether w is a generational or honorific suffix,
+// dropped from the end of a name.
+func isSuffix(w string) bool {
+	switch w {
+	case "jr", "jnr", "junior", "sr", "snr", "senior", "ii", "iii", "iv", "esq":
+		return true
+	}
+	return false
 }
 
-// particles are surname prefixes that belong to the following word of a
-// family name (van der Berg, de la Cruz, O Brien, Mc Donald, St John).
-var particles = map[string]string{
-	"van": "van", "von": "von", "der": "der", "den": "den", "de": "de",
-	"da": "da", "di": "di", "del": "del", "della": "della", "des": "des",
-	"du": "du", "la": "la", "le": "le", "los": "los", "las": "las",
-	"dos": "dos", "das": "das", "ten": "ten", "ter": "ter", "al": "al",
-	"el": "el", "bin": "bin", "ibn": "ibn", "ap": "ap", "mac": "mac",
-	"mc": "mc", "o": "o", "st": "st", "saint": "st",
+// particle returns the form of a surname prefix that belongs to the
+// following word of a family name (van der Berg, de la Cruz, O Brien, Mc
+// Donald, St John; saint → st), and false when w is none.
+func particle(w string) (string, bool) {
+	switch w {
+	case "van", "von", "der", "den", "de", "da", "di", "del", "della", "des",
+		"du", "la", "le", "los", "las", "dos", "das", "ten", "ter", "al",
+		"el", "bin", "ibn", "ap", "mac", "mc", "o", "st":
+		return w, true
+	case "saint":
+		return "st", true
+	}
+	return "", false
 }
 
 // Title returns the canonical form of a title (Mister → mr, Revd → rev),
 // or "" when s is not a known title.
 func Title(s string) string {
 	var buf [32]byte
-	return titles[string(squeeze(appendFold(buf[:0], s, foldName)))]
+	return title(string(squeeze(appendFold(buf[:0], s, foldName))))
 }
 
 // squeeze removes the spaces from b in place.
@@ -75,7 +119,7 @@ func FamilyName(s string) (string, []string) {
 	var wb [8]string // the words of most names, on the stack
 	words := appendWords(wb[:0], Name(s))
 	words = trimSuffixes(words)
-	for len(words) > 1 && titles[words[0]] != "" {
+	for len(words) > 1 && title(words[0]) != "" {
 		words = words[1:]
 	}
 	return familyFromWords(words)
@@ -90,9 +134,11 @@ func familyFromWords(words []string) (string, []string) {
 	parts := make([]string, 0, len(words))
 	pending := ""
 	for i, w := range words {
-		if p, ok := particles[w]; ok && i < len(words)-1 {
-			pending += p
-			continue
+		if i < len(words)-1 {
+			if p, ok := particle(w); ok {
+				pending += p
+				continue
+			}
 		}
 		parts = append(parts, pending+w)
 		pending = ""
@@ -102,7 +148,7 @@ func familyFromWords(words []string) (string, []string) {
 
 // trimSuffixes drops suffix words from the end while another word remains.
 func trimSuffixes(words []string) []string {
-	for len(words) > 1 && suffixes[words[len(words)-1]] {
+	for len(words) > 1 && isSuffix(words[len(words)-1]) {
 		words = words[:len(words)-1]
 	}
 	return words
@@ -129,7 +175,7 @@ func GivenNames(given, middle string) (string, []string) {
 	}
 	names := string(text)
 	words := appendWords(wb[:0], names[:n])
-	for len(words) > 0 && titles[words[0]] != "" && (len(words) > 1 || strongTitles[titles[words[0]]]) {
+	for len(words) > 0 && title(words[0]) != "" && (len(words) > 1 || isStrongTitle(title(words[0]))) {
 		words = words[1:]
 	}
 	words = trimSuffixes(words)
@@ -258,7 +304,7 @@ func splitNoComma(words []rawWord) (given, family []rawWord) {
 	return words[:i], words[i:]
 }
 
-func isParticle(s string) bool { _, ok := particles[s]; return ok }
+func isParticle(s string) bool { _, ok := particle(s); return ok }
 
 func leadingUpper(words []rawWord) int {
 	n := 0
@@ -310,19 +356,19 @@ func isUpperWord(w string) bool {
 // trailing one from the end) while another word remains, recording the
 // first as fn.Title.
 func stripTitles(words []rawWord, fn *FullName) []rawWord {
-	for len(words) > 1 && len(words[0].tokens) == 1 && titles[words[0].tokens[0]] != "" {
+	for len(words) > 1 && len(words[0].tokens) == 1 && title(words[0].tokens[0]) != "" {
 		if fn.Title == "" {
-			fn.Title = titles[words[0].tokens[0]]
+			fn.Title = title(words[0].tokens[0])
 		}
 		words = words[1:]
 	}
 	for len(words) > 1 {
 		last := words[len(words)-1]
-		if len(last.tokens) != 1 || !strongTitles[titles[last.tokens[0]]] {
+		if len(last.tokens) != 1 || !isStrongTitle(title(last.tokens[0])) {
 			break
 		}
 		if fn.Title == "" {
-			fn.Title = titles[last.tokens[0]]
+			fn.Title = title(last.tokens[0])
 		}
 		words = words[:len(words)-1]
 	}
@@ -332,7 +378,7 @@ func stripTitles(words []rawWord, fn *FullName) []rawWord {
 func trimSuffixWords(words []rawWord) []rawWord {
 	for len(words) > 1 {
 		last := words[len(words)-1]
-		if len(last.tokens) != 1 || !suffixes[last.tokens[0]] {
+		if len(last.tokens) != 1 || !isSuffix(last.tokens[0]) {
 			break
 		}
 		words = words[:len(words)-1]
@@ -343,7 +389,7 @@ func trimSuffixWords(words []rawWord) []rawWord {
 func allSuffixOrTitle(words []rawWord) bool {
 	for _, w := range words {
 		for _, t := range w.tokens {
-			if !suffixes[t] && titles[t] == "" {
+			if !isSuffix(t) && title(t) == "" {
 				return false
 			}
 		}

@@ -70,23 +70,28 @@ func Sex(s string) string {
 // were dropped as invalid; the error, a *FieldError, reports a record that
 // cannot be used at all. See the package documentation for the rules.
 func Normalize(fields map[string]string) (Person, []Issue, error) {
-	r := readRow(fields)
+	v := ValuesOf(fields)
+	return NormalizeValues(&v)
+}
+
+// NormalizeValues is Normalize for a record's fields held in Values.
+func NormalizeValues(r *Values) (Person, []Issue, error) {
 	var p Person
 	var issues []Issue
 	add := func(field, reason string) { issues = append(issues, Issue{Field: field, Reason: reason}) }
 
-	p.RecordID = strings.TrimSpace(r.recordID)
+	p.RecordID = strings.TrimSpace(r.RecordID)
 	if p.RecordID == "" {
 		return Person{}, nil, &FieldError{Field: FieldRecordID, Reason: "missing"}
 	}
 
 	// Names: split fields first, the full name fills what they lack.
-	p.Given, p.Middle = GivenNames(r.given, r.middle)
-	p.Family, p.FamilyParts = FamilyName(r.family)
-	if t := strings.TrimSpace(r.title); t != "" {
+	p.Given, p.Middle = GivenNames(r.GivenName, r.MiddleNames)
+	p.Family, p.FamilyParts = FamilyName(r.FamilyName)
+	if t := strings.TrimSpace(r.Title); t != "" {
 		p.Title = Title(t)
 	}
-	if full := r.full; strings.TrimSpace(full) != "" && (p.Given == "" || p.Family == "") {
+	if full := r.FullName; strings.TrimSpace(full) != "" && (p.Given == "" || p.Family == "") {
 		fn := ParseFullName(full)
 		if p.Given == "" && (p.Family == "" || p.Family == fn.Family) {
 			p.Given, p.Middle = fn.Given, fn.Middle
@@ -99,7 +104,7 @@ func Normalize(fields map[string]string) (Person, []Issue, error) {
 		}
 	}
 
-	if s := strings.TrimSpace(r.sex); s != "" {
+	if s := strings.TrimSpace(r.Sex); s != "" {
 		p.Sex = Sex(s)
 		if p.Sex == "" {
 			add(FieldSex, "unrecognised value dropped")
@@ -107,7 +112,7 @@ func Normalize(fields map[string]string) (Person, []Issue, error) {
 	}
 	p.GivenVariants = GivenVariants(p.Given, p.Sex)
 
-	if s := strings.TrimSpace(r.dob); s != "" {
+	if s := strings.TrimSpace(r.DOB); s != "" {
 		d, err := ParseISO(s)
 		if err != nil {
 			return Person{}, nil, &FieldError{Field: FieldDOB, Reason: err.Error()}
@@ -126,36 +131,47 @@ func Normalize(fields map[string]string) (Person, []Issue, error) {
 		}
 		return v
 	}
-	p.NINO = ident(FieldNINO, r.nino, NINO, "National Insurance number")
-	p.NHS = ident(FieldNHSNumber, r.nhs, NHSNumber, "NHS number")
-	p.UPN = ident(FieldUPN, r.upn, UPN, "Unique Pupil Number")
-	p.OtherID = OtherID(r.otherID)
+	p.NINO = ident(FieldNINO, r.NINO, NINO, "National Insurance number")
+	p.NHS = ident(FieldNHSNumber, r.NHSNumber, NHSNumber, "NHS number")
+	p.UPN = ident(FieldUPN, r.UPN, UPN, "Unique Pupil Number")
+	p.OtherID = OtherID(r.OtherID)
 
 	if p.Given == "" && p.Family == "" && p.NINO == "" && p.NHS == "" && p.UPN == "" && p.OtherID == "" {
 		return Person{}, nil, &FieldError{Field: FieldFamilyName, Reason: "record has no name (given_name, family_name, full_name) and no valid identifier (nino, nhs_number, upn, other_id)"}
 	}
 
-	p.Address = normalizeAddress(&r, add)
-	p.HouseholdRef = strings.TrimSpace(r.householdRef)
-	p.UnitRef = strings.TrimSpace(r.unitRef)
+	p.Address = normalizeAddress(r, add)
+	p.HouseholdRef = strings.TrimSpace(r.HouseholdRef)
+	p.UnitRef = strings.TrimSpace(r.UnitRef)
 	return p, issues, nil
 }
 
 // normalizeAddress combines the address fields: explicit fields win over
 // what is parsed from the free-text address.
-func normalizeAddress(r *row, add func(field, reason string)) Address {
+func normalizeAddress(r *Values, add func(field, reason string)) Address {
 	var a Address
-	text := r.address
+	text := r.Address
 	if strings.TrimSpace(text) != "" {
 		a = ParseAddress(text)
 	}
-	for _, v := range [...]string{r.houseNumber, r.street, r.flat, r.postcode} {
+	// A valid postcode is never "no fixed abode" text
+	// (FuzzValidPostcodeNotNFA), so the postcode field, nearly always
+	// valid, is checked as a postcode first.
+	pc := strings.TrimSpace(r.Postcode)
+	var c string
+	ok := false
+	if pc != "" {
+		c, ok = Postcode(pc)
+	}
+	for _, v := range [...]string{r.HouseNumber, r.Street, r.Flat} {
 		if v != "" && isNFAText(v) {
 			a.NoFixedAbode = true
 		}
 	}
-	if pc := strings.TrimSpace(r.postcode); pc != "" && !a.NoFixedAbode {
-		c, ok := Postcode(pc)
+	if !ok && r.Postcode != "" && isNFAText(r.Postcode) {
+		a.NoFixedAbode = true
+	}
+	if pc != "" && !a.NoFixedAbode {
 		switch {
 		case ok:
 			a.Postcode = c
@@ -175,14 +191,14 @@ func normalizeAddress(r *row, add func(field, reason string)) Address {
 	if a.NoFixedAbode {
 		return Address{NoFixedAbode: true}
 	}
-	if s := strings.TrimSpace(r.uprn); s != "" {
+	if s := strings.TrimSpace(r.UPRN); s != "" {
 		if u, ok := UPRN(s); ok {
 			a.UPRN = u
 		} else {
 			add(FieldUPRN, "not a valid UPRN; dropped")
 		}
 	}
-	if s := r.houseNumber; strings.TrimSpace(s) != "" {
+	if s := r.HouseNumber; strings.TrimSpace(s) != "" {
 		// A house-number column sometimes carries the flat too ("2/14",
 		// "Flat 2, 14").
 		if pa := ParseAddress(s); pa.Flat != "" && pa.Number != "" {
@@ -194,76 +210,14 @@ func normalizeAddress(r *row, add func(field, reason string)) Address {
 			a.Number = HouseNumber(s)
 		}
 	}
-	if s := r.flat; strings.TrimSpace(s) != "" {
+	if s := r.Flat; strings.TrimSpace(s) != "" {
 		a.Flat = Flat(s)
 	}
-	if s := r.street; strings.TrimSpace(s) != "" {
+	if s := r.Street; strings.TrimSpace(s) != "" {
 		a.Street = Street(s)
 	}
-	if s := r.town; strings.TrimSpace(s) != "" {
+	if s := r.Town; strings.TrimSpace(s) != "" {
 		a.Town = Town(s)
 	}
 	return a
-}
-
-// row holds the canonical fields of one mapped record, read out of its
-// map in one pass: Normalize reads nearly every field, some more than
-// once, and a walk over the dozen entries a mapping yields costs less
-// than a lookup of each name. Names outside the schema are ignored.
-type row struct {
-	recordID, title, given, middle, family, full, dob, sex string
-	nino, nhs, upn, uprn, otherID                          string
-	address, flat, houseNumber, street, town, postcode     string
-	householdRef, unitRef                                  string
-}
-
-func readRow(fields map[string]string) row {
-	var r row
-	for k, v := range fields {
-		switch k {
-		case FieldRecordID:
-			r.recordID = v
-		case FieldTitle:
-			r.title = v
-		case FieldGivenName:
-			r.given = v
-		case FieldMiddleNames:
-			r.middle = v
-		case FieldFamilyName:
-			r.family = v
-		case FieldFullName:
-			r.full = v
-		case FieldDOB:
-			r.dob = v
-		case FieldSex:
-			r.sex = v
-		case FieldNINO:
-			r.nino = v
-		case FieldNHSNumber:
-			r.nhs = v
-		case FieldUPN:
-			r.upn = v
-		case FieldUPRN:
-			r.uprn = v
-		case FieldAddress:
-			r.address = v
-		case FieldFlat:
-			r.flat = v
-		case FieldHouseNumber:
-			r.houseNumber = v
-		case FieldStreet:
-			r.street = v
-		case FieldTown:
-			r.town = v
-		case FieldPostcode:
-			r.postcode = v
-		case FieldOtherID:
-			r.otherID = v
-		case FieldHouseholdRef:
-			r.householdRef = v
-		case FieldUnitRef:
-			r.unitRef = v
-		}
-	}
-	return r
 }

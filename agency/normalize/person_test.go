@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -235,5 +236,47 @@ func TestNormalizeOtherIDOnly(t *testing.T) {
 	}
 	if p.OtherID != "6432290" || p.Given != "" || p.Family != "" {
 		t.Errorf("got other id %q, names %q %q; want 6432290 and no names", p.OtherID, p.Given, p.Family)
+	}
+}
+
+func TestValues(t *testing.T) {
+	names := Fields()
+	if len(names) != NumFields {
+		t.Fatalf("Fields() has %d names, NumFields is %d", len(names), NumFields)
+	}
+	var v Values
+	want := map[string]string{}
+	for i, name := range names {
+		if j, ok := FieldIndex(name); !ok || j != i {
+			t.Errorf("FieldIndex(%q) = %d, %v; want %d, true", name, j, ok, i)
+		}
+		v.Set(i, "value of "+name)
+		want[name] = "value of " + name
+	}
+	// Each index has a field of its own: no Set overwrote another's.
+	for i, name := range names {
+		if got := v.Get(i); got != want[name] {
+			t.Errorf("Get(%d) = %q, want %q", i, got, want[name])
+		}
+	}
+	if got := v.Map(); !maps.Equal(got, want) {
+		t.Errorf("Map() = %q, want %q", got, want)
+	}
+	if got := ValuesOf(want); got != v {
+		t.Errorf("ValuesOf(Map()) = %+v, want %+v", got, v)
+	}
+	for _, bad := range []string{"", "surname", "Record_ID", "record_id "} {
+		if _, ok := FieldIndex(bad); ok {
+			t.Errorf("FieldIndex(%q) is ok, want not a field", bad)
+		}
+	}
+	if got := ValuesOf(map[string]string{"surname": "Smith", FieldTown: "Leeds"}); got != (Values{Town: "Leeds"}) {
+		t.Errorf("ValuesOf with a name outside the schema = %+v, want only the town", got)
+	}
+	if v.Get(-1) != "" || v.Get(NumFields) != "" {
+		t.Error("Get outside the schema is not empty")
+	}
+	if got := (&Values{RecordID: "1", Postcode: ""}).Map(); !maps.Equal(got, map[string]string{FieldRecordID: "1"}) {
+		t.Errorf("Map() of a record with empty fields = %q, want only the record id", got)
 	}
 }

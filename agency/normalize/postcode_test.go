@@ -91,3 +91,17 @@ func FuzzPostcode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzValidPostcodeNotNFA checks what normalizeAddress relies on to test
+// a postcode field as a postcode before as "no fixed abode" text: no text
+// that Postcode accepts is such text.
+func FuzzValidPostcodeNotNFA(f *testing.F) {
+	for _, s := range []string{"LS1 1AB", "ls11ab", "NFA", "nfa 1ab", "ZZ99 3VZ", "zz993vz", "homeless", "GIR 0AA", "SW1A 2AA", "N1 9GU", "NF1 0AA"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if _, ok := Postcode(s); ok && isNFAText(s) {
+			t.Errorf("Postcode accepts %q, which is no fixed abode text", s)
+		}
+	})
+}

@@ -142,3 +142,83 @@ func FuzzIndexSeparator(f *testing.F) {
 		}
 	})
 }
+
+// The name word tables (title, isStrongTitle, isSuffix, particle) as
+// they were first written, as maps.
+var refTitles = map[string]string{
+	"mr": "mr", "mister": "mr", "mrs": "mrs", "ms": "ms", "miss": "miss",
+	"mx": "mx", "master": "master", "mstr": "master",
+	"dr": "dr", "doctor": "dr", "rev": "rev", "revd": "rev", "reverend": "rev",
+	"prof": "prof", "professor": "prof", "sir": "sir", "dame": "dame",
+	"lord": "lord", "lady": "lady", "fr": "fr", "father": "fr",
+	"capt": "capt", "captain": "capt", "sgt": "sgt", "cllr": "cllr",
+}
+
+var refStrongTitles = map[string]bool{
+	"mr": true, "mrs": true, "ms": true, "miss": true, "mx": true,
+	"dr": true, "rev": true, "prof": true, "cllr": true, "sgt": true,
+}
+
+var refSuffixes = map[string]bool{
+	"jr": true, "jnr": true, "junior": true, "sr": true, "snr": true,
+	"senior": true, "ii": true, "iii": true, "iv": true, "esq": true,
+}
+
+var refParticles = map[string]string{
+	"van": "van", "von": "von", "der": "der", "den": "den", "de": "de",
+	"da": "da", "di": "di", "del": "del", "della": "della", "des": "des",
+	"du": "du", "la": "la", "le": "le", "los": "los", "las": "las",
+	"dos": "dos", "das": "das", "ten": "ten", "ter": "ter", "al": "al",
+	"el": "el", "bin": "bin", "ibn": "ibn", "ap": "ap", "mac": "mac",
+	"mc": "mc", "o": "o", "st": "st", "saint": "st",
+}
+
+// checkNameTables fails t when a name-word switch and its reference map
+// disagree about w.
+func checkNameTables(t *testing.T, w string) {
+	t.Helper()
+	if got := title(w); got != refTitles[w] {
+		t.Errorf("title(%q) = %q, want %q", w, got, refTitles[w])
+	}
+	if got := isStrongTitle(w); got != refStrongTitles[w] {
+		t.Errorf("isStrongTitle(%q) = %v", w, got)
+	}
+	if got := isSuffix(w); got != refSuffixes[w] {
+		t.Errorf("isSuffix(%q) = %v", w, got)
+	}
+	want, wantOK := refParticles[w]
+	if got, ok := particle(w); got != want || ok != wantOK {
+		t.Errorf("particle(%q) = %q, %v; want %q, %v", w, got, ok, want, wantOK)
+	}
+}
+
+func TestNameTables(t *testing.T) {
+	var words []string
+	for _, m := range []map[string]string{refTitles, refParticles} {
+		for k, v := range m {
+			words = append(words, k, v)
+		}
+	}
+	for _, m := range []map[string]bool{refStrongTitles, refSuffixes} {
+		for k := range m {
+			words = append(words, k)
+		}
+	}
+	words = append(words, "", "smith", "mary", "x")
+	for _, w := range words {
+		checkNameTables(t, w)
+		checkNameTables(t, w+"s")
+		checkNameTables(t, strings.ToUpper(w))
+		if w != "" {
+			checkNameTables(t, w[1:])
+			checkNameTables(t, w[:len(w)-1])
+		}
+	}
+}
+
+func FuzzNameTables(f *testing.F) {
+	for _, w := range []string{"mr", "mister", "saint", "van", "jnr", "x"} {
+		f.Add(w)
+	}
+	f.Fuzz(checkNameTables)
+}
