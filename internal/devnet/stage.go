@@ -11,6 +11,7 @@ import (
 
 	"tfmatch/agency"
 	"tfmatch/agency/mapping"
+	"tfmatch/agency/normalize"
 	"tfmatch/keys"
 	"tfmatch/synth"
 )
@@ -29,7 +30,9 @@ type StageRate struct {
 // its own (agency.MatchKeyStage: normalise, derive every key, one HMAC per
 // key) over every agency's extract in districtDir, on one goroutine, in
 // this process. It sees the rows as a node does: read through the
-// agency's mapping a slice of stageSlice rows at a time (not timed), the
+// agency's mapping as normalize.Values (Reader.NextValues, the form the
+// node's workers take them in) a slice of stageSlice rows at a time (not
+// timed), the
 // agencies in turn, each extract from the start again when it ends, so
 // each slice is fresh from the reader and only one slice is held. The
 // stage runs over each slice in turns with the HMAC limit's loop
@@ -73,7 +76,7 @@ func MeasureMatchKeyStage(districtDir string, d time.Duration) (StageRate, error
 	stage := ps.NewMatchKeyStage()
 	limit := newLimitHMAC()
 	var rate StageRate
-	rows := make([]map[string]string, 0, stageSlice)
+	rows := make([]normalize.Values, 0, stageSlice)
 	empty := 0 // agencies in a row that gave no rows
 	for turn := 0; rate.CPU < d; turn++ {
 		src := srcs[turn%len(srcs)]
@@ -91,8 +94,8 @@ func MeasureMatchKeyStage(districtDir string, d time.Duration) (StageRate, error
 		if err != nil {
 			return StageRate{}, err
 		}
-		for _, f := range rows {
-			rate.Tokens += stage.Tokens(f)
+		for i := range rows {
+			rate.Tokens += stage.TokensValues(&rows[i])
 		}
 		rate.Records += len(rows)
 		t1, err := processCPU()
@@ -128,7 +131,7 @@ type rowSource struct {
 
 // fill appends up to n accepted rows to dst. At the end of the extract it
 // starts again, once per call: an extract with no rows gives none.
-func (s *rowSource) fill(dst []map[string]string, n int) ([]map[string]string, error) {
+func (s *rowSource) fill(dst []normalize.Values, n int) ([]normalize.Values, error) {
 	restarted := false
 	for len(dst) < n {
 		if s.rd == nil {
@@ -143,7 +146,7 @@ func (s *rowSource) fill(dst []map[string]string, n int) ([]map[string]string, e
 			}
 			s.f, s.rd = f, rd
 		}
-		row, err := s.rd.Next()
+		row, err := s.rd.NextValues()
 		var re *mapping.RowError
 		switch {
 		case errors.Is(err, io.EOF):
@@ -157,7 +160,7 @@ func (s *rowSource) fill(dst []map[string]string, n int) ([]map[string]string, e
 		case err != nil:
 			return dst, fmt.Errorf("match-key stage: reading %s: %w", s.path, err)
 		default:
-			dst = append(dst, row.Fields)
+			dst = append(dst, row.Values)
 		}
 	}
 	return dst, nil
