@@ -18,6 +18,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"time"
@@ -131,7 +132,9 @@ func ClusterRecords(ctx context.Context, recs []store.Record, rs *rules.RuleSet,
 	c := &Clustering{Link: res, RuleSetVersion: rs.Version(), Records: make([]Assignment, len(recs)), Households: make([]Household, res.Households)}
 	personID := make([]string, res.Persons)
 	err = in.households(ctx, res, rs, func(h int, hh *household) error {
-		out := Household{ID: hh.id(), Persons: make([]int, len(hh.persons)), Members: hh.members(), Facts: hh.facts, Outcome: hh.outcome}
+		out := Household{ID: hh.id(), Persons: make([]int, len(hh.persons)), Members: hh.members(), Facts: rules.Facts{
+			Count: maps.Clone(hh.facts.Count), Members: hh.facts.Members, Sources: maps.Clone(hh.facts.Sources),
+		}, Outcome: rules.Outcome{Criteria: maps.Clone(hh.outcome.Criteria), Rule: hh.outcome.Rule}}
 		for i, p := range hh.persons {
 			out.Persons[i] = int(p)
 			personID[p] = "P-" + in.memberHash(personIDLabel, hh.personRecs(i))
@@ -250,29 +253,53 @@ func (in *linkInput) addSet() {
 }
 
 // household is one household as the engine walks them: its persons, its
-// records in (source, ref) order, its facts and its rules' outcome.
+// records, its facts and its rules' outcome.
 type household struct {
 	in      *linkInput
+	rank    []int32 // input index -> place in (source, ref) order
 	persons []int32 // ascending
-	recs    []int32 // member records (input indices), in (source, ref) order
+	recs    []int32 // member records (input indices), see sortedRecs
+	sorted  bool    // recs are in (source, ref) order
 	// recsOf[i] are the records of persons[i], in (source, ref) order.
-	recsOf  [][]int32
+	recsOf [][]int32
+	// facts and outcome are shared by every household with the same
+	// facts (see factsMemo): a caller that keeps them copies them.
 	facts   rules.Facts
 	outcome rules.Outcome
 }
 
-func (hh *household) id() string { return "H-" + hh.in.memberHash(householdIDLabel, hh.recs) }
+// sortedRecs returns the member records in (source, ref) order.
+func (hh *household) sortedRecs() []int32 {
+	if !hh.sorted {
+		rank := hh.rank
+		slices.SortFunc(hh.recs, func(a, b int32) int { return cmp.Compare(rank[a], rank[b]) })
+		hh.sorted = true
+	}
+	return hh.recs
+}
+
+func (hh *household) id() string { return "H-" + hh.in.memberHash(householdIDLabel, hh.sortedRecs()) }
 
 func (hh *household) personRecs(i int) []int32 { return hh.recsOf[i] }
 
 // members returns the member records' refs by source, each sorted.
 func (hh *household) members() map[string][][16]byte {
 	m := map[string][][16]byte{}
-	for _, i := range hh.recs {
+	for _, i := range hh.sortedRecs() {
 		src := hh.in.b.Source(int(i))
 		m[src] = append(m[src], hh.in.b.Ref(int(i)))
 	}
 	return m
+}
+
+// factsMemo keeps the rules' outcome for each distinct set of household
+// facts. Rules are pure functions of the facts, and most households share
+// theirs with many others (a person alone known to one agency, say), so
+// a link run evaluates each distinct set once.
+type factsMemo struct {
+	byKey    map[string]int32 // facts encoded by factsKey -> index
+	facts    []rules.Facts
+	outcomes []rules.Outcome
 }
 
 // households evaluates rs on every household of res in turn, in household
@@ -318,8 +345,12 @@ func (in *linkInput) households(ctx context.Context, res *linkage.Result, rs *ru
 	for c, i := range order {
 		rank[i] = int32(c)
 	}
-	hh := &household{in: in}
+	hh := &household{in: in, rank: rank}
+	memo := factsMemo{byKey: map[string]int32{}}
 	seenInd := make([]bool, len(in.names))
+	count := make([]int, len(in.names))       // indicator name id -> members with it
+	sources := make([]int, in.b.NumSources()) // source index -> members known to it
+	var key []byte
 	for h := range res.Households {
 		if h%1024 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -329,39 +360,83 @@ func (in *linkInput) households(ctx context.Context, res *linkage.Result, rs *ru
 		hh.persons = byHousehold[hhStart[h]:hhStart[h+1]]
 		hh.recs = hh.recs[:0]
 		hh.recsOf = hh.recsOf[:0]
-		f := rules.Facts{Count: map[string]int{}, Members: len(hh.persons), Sources: map[string]int{}}
+		clear(count)
+		clear(sources)
 		for _, p := range hh.persons {
 			ri := byPerson[recStart[p]:recStart[p+1]]
 			hh.recsOf = append(hh.recsOf, ri)
 			hh.recs = append(hh.recs, ri...)
 			clear(seenInd)
-			prevSrc := ""
+			prevSrc := -1
 			for _, i := range ri {
 				// A person's records are in (source, ref) order, so
 				// each source's come together.
-				if src := in.b.Source(int(i)); src != prevSrc {
+				if src := in.b.SourceIndex(int(i)); src != prevSrc {
 					prevSrc = src
-					f.Sources[src]++
+					sources[src]++
 				}
 				for _, id := range in.sets[in.indSet[i]] {
 					if !seenInd[id] {
 						seenInd[id] = true
-						f.Count[in.names[id]]++
+						count[id]++
 					}
 				}
 			}
 		}
-		slices.SortFunc(hh.recs, func(a, b int32) int { return cmp.Compare(rank[a], rank[b]) })
-		out, err := rs.Evaluate(f)
-		if err != nil {
-			return fmt.Errorf("matcher: household %d: %w", h, err)
+		hh.sorted = len(hh.persons) == 1
+		key = factsKey(key[:0], len(hh.persons), count, sources)
+		m, ok := memo.byKey[string(key)]
+		if !ok {
+			f := rules.Facts{Count: map[string]int{}, Members: len(hh.persons), Sources: map[string]int{}}
+			for id, n := range count {
+				if n > 0 {
+					f.Count[in.names[id]] = n
+				}
+			}
+			for src, n := range sources {
+				if n > 0 {
+					f.Sources[in.b.SourceName(src)] = n
+				}
+			}
+			out, err := rs.Evaluate(f)
+			if err != nil {
+				return fmt.Errorf("matcher: household %d: %w", h, err)
+			}
+			m = int32(len(memo.facts))
+			memo.byKey[string(key)] = m
+			memo.facts = append(memo.facts, f)
+			memo.outcomes = append(memo.outcomes, out)
 		}
-		hh.facts, hh.outcome = f, out
+		hh.facts, hh.outcome = memo.facts[m], memo.outcomes[m]
 		if err := fn(h, hh); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// factsKey appends to key an encoding of a household's facts: its
+// members, then how many indicators have a count that is not zero and
+// each of them (id and count), then the same of the sources (index and
+// count).
+func factsKey(key []byte, members int, count, sources []int) []byte {
+	key = binary.AppendUvarint(key, uint64(members))
+	for _, list := range [][]int{count, sources} {
+		nonzero := 0
+		for _, n := range list {
+			if n > 0 {
+				nonzero++
+			}
+		}
+		key = binary.AppendUvarint(key, uint64(nonzero))
+		for id, n := range list {
+			if n > 0 {
+				key = binary.AppendUvarint(key, uint64(id))
+				key = binary.AppendUvarint(key, uint64(n))
+			}
+		}
+	}
+	return key
 }
 
 // memberHash returns 16 hex digits (64 bits) of SHA-256 over label and
@@ -420,7 +495,7 @@ func LinkRun(ctx context.Context, st *store.Store, rs *rules.RuleSet, cfg linkag
 	}
 	err = in.households(ctx, res, rs, func(_ int, hh *household) error {
 		if hh.outcome.Rule != "" {
-			run.Flagged = append(run.Flagged, store.FlaggedHousehold{ID: hh.id(), Rule: hh.outcome.Rule, Criteria: hh.outcome.Criteria, Members: hh.members()})
+			run.Flagged = append(run.Flagged, store.FlaggedHousehold{ID: hh.id(), Rule: hh.outcome.Rule, Criteria: maps.Clone(hh.outcome.Criteria), Members: hh.members()})
 		}
 		return nil
 	})

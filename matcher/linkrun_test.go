@@ -63,6 +63,18 @@ func TestLinkRunMatchesCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Outcomes are evaluated once per distinct set of facts: each must
+	// be what the rules give for its household's own facts.
+	rs := rules.Phase1()
+	for h, hh := range c.Households {
+		out, err := rs.Evaluate(hh.Facts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(out, hh.Outcome) {
+			t.Fatalf("household %d: outcome %+v, rules give %+v for its facts %+v", h, hh.Outcome, out, hh.Facts)
+		}
+	}
 	want := NewRun(c, now)
 	want.Epoch, want.Finished = run.Epoch, run.Finished
 	if len(want.Flagged) == 0 {

@@ -425,6 +425,22 @@ func (b *Builder) Source(i int) string {
 	return b.sources[*b.src.at(i)]
 }
 
+// SourceIndex returns the index of record i's source among the sources
+// of the records added, numbered in order of each source's first record,
+// below NumSources; SourceName gives its name.
+func (b *Builder) SourceIndex(i int) int {
+	if b.srcFlat != nil {
+		return int(b.srcFlat[i])
+	}
+	return int(*b.src.at(i))
+}
+
+// NumSources returns the number of distinct sources of the records added.
+func (b *Builder) NumSources() int { return len(b.sources) }
+
+// SourceName returns the name of the source of index s (see SourceIndex).
+func (b *Builder) SourceName(s int) string { return b.sources[s] }
+
 // Ref returns the ref of record i.
 func (b *Builder) Ref(i int) [16]byte { return *b.refs.at(i) }
 
