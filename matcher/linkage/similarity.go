@@ -138,11 +138,30 @@ func similarityInfo() matchkey.Info {
 	return matchkey.Info{Kind: matchkey.Similarity, Class: matchkey.Person, Strength: 1 << 20}
 }
 
-// simPart is what the similarity tier found in one kind's blocks.
+// simPart is what the similarity tier found in one kind's blocks: its
+// candidates sorted by pair, one per pair.
 type simPart struct {
 	cands                            []candidate
 	decoys                           []float64
 	compared, nSame, nCross, skipped int
+}
+
+// simRec is what the similarity tier reads of a record besides its
+// filter, in one place: its cluster's root in the snapshot of the
+// union-find, its filter's popcount (0 if it has none) and its source.
+type simRec struct {
+	root, pop, src int32
+}
+
+// blockScratch holds one block's records with a filter, gathered
+// together before they are compared pairwise: the records of a block are
+// scattered over the filters, and gathering them fetches each once, all
+// fetches independent of each other, rather than once per pair (and
+// not at all for a block of one cluster).
+type blockScratch struct {
+	recs []int32
+	info []simRec
+	filt []filter
 }
 
 func (l *linker) linkSimilar() {
@@ -159,10 +178,11 @@ func (l *linker) linkSimilar() {
 	// The candidates of each kind are found on as many goroutines as may
 	// run: nothing is linked until all are found, so every record's
 	// person is read from one snapshot of the union-find.
-	root := make([]int32, len(l.parent))
-	for i := range root {
-		root[i] = l.find(int32(i))
+	info := make([]simRec, len(l.parent))
+	for i := range info {
+		info[i] = simRec{root: l.find(int32(i)), pop: l.pops[i], src: l.src[i]}
 	}
+	l.pops = nil
 	var kinds []int
 	for k := range l.kinds {
 		switch l.kinds[k].info.Class {
@@ -176,24 +196,35 @@ func (l *linker) linkSimilar() {
 	l.parallel(kinds, func(k int) {
 		ks := &l.kinds[k]
 		p := &parts[k]
+		var sc blockScratch
 		compare := func(g []int32) {
-			for i := 1; i < len(g); i++ {
-				a := g[i]
-				popA := l.pops[a]
-				if popA == 0 {
-					continue
+			sc.recs, sc.info, sc.filt = sc.recs[:0], sc.info[:0], sc.filt[:0]
+			mixed := false // the block holds more than one cluster
+			for _, r := range g {
+				if x := info[r]; x.pop != 0 {
+					mixed = mixed || len(sc.info) > 0 && x.root != sc.info[0].root
+					sc.recs = append(sc.recs, r)
+					sc.info = append(sc.info, x)
 				}
-				fa := l.filters.at(int(a))
-				ra := root[a]
-				for _, b := range g[:i] {
-					popB := l.pops[b]
-					if popB == 0 || root[b] == ra {
+			}
+			if !mixed {
+				// Most blocks hold one person's records only.
+				return
+			}
+			for _, r := range sc.recs {
+				sc.filt = append(sc.filt, *l.filters.at(int(r)))
+			}
+			for i := 1; i < len(sc.recs); i++ {
+				a, fa := &sc.info[i], &sc.filt[i]
+				for j := range i {
+					b := &sc.info[j]
+					if b.root == a.root {
 						continue
 					}
 					p.compared++
-					c := common(fa, l.filters.at(int(b)))
-					d := 2 * float64(c) / float64(popA+popB)
-					if l.src[a] == l.src[b] {
+					c := common(fa, &sc.filt[j])
+					d := 2 * float64(c) / float64(a.pop+b.pop)
+					if a.src == b.src {
 						// Never linked by similarity: a decoy.
 						p.nSame++
 						if auto && d >= t {
@@ -203,8 +234,8 @@ func (l *linker) linkSimilar() {
 					}
 					p.nCross++
 					if d >= t {
-						lo, hi := min(a, b), max(a, b)
-						p.cands = append(p.cands, candidate{lo, hi, d, ks.info.BirthDate, ks.info.NearIdentifier})
+						ra, rb := sc.recs[i], sc.recs[j]
+						p.cands = append(p.cands, candidate{min(ra, rb), max(ra, rb), d, ks.info.BirthDate, ks.info.NearIdentifier})
 					}
 				}
 			}
@@ -227,14 +258,15 @@ func (l *linker) linkSimilar() {
 				}
 				compare(recs)
 			})
-			return
+		} else {
+			p.skipped += ks.blocks.skipped
+			ks.blocks.each(compare)
+			ks.blocks = blocks{}
 		}
-		p.skipped += ks.blocks.skipped
-		ks.blocks.each(compare)
-		ks.blocks = blocks{}
+		p.cands = uniquePairs(p.cands)
 	})
-	l.filters, l.pops = chunked[filter]{}, nil
-	var cands []candidate
+	l.filters = chunked[filter]{}
+	lists := make([][]candidate, 0, len(parts))
 	for k := range parts {
 		p := &parts[k]
 		if p.skipped > 0 {
@@ -244,26 +276,11 @@ func (l *linker) linkSimilar() {
 		nSame += p.nSame
 		nCross += p.nCross
 		decoys = append(decoys, p.decoys...)
-		cands = append(cands, p.cands...)
+		lists = append(lists, p.cands)
 		*p = simPart{}
 	}
-	// One candidate per pair, best first.
-	slices.SortFunc(cands, func(x, y candidate) int {
-		if x.a != y.a {
-			return cmpInt(x.a, y.a)
-		}
-		return cmpInt(x.b, y.b)
-	})
-	out := cands[:0]
-	for _, c := range cands {
-		if n := len(out); n > 0 && out[n-1].a == c.a && out[n-1].b == c.b {
-			out[n-1].dob = out[n-1].dob || c.dob
-			out[n-1].near = out[n-1].near || c.near
-			continue
-		}
-		out = append(out, c)
-	}
-	cands = out
+	// One candidate per pair.
+	cands := mergePairs(lists)
 	if auto {
 		t = chooseThreshold(cands, decoys, nCross, nSame)
 		kept := cands[:0]
@@ -276,16 +293,17 @@ func (l *linker) linkSimilar() {
 	}
 	l.res.Threshold = t
 	l.res.Candidates = len(cands)
-	slices.SortStableFunc(cands, func(x, y candidate) int {
+	// Best first; pairs are unique, so ties keep pair order.
+	slices.SortFunc(cands, func(x, y candidate) int {
 		switch {
 		case x.dice > y.dice:
 			return -1
 		case x.dice < y.dice:
 			return 1
 		}
-		return 0
+		return cmpPair(x, y)
 	})
-	info := similarityInfo()
+	sim := similarityInfo()
 	from := len(l.res.Links)
 	for _, c := range cands {
 		if l.hasDOB[c.a] && l.hasDOB[c.b] && !c.dob && !c.near {
@@ -296,13 +314,85 @@ func (l *linker) linkSimilar() {
 		if ra == rb {
 			continue
 		}
-		if g := l.personGuard([]int32{ra, rb}, info); g != "" {
+		if g := l.personGuard([]int32{ra, rb}, sim); g != "" {
 			l.res.Blocked[g]++
 			continue
 		}
-		l.unionPersons(c.a, c.b, info)
+		l.unionPersons(c.a, c.b, sim)
 	}
-	l.countLinks(from, info.Kind)
+	l.countLinks(from, sim.Kind)
+}
+
+// cmpPair orders candidates by their records.
+func cmpPair(x, y candidate) int {
+	if x.a != y.a {
+		return cmpInt(x.a, y.a)
+	}
+	return cmpInt(x.b, y.b)
+}
+
+// uniquePairs sorts cands by pair and merges the candidates of one pair
+// (found in several blocks) into one, which was found in a block carrying
+// the date of birth, or a near-equal identifier, if any of them was.
+func uniquePairs(cands []candidate) []candidate {
+	slices.SortFunc(cands, cmpPair)
+	out := cands[:0]
+	for _, c := range cands {
+		if n := len(out); n > 0 && out[n-1].a == c.a && out[n-1].b == c.b {
+			out[n-1].dob = out[n-1].dob || c.dob
+			out[n-1].near = out[n-1].near || c.near
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// mergePairs merges lists of candidates, each sorted by pair with one
+// candidate per pair, into one such list (as uniquePairs would make of
+// them all).
+func mergePairs(lists [][]candidate) []candidate {
+	lists = slices.DeleteFunc(lists, func(c []candidate) bool { return len(c) == 0 })
+	for len(lists) > 1 {
+		next := lists[:0]
+		for i := 0; i < len(lists); i += 2 {
+			if i+1 == len(lists) {
+				next = append(next, lists[i])
+				break
+			}
+			next = append(next, mergeTwo(lists[i], lists[i+1]))
+		}
+		lists = next
+	}
+	if len(lists) == 0 {
+		return nil
+	}
+	return lists[0]
+}
+
+// mergeTwo merges two lists sorted by pair, one candidate per pair, into a
+// new one.
+func mergeTwo(x, y []candidate) []candidate {
+	out := make([]candidate, 0, len(x)+len(y))
+	i, j := 0, 0
+	for i < len(x) && j < len(y) {
+		switch c := cmpPair(x[i], y[j]); {
+		case c < 0:
+			out = append(out, x[i])
+			i++
+		case c > 0:
+			out = append(out, y[j])
+			j++
+		default:
+			m := x[i]
+			m.dob = m.dob || y[j].dob
+			m.near = m.near || y[j].near
+			out = append(out, m)
+			i, j = i+1, j+1
+		}
+	}
+	out = append(out, x[i:]...)
+	return append(out, y[j:]...)
 }
 
 // chooseThreshold returns the Dice threshold the target-decoy estimate
