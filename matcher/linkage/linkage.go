@@ -840,8 +840,8 @@ type linker struct {
 	hsize   []int32
 	hrefs   [][]hhRef // per household root: the agency household references it holds
 
-	building []int32   // canonical index -> building (postcode + number), -1 if none
-	kin      [][]int32 // canonical index -> family name + postcode blocks shared with another record
+	building []int32 // canonical index -> building (postcode + number), -1 if none
+	kin      lists   // canonical index -> family name + postcode blocks shared with another record
 
 	res *Result
 
