@@ -153,15 +153,116 @@ type simRec struct {
 	root, pop, src int32
 }
 
-// blockScratch holds one block's records with a filter, gathered
-// together before they are compared pairwise: the records of a block are
-// scattered over the filters, and gathering them fetches each once, all
-// fetches independent of each other, rather than once per pair (and
-// not at all for a block of one cluster).
-type blockScratch struct {
-	recs []int32
-	info []simRec
-	filt []filter
+// simWorker finds the candidates of one kind's blocks.
+type simWorker struct {
+	info    []simRec // canonical index -> what the tier reads of the record
+	filters *chunked[filter]
+	kind    matchkey.Info
+	t       float64 // the lowest Dice coefficient of a candidate or decoy
+	auto    bool    // keep decoys
+	part    *simPart
+	// One batch's records: every record's simRec in block order, then
+	// the records with a filter of the blocks of more than one cluster,
+	// their simRecs and filters, and where each such block is.
+	all   []simRec
+	recs  []int32
+	sel   []simRec
+	filt  []filter
+	mixed []span
+}
+
+// simBatch is about how many records the tier gathers at a time.
+const simBatch = 256
+
+// compareBlocks compares the records of each block of bl (in the layout
+// of blocks.recs) pairwise, a batch of blocks at a time. The records of
+// a block are scattered over the filters and simRecs; gathering a
+// batch's first (all of them, each independent of the others, in one
+// tight loop) lets the processor fetch many at once, and a block's
+// filters are gathered, once, only if it holds more than one cluster
+// (most hold one person's records only).
+func (w *simWorker) compareBlocks(bl []int32) {
+	for i := 0; i < len(bl); {
+		j := i
+		for j < len(bl) && j-i < simBatch {
+			j += 1 + int(bl[j])
+		}
+		w.batch(bl[i:j])
+		i = j
+	}
+}
+
+func (w *simWorker) batch(bl []int32) {
+	w.all = w.all[:0]
+	for k := 0; k < len(bl); {
+		n := int(bl[k])
+		for _, r := range bl[k+1 : k+1+n] {
+			w.all = append(w.all, w.info[r])
+		}
+		k += 1 + n
+	}
+	w.recs, w.sel, w.filt, w.mixed = w.recs[:0], w.sel[:0], w.filt[:0], w.mixed[:0]
+	for k, off := 0, 0; k < len(bl); {
+		n := int(bl[k])
+		g, all := bl[k+1:k+1+n], w.all[off:off+n]
+		k, off = k+1+n, off+n
+		first, mixed := int32(-1), false
+		for _, x := range all {
+			switch {
+			case x.pop == 0:
+			case first < 0:
+				first = x.root
+			case x.root != first:
+				mixed = true
+			}
+		}
+		if !mixed {
+			continue
+		}
+		from := int32(len(w.recs))
+		for i, r := range g {
+			if all[i].pop != 0 {
+				w.recs = append(w.recs, r)
+				w.sel = append(w.sel, all[i])
+				w.filt = append(w.filt, *w.filters.at(int(r)))
+			}
+		}
+		w.mixed = append(w.mixed, span{from, int32(len(w.recs))})
+	}
+	for _, s := range w.mixed {
+		w.compare(w.recs[s.from:s.to], w.sel[s.from:s.to], w.filt[s.from:s.to])
+	}
+}
+
+// compare compares the records of one block pairwise, those of one
+// cluster excepted.
+func (w *simWorker) compare(recs []int32, sel []simRec, filt []filter) {
+	p := w.part
+	for i := 1; i < len(recs); i++ {
+		a, fa := &sel[i], &filt[i]
+		for j := range i {
+			b := &sel[j]
+			if b.root == a.root {
+				continue
+			}
+			p.compared++
+			c := common(fa, &filt[j])
+			d := 2 * float64(c) / float64(a.pop+b.pop)
+			if a.src == b.src {
+				// Never linked by similarity: a decoy.
+				p.nSame++
+				if w.auto && d >= w.t {
+					p.decoys = append(p.decoys, d)
+				}
+				continue
+			}
+			p.nCross++
+			if d >= w.t {
+				ra, rb := recs[i], recs[j]
+				p.cands = append(p.cands, candidate{min(ra, rb), max(ra, rb), d, w.kind.BirthDate, w.kind.NearIdentifier})
+			}
+		}
+	}
 }
 
 func (l *linker) linkSimilar() {
@@ -196,71 +297,17 @@ func (l *linker) linkSimilar() {
 	l.parallel(kinds, func(k int) {
 		ks := &l.kinds[k]
 		p := &parts[k]
-		var sc blockScratch
-		compare := func(g []int32) {
-			sc.recs, sc.info, sc.filt = sc.recs[:0], sc.info[:0], sc.filt[:0]
-			mixed := false // the block holds more than one cluster
-			for _, r := range g {
-				if x := info[r]; x.pop != 0 {
-					mixed = mixed || len(sc.info) > 0 && x.root != sc.info[0].root
-					sc.recs = append(sc.recs, r)
-					sc.info = append(sc.info, x)
-				}
-			}
-			if !mixed {
-				// Most blocks hold one person's records only.
-				return
-			}
-			for _, r := range sc.recs {
-				sc.filt = append(sc.filt, *l.filters.at(int(r)))
-			}
-			for i := 1; i < len(sc.recs); i++ {
-				a, fa := &sc.info[i], &sc.filt[i]
-				for j := range i {
-					b := &sc.info[j]
-					if b.root == a.root {
-						continue
-					}
-					p.compared++
-					c := common(fa, &sc.filt[j])
-					d := 2 * float64(c) / float64(a.pop+b.pop)
-					if a.src == b.src {
-						// Never linked by similarity: a decoy.
-						p.nSame++
-						if auto && d >= t {
-							p.decoys = append(p.decoys, d)
-						}
-						continue
-					}
-					p.nCross++
-					if d >= t {
-						ra, rb := sc.recs[i], sc.recs[j]
-						p.cands = append(p.cands, candidate{min(ra, rb), max(ra, rb), d, ks.info.BirthDate, ks.info.NearIdentifier})
-					}
-				}
-			}
-		}
+		w := &simWorker{info: info, filters: &l.filters, kind: ks.info, t: t, auto: auto, part: p}
 		if ks.info.Class == matchkey.Address {
 			// Households read these kinds again: their lists are kept
 			// whole.
-			var recs []int32
-			ks.entries = forEachGroup(ks.entries, nil, func(g []entry) {
-				if len(g) < 2 {
-					return
-				}
-				if len(g) > l.cfg.MaxBlockRecords {
-					p.skipped++
-					return
-				}
-				recs = recs[:0]
-				for _, e := range g {
-					recs = append(recs, e.rec)
-				}
-				compare(recs)
-			})
+			var bl blocks
+			ks.entries = forEachGroup(ks.entries, nil, func(g []entry) { bl.add(g, l.cfg.MaxBlockRecords) })
+			p.skipped += bl.skipped
+			w.compareBlocks(bl.recs)
 		} else {
 			p.skipped += ks.blocks.skipped
-			ks.blocks.each(compare)
+			w.compareBlocks(ks.blocks.recs)
 			ks.blocks = blocks{}
 		}
 		p.cands = uniquePairs(p.cands)
