@@ -382,7 +382,7 @@ func cmpPair(x, y candidate) int {
 // (found in several blocks) into one, which was found in a block carrying
 // the date of birth, or a near-equal identifier, if any of them was.
 func uniquePairs(cands []candidate) []candidate {
-	slices.SortFunc(cands, cmpPair)
+	sortByPair(cands)
 	out := cands[:0]
 	for _, c := range cands {
 		if n := len(out); n > 0 && out[n-1].a == c.a && out[n-1].b == c.b {
@@ -393,6 +393,45 @@ func uniquePairs(cands []candidate) []candidate {
 		out = append(out, c)
 	}
 	return out
+}
+
+// sortByPair sorts cands by pair. A kind's candidates can number
+// millions (family members at one address are alike), so a long list is
+// sorted by radix, 16 bits of the pair at a time, least significant
+// first, skipping digits all candidates share.
+func sortByPair(cands []candidate) {
+	if len(cands) < 1<<10 {
+		slices.SortFunc(cands, cmpPair)
+		return
+	}
+	key := func(c *candidate) uint64 { return uint64(uint32(c.a))<<32 | uint64(uint32(c.b)) }
+	var all uint64
+	for i := range cands {
+		all |= key(&cands[i])
+	}
+	src, dst := cands, make([]candidate, len(cands))
+	pos := make([]int, 1<<16)
+	for shift := 0; shift < bits.Len64(all); shift += 16 {
+		clear(pos)
+		for i := range src {
+			pos[key(&src[i])>>shift&0xffff]++
+		}
+		if slices.Contains(pos, len(src)) {
+			continue // one digit for all
+		}
+		sum := 0
+		for d, n := range pos {
+			pos[d] = sum
+			sum += n
+		}
+		for i := range src {
+			d := key(&src[i]) >> shift & 0xffff
+			dst[pos[d]] = src[i]
+			pos[d]++
+		}
+		src, dst = dst, src
+	}
+	copy(cands, src) // a no-op if src is cands
 }
 
 // mergePairs merges lists of candidates, each sorted by pair with one

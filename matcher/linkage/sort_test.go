@@ -301,3 +301,29 @@ func TestMergeComponents(t *testing.T) {
 		t.Errorf("%d unions, blocked %v: the test exercises too little", len(got.unions), gotBlocked)
 	}
 }
+
+// TestSortByPair checks the radix sort of candidates against a sort by
+// comparison, on lists long enough for the radix.
+func TestSortByPair(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{0, 5, 1000, 5000, 70000} {
+		for _, hi := range []int32{3, 1 << 10, 1 << 20, 1<<31 - 1} {
+			cands := make([]candidate, n)
+			for i := range cands {
+				a, b := rng.Int32N(hi), rng.Int32N(hi)
+				cands[i] = candidate{a: min(a, b), b: max(a, b), dice: float64(i)}
+			}
+			want := slices.Clone(cands)
+			slices.SortStableFunc(want, cmpPair)
+			sortByPair(cands)
+			// Candidates of one pair (merged by the caller) may come in
+			// any order; the radix sort keeps them in theirs.
+			if n >= 1<<10 && !slices.Equal(cands, want) {
+				t.Fatalf("n=%d, records below %d: radix order differs from a stable sort", n, hi)
+			}
+			if !slices.EqualFunc(cands, want, func(x, y candidate) bool { return cmpPair(x, y) == 0 }) {
+				t.Fatalf("n=%d, records below %d: not sorted by pair", n, hi)
+			}
+		}
+	}
+}
