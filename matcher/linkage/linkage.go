@@ -385,7 +385,7 @@ func (l *linker) groupSources(c matchkey.Class) []int32 {
 // from a store (the link run) need never hold them decoded. Link(recs)
 // is a Builder fed from recs, so both give the same result.
 type Builder struct {
-	slot    map[matchkey.Kind]int // kind -> index in infos
+	slot    kindTable // kind -> index in infos
 	infos   []matchkey.Info
 	entries []chunked[entry] // per kind: rec is the input index
 	srcID   map[string]int32
@@ -407,11 +407,49 @@ type Builder struct {
 func NewBuilder() *Builder {
 	infos := matchkey.All()
 	sort.SliceStable(infos, func(a, b int) bool { return infos[a].Strength < infos[b].Strength })
-	b := &Builder{slot: make(map[matchkey.Kind]int, len(infos)), infos: infos, entries: make([]chunked[entry], len(infos)), srcID: map[string]int32{}}
+	b := &Builder{infos: infos, entries: make([]chunked[entry], len(infos)), srcID: map[string]int32{}}
 	for i, in := range infos {
-		b.slot[in.Kind] = i
+		b.slot.put(in.Kind, i)
 	}
 	return b
+}
+
+// kindTable maps a kind to its index in Builder.infos: an open-addressed
+// table hashed on a kind's length and last two bytes, which for the few
+// dozen kinds there are is cheaper than a map's hash of the whole name,
+// and a link run looks up every token's kind (more than a hundred
+// million at five million records).
+type kindTable struct {
+	kinds [kindTableLen]matchkey.Kind // "" for a free place
+	slots [kindTableLen]int
+}
+
+// kindTableLen is a power of two, at least twice the number of kinds.
+const kindTableLen = 256
+
+func kindHash(k matchkey.Kind) int {
+	n := len(k)
+	if n < 2 {
+		return n
+	}
+	return (n*0x3b ^ int(k[n-1])*0x11 ^ int(k[n-2])*0x5) & (kindTableLen - 1)
+}
+
+func (t *kindTable) put(k matchkey.Kind, slot int) {
+	i := kindHash(k)
+	for t.kinds[i] != "" {
+		i = (i + 1) & (kindTableLen - 1)
+	}
+	t.kinds[i], t.slots[i] = k, slot
+}
+
+func (t *kindTable) get(k matchkey.Kind) (int, bool) {
+	for i := kindHash(k); t.kinds[i] != ""; i = (i + 1) & (kindTableLen - 1) {
+		if t.kinds[i] == k {
+			return t.slots[i], true
+		}
+	}
+	return 0, false
 }
 
 // Len returns the number of records added.
@@ -502,7 +540,7 @@ func (b *Builder) add(empty bool, id int32, ref [16]byte, f []byte) (int, error)
 
 // AddToken adds a token to the record added last.
 func (b *Builder) AddToken(kind matchkey.Kind, value *[store.TokenLen]byte) error {
-	k, ok := b.slot[kind]
+	k, ok := b.slot.get(kind)
 	return b.addToken(k, ok, kind, value)
 }
 

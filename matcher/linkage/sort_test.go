@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"tfmatch/matchkey"
 )
 
 // randomEntries returns n entries over records 0..recs-1 with repeated
@@ -325,5 +327,26 @@ func TestSortByPair(t *testing.T) {
 				t.Fatalf("n=%d, records below %d: not sorted by pair", n, hi)
 			}
 		}
+	}
+}
+
+// TestKindTable checks the Builder's kind lookup: every kind is found in
+// its place, an unknown one is not, and few kinds share a hash.
+func TestKindTable(t *testing.T) {
+	b := NewBuilder()
+	places := map[int]int{}
+	for i, in := range b.infos {
+		if k, ok := b.slot.get(in.Kind); !ok || k != i {
+			t.Errorf("kind %q: got %d, %v; want %d", in.Kind, k, ok, i)
+		}
+		places[kindHash(in.Kind)]++
+	}
+	for _, k := range []matchkey.Kind{"", "x", "nino2", "NINO", matchkey.Similarity} {
+		if _, ok := b.slot.get(k); ok {
+			t.Errorf("unknown kind %q found", k)
+		}
+	}
+	if len(places) < len(b.infos)*3/4 {
+		t.Errorf("%d kinds share %d hashes", len(b.infos), len(places))
 	}
 }
