@@ -1026,12 +1026,6 @@ func (b *Builder) linker(cfg Config) (*linker, error) {
 	return l, nil
 }
 
-// review reports it, a token left out of linking, of which e is an entry.
-func (l *linker) review(it ReviewItem, e entry) {
-	it.Prefix = e.prefix()
-	l.res.Review = append(l.res.Review, it)
-}
-
 func (l *linker) sourceName(e entry, class matchkey.Class) string {
 	if class == matchkey.Group {
 		return l.sources[l.src[e.rec]]
@@ -1060,38 +1054,37 @@ func (l *linker) linkPersons() {
 		l.set[i] = -1
 	}
 	l.recordIDs()
-	cs := newComponents(n)
-	for k := range l.kinds {
-		ks := &l.kinds[k]
-		if ks.info.Class != matchkey.Identifier && ks.info.Class != matchkey.Person {
-			continue
+	// Buildings and families need no union: findBuildings reads its two
+	// kinds meanwhile, on a goroutine of its own.
+	buildings := make(chan struct{})
+	go func() {
+		defer close(buildings)
+		l.findBuildings()
+	}()
+	// Each kind's groups (and its blocks, for the similarity tier) are
+	// found a kind ahead of its unions, on another goroutine: they do not
+	// depend on the unions of the kinds before.
+	kinds := make(chan personKind)
+	go func() {
+		defer close(kinds)
+		for k := range l.kinds {
+			if c := l.kinds[k].info.Class; c == matchkey.Identifier || c == matchkey.Person {
+				kinds <- l.personGroups(k)
+			}
 		}
-		person := ks.info.Class == matchkey.Person
-		var props [][2]int32
-		ks.entries = forEachGroup(ks.entries, nil, func(g []entry) {
-			if person {
-				ks.blocks.add(g, l.cfg.MaxBlockRecords)
-			}
-			if len(g) > l.cfg.MaxPersonRecords {
-				l.review(ReviewItem{Kind: ks.info.Kind, Records: len(g), Persons: -1}, g[0])
-				l.pendingReview = append(l.pendingReview, slices.Clone(g))
-				return
-			}
-			for _, e := range g[1:] {
-				props = append(props, [2]int32{g[0].rec, e.rec})
-			}
-		})
-		// Nothing reads an identifier kind again, and only the
-		// similarity tier a person kind, from its blocks.
-		ks.entries = nil
-		in := ks.info
+	}()
+	cs := newComponents(n)
+	for pk := range kinds {
+		l.res.Review = append(l.res.Review, pk.review...)
+		l.pendingReview = append(l.pendingReview, pk.pending...)
+		in := l.kinds[pk.k].info
 		from := len(l.res.Links)
-		mergeComponents(cs, props, l.find, func(roots []int32) string { return l.personGuard(roots, in) },
+		mergeComponents(cs, pk.props, l.find, func(roots []int32) string { return l.personGuard(roots, in) },
 			func(a, b int32) { l.unionPersons(a, b, in) }, l.res.Blocked)
 		l.countLinks(from, in.Kind)
 	}
 	l.phase("persons")
-	l.findBuildings()
+	<-buildings
 	l.linkSimilar()
 	l.phase("similarity")
 	l.filters, l.pops, l.hasDOB = chunked[filter]{}, nil, nil
@@ -1112,6 +1105,44 @@ func (l *linker) linkPersons() {
 		l.res.Review[i].Persons = len(seen)
 	}
 	l.parent, l.size, l.set, l.sets, l.idStart, l.recIDs = nil, nil, nil, nil, nil, nil
+}
+
+// personKind is what one identifier or person kind proposes: unions of
+// records that share a token, and the tokens too many records share
+// (review items, and each such token's entries, whose persons are
+// counted once all are linked).
+type personKind struct {
+	k       int
+	props   [][2]int32
+	review  []ReviewItem
+	pending [][]entry
+}
+
+// personGroups groups kind k's tokens into what it proposes, and for a
+// person kind keeps its blocks for the similarity tier. Nothing reads an
+// identifier kind again, and only the similarity tier a person kind,
+// from its blocks: its entries are let go.
+func (l *linker) personGroups(k int) personKind {
+	ks := &l.kinds[k]
+	person := ks.info.Class == matchkey.Person
+	pk := personKind{k: k}
+	forEachGroup(ks.entries, nil, func(g []entry) {
+		if person {
+			ks.blocks.add(g, l.cfg.MaxBlockRecords)
+		}
+		if len(g) > l.cfg.MaxPersonRecords {
+			it := ReviewItem{Kind: ks.info.Kind, Records: len(g), Persons: -1}
+			it.Prefix = g[0].prefix()
+			pk.review = append(pk.review, it)
+			pk.pending = append(pk.pending, slices.Clone(g))
+			return
+		}
+		for _, e := range g[1:] {
+			pk.props = append(pk.props, [2]int32{g[0].rec, e.rec})
+		}
+	})
+	ks.entries = nil
+	return pk
 }
 
 // recordIDs numbers the values of each identifier kind and gives every
@@ -1176,23 +1207,18 @@ func mergeComponents(cs *components, props [][2]int32, find func(int32) int32, g
 		}
 	}
 	// Each component's sets in order: the sets touched, by component and
-	// set.
+	// set (both below 2^31), as one number each.
 	byComp := cs.byComp[:0]
 	for _, x := range cs.touched {
-		byComp = append(byComp, [2]int32{cs.find(x), x})
+		byComp = append(byComp, uint64(cs.find(x))<<32|uint64(x))
 	}
-	slices.SortFunc(byComp, func(a, b [2]int32) int {
-		if a[0] != b[0] {
-			return cmpInt(a[0], b[0])
-		}
-		return cmpInt(a[1], b[1])
-	})
+	slices.Sort(byComp)
 	roots := cs.roots[:0]
 	for i := 0; i < len(byComp); {
-		c := byComp[i][0]
+		c := int32(byComp[i] >> 32)
 		roots = roots[:0]
-		for ; i < len(byComp) && byComp[i][0] == c; i++ {
-			roots = append(roots, byComp[i][1])
+		for ; i < len(byComp) && int32(byComp[i]>>32) == c; i++ {
+			roots = append(roots, int32(uint32(byComp[i])))
 		}
 		if g := guard(roots); g != "" {
 			blocked[g]++
@@ -1220,7 +1246,7 @@ type components struct {
 	parent  []int32 // set -> parent set in its component; -1 if untouched
 	ok      []bool  // component root -> the guard accepts the component
 	touched []int32 // the sets with parent != -1
-	byComp  [][2]int32
+	byComp  []uint64
 	roots   []int32
 }
 
