@@ -864,6 +864,9 @@ type linker struct {
 	recIDs  []idval
 	set     []int32
 	sets    []clusterSet
+	// personGuard's buffers
+	guardIDs  []idval
+	guardSrcs []int32
 
 	person []int32 // canonical index -> person id
 	npers  int
@@ -1078,8 +1081,9 @@ func (l *linker) linkPersons() {
 		l.res.Review = append(l.res.Review, pk.review...)
 		l.pendingReview = append(l.pendingReview, pk.pending...)
 		in := l.kinds[pk.k].info
+		sameSourceOK := in.Class == matchkey.Identifier || l.sameSource[in.Kind]
 		from := len(l.res.Links)
-		mergeComponents(cs, pk.props, l.find, func(roots []int32) string { return l.personGuard(roots, in) },
+		mergeComponents(cs, pk.props, l.find, func(roots []int32) string { return l.personGuard(roots, sameSourceOK) },
 			func(a, b int32) { l.unionPersons(a, b, in) }, l.res.Blocked)
 		l.countLinks(from, in.Kind)
 	}
@@ -1275,27 +1279,34 @@ func (cs *components) find(x int32) int32 {
 	return x
 }
 
-// personGuard checks the cluster that joining roots would make, on a
-// token of kind in: its size, its identifiers and, for kinds that may not
-// join records of one source, its sources. It returns the guard that
+// personGuard checks the cluster that joining roots would make: its
+// size, its identifiers and, unless the kind joining them may join
+// records of one source (sameSourceOK: identifiers and
+// Config.SameSourceKinds), its sources. It returns the guard that
 // refuses, or "".
-func (l *linker) personGuard(roots []int32, in matchkey.Info) string {
+func (l *linker) personGuard(roots []int32, sameSourceOK bool) string {
 	size := int32(0)
-	var ids []idval
-	var srcs []int32
-	sameSourceOK := in.Class == matchkey.Identifier || l.sameSource[in.Kind]
+	// What the clusters so far hold, in buffers kept between calls.
+	ids, srcs := l.guardIDs[:0], l.guardSrcs[:0]
+	defer func() { l.guardIDs, l.guardSrcs = ids[:0], srcs[:0] }()
 	for _, r := range roots {
 		size += l.size[r]
 		rids := l.idsOf(r)
 		if idConflict(ids, rids) {
 			return GuardIdentifier
 		}
-		ids = mergeIDs(ids, rids)
+		if len(rids) > 0 {
+			ids = append(ids, rids...)
+			sortIDs(ids)
+			ids = slices.Compact(ids)
+		}
 		rsrcs := l.srcsOf(r)
 		if !sameSourceOK && intersects(srcs, rsrcs) {
 			return GuardSameSource
 		}
-		srcs = mergeInts(srcs, rsrcs)
+		srcs = append(srcs, rsrcs...)
+		slices.Sort(srcs)
+		srcs = slices.Compact(srcs)
 	}
 	if int(size) > l.cfg.MaxPersonRecords {
 		return GuardPersonSize

@@ -351,6 +351,8 @@ func (l *linker) linkSimilar() {
 		return cmpPair(x, y)
 	})
 	sim := similarityInfo()
+	sameSourceOK := l.sameSource[sim.Kind] // never: see similarityInfo
+	var roots [2]int32
 	from := len(l.res.Links)
 	for _, c := range cands {
 		if l.hasDOB[c.a] && l.hasDOB[c.b] && !c.dob && !c.near {
@@ -361,7 +363,8 @@ func (l *linker) linkSimilar() {
 		if ra == rb {
 			continue
 		}
-		if g := l.personGuard([]int32{ra, rb}, sim); g != "" {
+		roots = [2]int32{ra, rb}
+		if g := l.personGuard(roots[:], sameSourceOK); g != "" {
 			l.res.Blocked[g]++
 			continue
 		}

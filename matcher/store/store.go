@@ -523,13 +523,13 @@ func (s *Store) ForEachRecord(ctx context.Context, fn func(Record) error) error 
 // record in place (see RecordView), valid only during the call (the view
 // itself is reused), in key order.
 //
-// The scan runs on two goroutines: one walks badger's tables, copies the
-// values, in chunks of about a megabyte, without badger's prefetch, and
-// parses each chunk's records; the caller's goroutine calls fn with
+// The scan runs on three goroutines: one walks badger's tables and copies
+// the values, in chunks of about a megabyte, without badger's prefetch;
+// one parses each chunk's records; the caller's goroutine calls fn with
 // each. At a few million records the walk (merging the tables'
-// iterators, faulting their pages in) and the parse cost about as much as
-// what a link run does with each record, so the two overlap. At most
-// three chunks exist at once.
+// iterators, faulting their pages in) and the parse together cost about
+// as much as what a link run does with each record, so they overlap. At
+// most four chunks exist at once.
 func (s *Store) ForEachRecordView(ctx context.Context, fn func(*RecordView) error) error {
 	const chunkBytes = 1 << 20
 	type chunk struct {
@@ -541,9 +541,10 @@ func (s *Store) ForEachRecordView(ctx context.Context, fn func(*RecordView) erro
 		views []RecordView
 		err   error
 	}
-	full := make(chan *chunk, 1)
-	free := make(chan *chunk, 3)
-	for range 3 {
+	walked := make(chan *chunk, 1) // to parse
+	full := make(chan *chunk, 1)   // parsed, for fn
+	free := make(chan *chunk, 4)
+	for range 4 {
 		free <- &chunk{buf: make([]byte, 0, chunkBytes+64<<10)}
 	}
 	parse := func(c *chunk) {
@@ -566,14 +567,27 @@ func (s *Store) ForEachRecordView(ctx context.Context, fn func(*RecordView) erro
 	scanErr := make(chan error, 1)
 	go func() {
 		defer close(full)
+		for c := range walked {
+			parse(c)
+			select {
+			case full <- c:
+			case <-stop:
+				for range walked {
+					// Let the walk see stop and finish.
+				}
+				return
+			}
+		}
+	}()
+	go func() {
+		defer close(walked)
 		scanErr <- s.db.View(func(txn *badger.Txn) error {
 			it := txn.NewIterator(badger.IteratorOptions{Prefix: tablePrefix(prefixRecord, s.epoch)})
 			defer it.Close()
 			c := <-free
 			send := func() bool {
-				parse(c)
 				select {
-				case full <- c:
+				case walked <- c:
 				case <-stop:
 					return false
 				}
@@ -625,7 +639,7 @@ func (s *Store) ForEachRecordView(ctx context.Context, fn func(*RecordView) erro
 	}()
 	close(stop)
 	for range full {
-		// Let the scan see stop and finish.
+		// Let the parse and the walk see stop and finish.
 	}
 	if serr := <-scanErr; err == nil {
 		err = serr
