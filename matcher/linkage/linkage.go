@@ -762,6 +762,10 @@ func (l *linker) sortKinds() {
 			// of the Builder's chunks first.
 			ks.entries = bucketSort(ks.raw, l.canon)
 			ks.raw = nil
+		case ks.raw != nil && ks.raw.n >= 1<<bucketBits:
+			// A group kind: by token, then by source.
+			ks.entries = l.partitionBySource(bucketSort(ks.raw, l.canon))
+			ks.raw = nil
 		case ks.raw != nil:
 			ks.entries = ks.raw.flatten()
 			ks.raw = nil
@@ -780,6 +784,31 @@ func (l *linker) sortKinds() {
 		}
 	})
 	l.canon = nil
+}
+
+// partitionBySource returns a group kind's entries, sorted by cmpEntry,
+// in the order of cmpEntryBySource: by source, each source's in the order
+// they come. A group kind's tokens mostly come from one source (an
+// agency's own household or benefit-unit references); es is then
+// returned as it is.
+func (l *linker) partitionBySource(es []entry) []entry {
+	count := make([]int, len(l.sources)+1)
+	for _, e := range es {
+		count[l.src[e.rec]+1]++
+	}
+	if slices.Contains(count, len(es)) {
+		return es
+	}
+	for s := 1; s < len(count); s++ {
+		count[s] += count[s-1]
+	}
+	out := make([]entry, len(es))
+	for _, e := range es {
+		s := l.src[e.rec]
+		out[count[s]] = e
+		count[s]++
+	}
+	return out
 }
 
 // compact replaces ks's entries by its blocks.

@@ -1,6 +1,7 @@
 package linkage
 
 import (
+	"fmt"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -348,5 +349,52 @@ func TestKindTable(t *testing.T) {
 	}
 	if len(places) < len(b.infos)*3/4 {
 		t.Errorf("%d kinds share %d hashes", len(b.infos), len(places))
+	}
+}
+
+// TestSortGroupKind checks that a long group-kind list, sorted by token
+// in buckets and then put in source order, comes out as sorting it by
+// cmpEntryBySource does: with the tokens of one kind from one source and
+// from three, shared across sources.
+func TestSortGroupKind(t *testing.T) {
+	for _, nsrc := range []int{1, 3} {
+		b := NewBuilder()
+		rng := rand.New(rand.NewPCG(5, uint64(nsrc)))
+		const n = 1<<bucketBits + 5000
+		for i := range n {
+			var ref [16]byte
+			ref[0], ref[1], ref[2] = byte(i>>16), byte(i>>8), byte(i)
+			if _, err := b.Add(fmt.Sprint("source", rng.IntN(nsrc)), ref, nil); err != nil {
+				t.Fatal(err)
+			}
+			var v [16]byte
+			v[0], v[15] = byte(rng.IntN(256)), byte(rng.IntN(4000)) // shared by many
+			v[14] = byte(rng.IntN(16))
+			if err := b.AddToken(matchkey.UnitGroup, &v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l, err := b.linker(Config{}.withDefaults())
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, _ := b.slot.get(matchkey.UnitGroup)
+		want := slices.Clone(l.kinds[k].raw.flatten())
+		for i := range want {
+			want[i].rec = l.canon[want[i].rec]
+		}
+		slices.SortFunc(want, cmpEntryBySource(l.src))
+		// flatten emptied the list: put it back, in another order.
+		in := slices.Clone(want)
+		rng.Shuffle(len(in), func(i, j int) { in[i], in[j] = in[j], in[i] })
+		l.kinds[k].raw = &chunked[entry]{}
+		for _, e := range in {
+			e.rec = l.orig[e.rec]
+			l.kinds[k].raw.append(e)
+		}
+		l.sortKinds()
+		if !slices.Equal(l.kinds[k].entries, want) {
+			t.Errorf("%d sources: group kind sorted differently", nsrc)
+		}
 	}
 }
