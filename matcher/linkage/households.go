@@ -381,77 +381,95 @@ func (l *linker) resolveFlats(ht *hhTokens) {
 		}
 	}
 	flats := fb.done() // building -> records, each as often as it has flats
-	// The same, as (tid, record) pairs sorted by tid.
+	// The same, as (tid, record) pairs sorted by tid: flatTids beside
+	// flats.items. Buildings are independent, so ranges of them are
+	// sorted on as many goroutines as may run.
 	flatTids := make([]int32, len(flats.items))
-	for b := range nb {
-		recs := flats.at(b)
-		if len(recs) == 0 {
-			continue
-		}
-		pairs := make([][2]int32, 0, len(recs))
-		for i := 0; i < len(recs); {
-			r := recs[i]
-			for _, t := range ht.addr(r) {
-				if flatKind.has(t) {
-					pairs = append(pairs, [2]int32{t, r})
-					i++
-				}
-			}
-		}
-		slices.SortFunc(pairs, func(x, y [2]int32) int {
-			if x[0] != y[0] {
-				return cmpInt(x[0], y[0])
-			}
-			return cmpInt(x[1], y[1])
-		})
-		for i, pr := range pairs {
-			flatTids[flats.start[b]+int32(i)] = pr[0]
-			recs[i] = pr[1]
-		}
-	}
-	dropped := make([]bool, house.to-house.from) // house tids left unused
-	ndropped, resolved := 0, 0
-	var moves [][2]int32 // record, flat tid
-	var houses []int32
-	for r := range n {
-		b := l.building[r]
-		if b < 0 || flats.start[b] == flats.start[b+1] {
-			continue
-		}
-		tids := ht.addr(r)
-		kept := tids[:0]
-		houses = houses[:0]
-		for _, t := range tids {
-			if house.has(t) {
-				houses = append(houses, t)
+	l.parallelRanges(int(nb), 1<<14, func(_, from, to int) {
+		var pairs [][2]int32
+		for b := int32(from); b < int32(to); b++ {
+			recs := flats.at(b)
+			if len(recs) == 0 {
 				continue
 			}
-			kept = append(kept, t)
+			pairs = pairs[:0]
+			for i := 0; i < len(recs); {
+				r := recs[i]
+				for _, t := range ht.addr(r) {
+					if flatKind.has(t) {
+						pairs = append(pairs, [2]int32{t, r})
+						i++
+					}
+				}
+			}
+			slices.SortFunc(pairs, func(x, y [2]int32) int {
+				if x[0] != y[0] {
+					return cmpInt(x[0], y[0])
+				}
+				return cmpInt(x[1], y[1])
+			})
+			for i, pr := range pairs {
+				flatTids[flats.start[b]+int32(i)] = pr[0]
+				recs[i] = pr[1]
+			}
 		}
-		ht.addrEnd[r] = ht.recAddr.start[r] + int32(len(kept))
-		if len(houses) == 0 {
-			continue
+	})
+	// Each record decided on its own (it changes only its own tids), for
+	// ranges of records on as many goroutines as may run.
+	type flatPart struct {
+		moves  [][2]int32 // record, flat tid
+		houses []int32    // house tids left unused, repeated
+	}
+	const size = 1 << 14
+	parts := make([]flatPart, (n+size-1)/size)
+	l.parallelRanges(int(n), size, func(i, from, to int) {
+		part := &parts[i]
+		for r := int32(from); r < int32(to); r++ {
+			b := l.building[r]
+			if b < 0 || flats.start[b] == flats.start[b+1] {
+				continue
+			}
+			tids := ht.addr(r)
+			kept := tids[:0]
+			nh := len(part.houses)
+			for _, t := range tids {
+				if house.has(t) {
+					part.houses = append(part.houses, t)
+					continue
+				}
+				kept = append(kept, t)
+			}
+			ht.addrEnd[r] = ht.recAddr.start[r] + int32(len(kept))
+			if len(part.houses) == nh {
+				continue
+			}
+			if f, ok := l.kinFlat(r, flatTids[flats.start[b]:flats.start[b+1]], flats.at(b)); ok {
+				part.moves = append(part.moves, [2]int32{r, f})
+				part.houses = part.houses[:nh]
+			}
 		}
-		if f, ok := l.kinFlat(r, flatTids[flats.start[b]:flats.start[b+1]], flats.at(b)); ok {
-			moves = append(moves, [2]int32{r, f})
-			resolved++
-			continue
-		}
-		for _, t := range houses {
+	})
+	dropped := make([]bool, house.to-house.from) // house tids left unused
+	ndropped, resolved := 0, 0
+	for i := range parts {
+		part := &parts[i]
+		for _, t := range part.houses {
 			if !dropped[t-house.from] {
 				dropped[t-house.from] = true
 				ndropped++
 			}
 		}
-	}
-	// Applied after the scan, so that a record placed at a flat does not
-	// count as that flat's resident for another record. A record moved
-	// had a house tid taken away, so its flat fits in its place.
-	for _, m := range moves {
-		r := m[0]
-		ht.recAddr.items[ht.addrEnd[r]] = m[1]
-		ht.addrEnd[r]++
-		slices.Sort(ht.addr(r))
+		// Applied after the scan, so that a record placed at a flat
+		// does not count as that flat's resident for another record. A
+		// record moved had a house tid taken away, so its flat fits in
+		// its place.
+		for _, m := range part.moves {
+			r := m[0]
+			ht.recAddr.items[ht.addrEnd[r]] = m[1]
+			ht.addrEnd[r]++
+			slices.Sort(ht.addr(r))
+		}
+		resolved += len(part.moves)
 	}
 	if ndropped > 0 {
 		l.res.Blocked[GuardHouseInFlats] += ndropped
@@ -778,35 +796,43 @@ func (l *linker) findBuildings() {
 // decisions are taken on the homes as they were before any is cleared,
 // so they do not depend on the order of persons.
 func (l *linker) groupOverridesAddress(homeOf func(p int32) []int32, home []span, votes []int32, ht *hhTokens) {
-	var drop []int32
-	for p := range int32(len(home)) {
-		hp := homeOf(p)
-		if len(hp) == 0 || votes[p] != 1 || len(ht.personGroups.at(p)) == 0 {
-			continue
-		}
-		with, elsewhere := false, false
-		for _, g := range ht.personGroups.at(p) {
-			for _, q := range ht.groupPersons.at(g) {
-				hq := homeOf(q)
-				if q == p || len(hq) == 0 {
-					continue
-				}
-				if overlaps(hq, hp) {
-					with = true
-				} else {
-					elsewhere = true
+	// Decided for ranges of persons on as many goroutines as may run.
+	const size = 1 << 14
+	drops := make([][]int32, (len(home)+size-1)/size)
+	l.parallelRanges(len(home), size, func(i, from, to int) {
+		for p := int32(from); p < int32(to); p++ {
+			hp := homeOf(p)
+			if len(hp) == 0 || votes[p] != 1 || len(ht.personGroups.at(p)) == 0 {
+				continue
+			}
+			with, elsewhere := false, false
+			for _, g := range ht.personGroups.at(p) {
+				for _, q := range ht.groupPersons.at(g) {
+					hq := homeOf(q)
+					if q == p || len(hq) == 0 {
+						continue
+					}
+					if overlaps(hq, hp) {
+						with = true
+					} else {
+						elsewhere = true
+					}
 				}
 			}
+			if elsewhere && !with {
+				drops[i] = append(drops[i], p)
+			}
 		}
-		if elsewhere && !with {
-			drop = append(drop, p)
+	})
+	n := 0
+	for _, drop := range drops {
+		for _, p := range drop {
+			home[p] = span{}
 		}
+		n += len(drop)
 	}
-	for _, p := range drop {
-		home[p] = span{}
-	}
-	if len(drop) > 0 {
-		l.res.Blocked[GuardGroupAddress] += len(drop)
+	if n > 0 {
+		l.res.Blocked[GuardGroupAddress] += n
 	}
 }
 

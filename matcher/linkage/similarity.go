@@ -327,7 +327,7 @@ func (l *linker) linkSimilar() {
 		*p = simPart{}
 	}
 	// One candidate per pair.
-	cands := mergePairs(lists)
+	cands := l.mergePairs(lists)
 	if auto {
 		t = chooseThreshold(cands, decoys, nCross, nSame)
 		kept := cands[:0]
@@ -439,18 +439,24 @@ func sortByPair(cands []candidate) {
 
 // mergePairs merges lists of candidates, each sorted by pair with one
 // candidate per pair, into one such list (as uniquePairs would make of
-// them all).
-func mergePairs(lists [][]candidate) []candidate {
+// them all): in rounds, each merging neighbours two by two, the merges of
+// a round on as many goroutines as may run.
+func (l *linker) mergePairs(lists [][]candidate) []candidate {
 	lists = slices.DeleteFunc(lists, func(c []candidate) bool { return len(c) == 0 })
 	for len(lists) > 1 {
-		next := lists[:0]
-		for i := 0; i < len(lists); i += 2 {
-			if i+1 == len(lists) {
-				next = append(next, lists[i])
-				break
-			}
-			next = append(next, mergeTwo(lists[i], lists[i+1]))
+		next := make([][]candidate, (len(lists)+1)/2)
+		items := make([]int, len(next))
+		for i := range items {
+			items[i] = i
 		}
+		l.parallel(items, func(i int) {
+			if 2*i+1 == len(lists) {
+				next[i] = lists[2*i]
+				return
+			}
+			next[i] = mergeTwo(lists[2*i], lists[2*i+1])
+			lists[2*i], lists[2*i+1] = nil, nil
+		})
 		lists = next
 	}
 	if len(lists) == 0 {
