@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"testing"
 	"time"
 
@@ -21,36 +22,8 @@ import (
 func TestLinkRunMatchesCluster(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
-	rng := rand.New(rand.NewPCG(7, 11))
-	sources := []string{"police", "dwp", "school", "council"}
-	indicators := []string{"crime_asb", "work", "education", "local_concern"}
-	val := func(kind string, n int) [store.TokenLen]byte {
-		var v [store.TokenLen]byte
-		binary.BigEndian.PutUint64(v[:8], uint64(n))
-		copy(v[8:], kind)
-		return v
-	}
-	for s, src := range sources {
-		var recs []store.Record
-		for i := range 600 {
-			p := rng.IntN(900) // person
-			r := store.Record{Source: src, Indicators: map[string]bool{}}
-			binary.BigEndian.PutUint64(r.Ref[:], uint64(s*1000+i))
-			r.Tokens = append(r.Tokens,
-				store.Token{Kind: matchkey.NameDOB, Value: val("n", p)},
-				store.Token{Kind: matchkey.AddressLine, Value: val("a", p/3+rng.IntN(2))})
-			if rng.IntN(4) == 0 {
-				r.Tokens = append(r.Tokens, store.Token{Kind: matchkey.NINO, Value: val("i", p+rng.IntN(2))})
-			}
-			if rng.IntN(3) == 0 {
-				r.Indicators[indicators[s]] = true
-			}
-			if rng.IntN(5) == 0 {
-				r.Indicators[indicators[rng.IntN(4)]] = rng.IntN(2) == 0
-			}
-			recs = append(recs, r)
-		}
-		if _, err := st.PutBatch(ctx, src, fmt.Sprint("b", s), recs); err != nil {
+	for s, recs := range randomDistrict() {
+		if _, err := st.PutBatch(ctx, recs[0].Source, fmt.Sprint("b", s), recs); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -82,5 +55,88 @@ func TestLinkRunMatchesCluster(t *testing.T) {
 	}
 	if !reflect.DeepEqual(run, want) {
 		t.Errorf("LinkRun differs from NewRun(Cluster):\n got %+v\nwant %+v", run, want)
+	}
+}
+
+// randomDistrict returns records of four sources (a batch each) about 900
+// persons at about 300 addresses, with identifiers and indicators here
+// and there.
+func randomDistrict() [][]store.Record {
+	rng := rand.New(rand.NewPCG(7, 11))
+	sources := []string{"police", "dwp", "school", "council"}
+	indicators := []string{"crime_asb", "work", "education", "local_concern"}
+	val := func(kind string, n int) [store.TokenLen]byte {
+		var v [store.TokenLen]byte
+		binary.BigEndian.PutUint64(v[:8], uint64(n))
+		copy(v[8:], kind)
+		return v
+	}
+	var out [][]store.Record
+	for s, src := range sources {
+		var recs []store.Record
+		for i := range 600 {
+			p := rng.IntN(900) // person
+			r := store.Record{Source: src, Indicators: map[string]bool{}}
+			binary.BigEndian.PutUint64(r.Ref[:], uint64(s*1000+i))
+			r.Tokens = append(r.Tokens,
+				store.Token{Kind: matchkey.NameDOB, Value: val("n", p)},
+				store.Token{Kind: matchkey.AddressLine, Value: val("a", p/3+rng.IntN(2))})
+			if rng.IntN(4) == 0 {
+				r.Tokens = append(r.Tokens, store.Token{Kind: matchkey.NINO, Value: val("i", p+rng.IntN(2))})
+			}
+			if rng.IntN(3) == 0 {
+				r.Indicators[indicators[s]] = true
+			}
+			if rng.IntN(5) == 0 {
+				r.Indicators[indicators[rng.IntN(4)]] = rng.IntN(2) == 0
+			}
+			recs = append(recs, r)
+		}
+		out = append(out, recs)
+	}
+	return out
+}
+
+// TestHouseholdsInRanges checks that the households' facts, found for
+// ranges of households on as many goroutines as may run, give the same
+// households, facts and outcomes with one goroutine or four and ranges of
+// any size.
+func TestHouseholdsInRanges(t *testing.T) {
+	var recs []store.Record
+	for _, batch := range randomDistrict() {
+		recs = append(recs, batch...)
+	}
+	walk := func(procs, perRange int) []Household {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		in := newLinkInput()
+		in.perRange = perRange
+		for i := range recs {
+			r := &recs[i]
+			if err := in.add(r.Source, r.Ref, r.Filter, r.Tokens, r.Indicators); err != nil {
+				t.Fatal(err)
+			}
+		}
+		res, err := in.b.Link(linkage.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []Household
+		err = in.households(context.Background(), res, rules.Phase1(), func(_ int, hh *household) error {
+			out = append(out, Household{ID: hh.id(), Members: hh.members(), Facts: hh.facts, Outcome: hh.outcome})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	want := walk(1, householdsPerRange)
+	if len(want) < 100 {
+		t.Fatalf("%d households: too few for ranges", len(want))
+	}
+	for _, c := range []struct{ procs, perRange int }{{1, 7}, {4, 7}, {4, 100}, {4, householdsPerRange}} {
+		if got := walk(c.procs, c.perRange); !reflect.DeepEqual(got, want) {
+			t.Errorf("GOMAXPROCS %d, ranges of %d households: households differ", c.procs, c.perRange)
+		}
 	}
 }
