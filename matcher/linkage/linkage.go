@@ -840,15 +840,13 @@ func (l *linker) parallel(items []int, fn func(int)) {
 
 // parallelRanges cuts 0..n-1 into ranges of size (the last may be
 // shorter) and calls fn with each range's index and bounds, on as many
-// goroutines as Go may run at once; it returns when all calls have. It
-// returns the number of ranges.
-func (l *linker) parallelRanges(n, size int, fn func(i, from, to int)) int {
+// goroutines as Go may run at once; it returns when all calls have.
+func (l *linker) parallelRanges(n, size int, fn func(i, from, to int)) {
 	items := make([]int, (n+size-1)/size)
 	for i := range items {
 		items[i] = i
 	}
 	l.parallel(items, func(i int) { fn(i, i*size, min(n, (i+1)*size)) })
-	return len(items)
 }
 
 // chunked is an append-only list kept in fixed-size chunks, so that

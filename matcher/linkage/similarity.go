@@ -351,7 +351,7 @@ func (l *linker) linkSimilar() {
 		return cmpPair(x, y)
 	})
 	sim := similarityInfo()
-	sameSourceOK := l.sameSource[sim.Kind] // never: see similarityInfo
+	sameSourceOK := l.sameSource[sim.Kind] // false: never in SameSourceKinds
 	var roots [2]int32
 	from := len(l.res.Links)
 	for _, c := range cands {
