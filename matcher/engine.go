@@ -18,8 +18,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"runtime"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"tfmatch/matcher/linkage"
@@ -131,7 +134,9 @@ func ClusterRecords(ctx context.Context, recs []store.Record, rs *rules.RuleSet,
 	c := &Clustering{Link: res, RuleSetVersion: rs.Version(), Records: make([]Assignment, len(recs)), Households: make([]Household, res.Households)}
 	personID := make([]string, res.Persons)
 	err = in.households(ctx, res, rs, func(h int, hh *household) error {
-		out := Household{ID: hh.id(), Persons: make([]int, len(hh.persons)), Members: hh.members(), Facts: hh.facts, Outcome: hh.outcome}
+		out := Household{ID: hh.id(), Persons: make([]int, len(hh.persons)), Members: hh.members(), Facts: rules.Facts{
+			Count: maps.Clone(hh.facts.Count), Members: hh.facts.Members, Sources: maps.Clone(hh.facts.Sources),
+		}, Outcome: rules.Outcome{Criteria: maps.Clone(hh.outcome.Criteria), Rule: hh.outcome.Rule}}
 		for i, p := range hh.persons {
 			out.Persons[i] = int(p)
 			personID[p] = "P-" + in.memberHash(personIDLabel, hh.personRecs(i))
@@ -172,10 +177,11 @@ type linkInput struct {
 	key     []byte
 	// earliest is the earliest expiry among the records (zero if none).
 	earliest time.Time
+	perRange int // households whose facts are found together
 }
 
 func newLinkInput() *linkInput {
-	return &linkInput{b: linkage.NewBuilder(), setID: map[string]int32{}, nameID: map[string]int32{}}
+	return &linkInput{b: linkage.NewBuilder(), setID: map[string]int32{}, nameID: map[string]int32{}, perRange: householdsPerRange}
 }
 
 func (in *linkInput) add(source string, ref [16]byte, filter []byte, toks []store.Token, ind map[string]bool) error {
@@ -250,118 +256,256 @@ func (in *linkInput) addSet() {
 }
 
 // household is one household as the engine walks them: its persons, its
-// records in (source, ref) order, its facts and its rules' outcome.
+// records, its facts and its rules' outcome.
 type household struct {
 	in      *linkInput
+	idx     *memberIndex
 	persons []int32 // ascending
-	recs    []int32 // member records (input indices), in (source, ref) order
-	// recsOf[i] are the records of persons[i], in (source, ref) order.
-	recsOf  [][]int32
+	recs    []int32 // member records (input indices), once sorted is set
+	sorted  bool    // recs are the members' records in (source, ref) order
+	buf     []int32 // the records of a household of several persons
+	// facts and outcome are shared by every household with the same
+	// facts (see factsMemo): a caller that keeps them copies them.
 	facts   rules.Facts
 	outcome rules.Outcome
 }
 
-func (hh *household) id() string { return "H-" + hh.in.memberHash(householdIDLabel, hh.recs) }
+// memberIndex finds the records of each person and the persons of each
+// household of a linkage result.
+type memberIndex struct {
+	// Records per person and persons per household, as offsets into one
+	// flat slice each: records in (source, ref) order, persons
+	// ascending.
+	recStart, byPerson []int32
+	hhStart, byHouse   []int32
+	rank               []int32 // input index -> place in (source, ref) order
+}
 
-func (hh *household) personRecs(i int) []int32 { return hh.recsOf[i] }
+func newMemberIndex(res *linkage.Result, order []int32) *memberIndex {
+	x := &memberIndex{recStart: make([]int32, res.Persons+1), byPerson: make([]int32, len(order))}
+	for _, p := range res.PersonOf {
+		x.recStart[p+1]++
+	}
+	for p := range res.Persons {
+		x.recStart[p+1] += x.recStart[p]
+	}
+	fill := slices.Clone(x.recStart[:res.Persons])
+	for _, i := range order {
+		p := res.PersonOf[i]
+		x.byPerson[fill[p]] = i
+		fill[p]++
+	}
+	x.hhStart = make([]int32, res.Households+1)
+	for _, h := range res.HouseholdOf {
+		x.hhStart[h+1]++
+	}
+	for h := range res.Households {
+		x.hhStart[h+1] += x.hhStart[h]
+	}
+	x.byHouse = make([]int32, res.Persons)
+	fill = slices.Clone(x.hhStart[:res.Households])
+	for p, h := range res.HouseholdOf {
+		x.byHouse[fill[h]] = int32(p)
+		fill[h]++
+	}
+	x.rank = make([]int32, len(order))
+	for c, i := range order {
+		x.rank[i] = int32(c)
+	}
+	return x
+}
+
+// persons returns household h's persons, ascending.
+func (x *memberIndex) persons(h int) []int32 { return x.byHouse[x.hhStart[h]:x.hhStart[h+1]] }
+
+// recs returns person p's records, in (source, ref) order.
+func (x *memberIndex) recs(p int32) []int32 { return x.byPerson[x.recStart[p]:x.recStart[p+1]] }
+
+// sortedRecs returns the member records in (source, ref) order.
+func (hh *household) sortedRecs() []int32 {
+	if !hh.sorted {
+		hh.buf = hh.buf[:0]
+		for _, p := range hh.persons {
+			hh.buf = append(hh.buf, hh.idx.recs(p)...)
+		}
+		rank := hh.idx.rank
+		slices.SortFunc(hh.buf, func(a, b int32) int { return cmp.Compare(rank[a], rank[b]) })
+		hh.recs, hh.sorted = hh.buf, true
+	}
+	return hh.recs
+}
+
+func (hh *household) id() string { return "H-" + hh.in.memberHash(householdIDLabel, hh.sortedRecs()) }
+
+// personRecs returns the records of hh.persons[i], in (source, ref) order.
+func (hh *household) personRecs(i int) []int32 { return hh.idx.recs(hh.persons[i]) }
 
 // members returns the member records' refs by source, each sorted.
 func (hh *household) members() map[string][][16]byte {
 	m := map[string][][16]byte{}
-	for _, i := range hh.recs {
+	for _, i := range hh.sortedRecs() {
 		src := hh.in.b.Source(int(i))
 		m[src] = append(m[src], hh.in.b.Ref(int(i)))
 	}
 	return m
 }
 
+// factsMemo keeps the rules' outcome for each distinct set of household
+// facts. Rules are pure functions of the facts, and most households share
+// theirs with many others (a person alone known to one agency, say), so
+// a link run evaluates each distinct set once.
+type factsMemo struct {
+	byKey    map[string]int32 // facts encoded by factsKey -> index
+	facts    []rules.Facts
+	outcomes []rules.Outcome
+}
+
+// factsKeys are the facts of a range of households, each encoded by
+// factsKey: household i of the range's is keys[end[i-1]:end[i]].
+type factsKeys struct {
+	keys []byte
+	end  []int32
+}
+
+// householdsPerRange is how many households' facts are found together
+// (linkInput.perRange, which tests make smaller).
+const householdsPerRange = 1 << 14
+
 // households evaluates rs on every household of res in turn, in household
-// order, and calls fn with each. hh is reused between calls.
+// order, and calls fn with each. hh is reused between calls. The facts
+// of every household are found first, for ranges of households on as
+// many goroutines as may run; the rules are then evaluated in household
+// order, once per distinct set of facts.
 func (in *linkInput) households(ctx context.Context, res *linkage.Result, rs *rules.RuleSet, fn func(h int, hh *household) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("matcher: %w", err)
 	}
-	order := in.b.Order() // (source, ref) order -> input index
-	// Records per person and persons per household, as offsets into one
-	// flat slice each: records in (source, ref) order, persons ascending.
-	recStart := make([]int32, res.Persons+1)
-	for _, p := range res.PersonOf {
-		recStart[p+1]++
+	idx := newMemberIndex(res, in.b.Order())
+	per := in.perRange
+	ranges := make([]factsKeys, (res.Households+per-1)/per)
+	next := make(chan int, len(ranges))
+	for r := range ranges {
+		next <- r
 	}
-	for p := range res.Persons {
-		recStart[p+1] += recStart[p]
+	close(next)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(ranges)) {
+		wg.Go(func() {
+			seenInd := make([]bool, len(in.names))
+			count := make([]int, len(in.names))       // indicator name id -> members with it
+			sources := make([]int, in.b.NumSources()) // source index -> members known to it
+			for r := range next {
+				fk := &ranges[r]
+				for h := r * per; h < min(res.Households, (r+1)*per); h++ {
+					clear(count)
+					clear(sources)
+					persons := idx.persons(h)
+					for _, p := range persons {
+						clear(seenInd)
+						prevSrc := -1
+						for _, i := range idx.recs(p) {
+							// A person's records are in (source, ref)
+							// order, so each source's come together.
+							if src := in.b.SourceIndex(int(i)); src != prevSrc {
+								prevSrc = src
+								sources[src]++
+							}
+							for _, id := range in.sets[in.indSet[i]] {
+								if !seenInd[id] {
+									seenInd[id] = true
+									count[id]++
+								}
+							}
+						}
+					}
+					fk.keys = factsKey(fk.keys, len(persons), count, sources)
+					fk.end = append(fk.end, int32(len(fk.keys)))
+				}
+			}
+		})
 	}
-	byPerson := make([]int32, len(order))
-	fill := slices.Clone(recStart[:res.Persons])
-	for _, i := range order {
-		p := res.PersonOf[i]
-		byPerson[fill[p]] = i
-		fill[p]++
-	}
-	hhStart := make([]int32, res.Households+1)
-	for _, h := range res.HouseholdOf {
-		hhStart[h+1]++
-	}
-	for h := range res.Households {
-		hhStart[h+1] += hhStart[h]
-	}
-	byHousehold := make([]int32, res.Persons)
-	fill = slices.Clone(hhStart[:res.Households])
-	for p, h := range res.HouseholdOf {
-		byHousehold[fill[h]] = int32(p)
-		fill[h]++
-	}
-	fill = nil
-	// rank[i] is record i's place in (source, ref) order, for sorting a
-	// household's records.
-	rank := make([]int32, len(order))
-	for c, i := range order {
-		rank[i] = int32(c)
-	}
-	hh := &household{in: in}
-	seenInd := make([]bool, len(in.names))
+	wg.Wait()
+	hh := &household{in: in, idx: idx}
+	memo := factsMemo{byKey: map[string]int32{}}
 	for h := range res.Households {
 		if h%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("matcher: %w", err)
 			}
 		}
-		hh.persons = byHousehold[hhStart[h]:hhStart[h+1]]
-		hh.recs = hh.recs[:0]
-		hh.recsOf = hh.recsOf[:0]
-		f := rules.Facts{Count: map[string]int{}, Members: len(hh.persons), Sources: map[string]int{}}
-		for _, p := range hh.persons {
-			ri := byPerson[recStart[p]:recStart[p+1]]
-			hh.recsOf = append(hh.recsOf, ri)
-			hh.recs = append(hh.recs, ri...)
-			clear(seenInd)
-			prevSrc := ""
-			for _, i := range ri {
-				// A person's records are in (source, ref) order, so
-				// each source's come together.
-				if src := in.b.Source(int(i)); src != prevSrc {
-					prevSrc = src
-					f.Sources[src]++
-				}
-				for _, id := range in.sets[in.indSet[i]] {
-					if !seenInd[id] {
-						seenInd[id] = true
-						f.Count[in.names[id]]++
-					}
-				}
+		fk, i := &ranges[h/per], h%per
+		from := int32(0)
+		if i > 0 {
+			from = fk.end[i-1]
+		}
+		key := fk.keys[from:fk.end[i]]
+		m, ok := memo.byKey[string(key)]
+		if !ok {
+			f := in.factsOf(key)
+			out, err := rs.Evaluate(f)
+			if err != nil {
+				return fmt.Errorf("matcher: household %d: %w", h, err)
 			}
+			m = int32(len(memo.facts))
+			memo.byKey[string(key)] = m
+			memo.facts = append(memo.facts, f)
+			memo.outcomes = append(memo.outcomes, out)
 		}
-		slices.SortFunc(hh.recs, func(a, b int32) int { return cmp.Compare(rank[a], rank[b]) })
-		out, err := rs.Evaluate(f)
-		if err != nil {
-			return fmt.Errorf("matcher: household %d: %w", h, err)
+		hh.persons = idx.persons(h)
+		hh.recs, hh.sorted = nil, false
+		if len(hh.persons) == 1 {
+			// A person's records are in order already.
+			hh.recs, hh.sorted = idx.recs(hh.persons[0]), true
 		}
-		hh.facts, hh.outcome = f, out
+		hh.facts, hh.outcome = memo.facts[m], memo.outcomes[m]
 		if err := fn(h, hh); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// factsKey appends to key an encoding of a household's facts: its
+// members, then how many indicators have a count that is not zero and
+// each of them (id and count), then the same of the sources (index and
+// count).
+func factsKey(key []byte, members int, count, sources []int) []byte {
+	key = binary.AppendUvarint(key, uint64(members))
+	for _, list := range [][]int{count, sources} {
+		nonzero := 0
+		for _, n := range list {
+			if n > 0 {
+				nonzero++
+			}
+		}
+		key = binary.AppendUvarint(key, uint64(nonzero))
+		for id, n := range list {
+			if n > 0 {
+				key = binary.AppendUvarint(key, uint64(id))
+				key = binary.AppendUvarint(key, uint64(n))
+			}
+		}
+	}
+	return key
+}
+
+// factsOf decodes the facts that factsKey encoded as key.
+func (in *linkInput) factsOf(key []byte) rules.Facts {
+	next := func() int {
+		v, n := binary.Uvarint(key)
+		key = key[n:]
+		return int(v)
+	}
+	f := rules.Facts{Count: map[string]int{}, Members: next(), Sources: map[string]int{}}
+	for range next() {
+		id := next()
+		f.Count[in.names[id]] = next()
+	}
+	for range next() {
+		src := next()
+		f.Sources[in.b.SourceName(src)] = next()
+	}
+	return f
 }
 
 // memberHash returns 16 hex digits (64 bits) of SHA-256 over label and
@@ -420,7 +564,7 @@ func LinkRun(ctx context.Context, st *store.Store, rs *rules.RuleSet, cfg linkag
 	}
 	err = in.households(ctx, res, rs, func(_ int, hh *household) error {
 		if hh.outcome.Rule != "" {
-			run.Flagged = append(run.Flagged, store.FlaggedHousehold{ID: hh.id(), Rule: hh.outcome.Rule, Criteria: hh.outcome.Criteria, Members: hh.members()})
+			run.Flagged = append(run.Flagged, store.FlaggedHousehold{ID: hh.id(), Rule: hh.outcome.Rule, Criteria: maps.Clone(hh.outcome.Criteria), Members: hh.members()})
 		}
 		return nil
 	})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"testing"
 	"time"
 
@@ -21,6 +22,46 @@ import (
 func TestLinkRunMatchesCluster(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
+	for s, recs := range randomDistrict() {
+		if _, err := st.PutBatch(ctx, recs[0].Source, fmt.Sprint("b", s), recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	run, err := LinkRun(ctx, st, rules.Phase1(), linkage.Config{}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Cluster(ctx, st, rules.Phase1(), linkage.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Outcomes are evaluated once per distinct set of facts: each must
+	// be what the rules give for its household's own facts.
+	rs := rules.Phase1()
+	for h, hh := range c.Households {
+		out, err := rs.Evaluate(hh.Facts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(out, hh.Outcome) {
+			t.Fatalf("household %d: outcome %+v, rules give %+v for its facts %+v", h, hh.Outcome, out, hh.Facts)
+		}
+	}
+	want := NewRun(c, now)
+	want.Epoch, want.Finished = run.Epoch, run.Finished
+	if len(want.Flagged) == 0 {
+		t.Fatal("no household flagged: the test data flag nothing")
+	}
+	if !reflect.DeepEqual(run, want) {
+		t.Errorf("LinkRun differs from NewRun(Cluster):\n got %+v\nwant %+v", run, want)
+	}
+}
+
+// randomDistrict returns records of four sources (a batch each) about 900
+// persons at about 300 addresses, with identifiers and indicators here
+// and there.
+func randomDistrict() [][]store.Record {
 	rng := rand.New(rand.NewPCG(7, 11))
 	sources := []string{"police", "dwp", "school", "council"}
 	indicators := []string{"crime_asb", "work", "education", "local_concern"}
@@ -30,6 +71,7 @@ func TestLinkRunMatchesCluster(t *testing.T) {
 		copy(v[8:], kind)
 		return v
 	}
+	var out [][]store.Record
 	for s, src := range sources {
 		var recs []store.Record
 		for i := range 600 {
@@ -50,25 +92,51 @@ func TestLinkRunMatchesCluster(t *testing.T) {
 			}
 			recs = append(recs, r)
 		}
-		if _, err := st.PutBatch(ctx, src, fmt.Sprint("b", s), recs); err != nil {
+		out = append(out, recs)
+	}
+	return out
+}
+
+// TestHouseholdsInRanges checks that the households' facts, found for
+// ranges of households on as many goroutines as may run, give the same
+// households, facts and outcomes with one goroutine or four and ranges of
+// any size.
+func TestHouseholdsInRanges(t *testing.T) {
+	var recs []store.Record
+	for _, batch := range randomDistrict() {
+		recs = append(recs, batch...)
+	}
+	walk := func(procs, perRange int) []Household {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		in := newLinkInput()
+		in.perRange = perRange
+		for i := range recs {
+			r := &recs[i]
+			if err := in.add(r.Source, r.Ref, r.Filter, r.Tokens, r.Indicators); err != nil {
+				t.Fatal(err)
+			}
+		}
+		res, err := in.b.Link(linkage.Config{})
+		if err != nil {
 			t.Fatal(err)
 		}
+		var out []Household
+		err = in.households(context.Background(), res, rules.Phase1(), func(_ int, hh *household) error {
+			out = append(out, Household{ID: hh.id(), Members: hh.members(), Facts: hh.facts, Outcome: hh.outcome})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
 	}
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	run, err := LinkRun(ctx, st, rules.Phase1(), linkage.Config{}, now)
-	if err != nil {
-		t.Fatal(err)
+	want := walk(1, householdsPerRange)
+	if len(want) < 100 {
+		t.Fatalf("%d households: too few for ranges", len(want))
 	}
-	c, err := Cluster(ctx, st, rules.Phase1(), linkage.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := NewRun(c, now)
-	want.Epoch, want.Finished = run.Epoch, run.Finished
-	if len(want.Flagged) == 0 {
-		t.Fatal("no household flagged: the test data flag nothing")
-	}
-	if !reflect.DeepEqual(run, want) {
-		t.Errorf("LinkRun differs from NewRun(Cluster):\n got %+v\nwant %+v", run, want)
+	for _, c := range []struct{ procs, perRange int }{{1, 7}, {4, 7}, {4, 100}, {4, householdsPerRange}} {
+		if got := walk(c.procs, c.perRange); !reflect.DeepEqual(got, want) {
+			t.Errorf("GOMAXPROCS %d, ranges of %d households: households differ", c.procs, c.perRange)
+		}
 	}
 }

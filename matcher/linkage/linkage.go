@@ -385,7 +385,7 @@ func (l *linker) groupSources(c matchkey.Class) []int32 {
 // from a store (the link run) need never hold them decoded. Link(recs)
 // is a Builder fed from recs, so both give the same result.
 type Builder struct {
-	slot    map[matchkey.Kind]int // kind -> index in infos
+	slot    kindTable // kind -> index in infos
 	infos   []matchkey.Info
 	entries []chunked[entry] // per kind: rec is the input index
 	srcID   map[string]int32
@@ -407,11 +407,49 @@ type Builder struct {
 func NewBuilder() *Builder {
 	infos := matchkey.All()
 	sort.SliceStable(infos, func(a, b int) bool { return infos[a].Strength < infos[b].Strength })
-	b := &Builder{slot: make(map[matchkey.Kind]int, len(infos)), infos: infos, entries: make([]chunked[entry], len(infos)), srcID: map[string]int32{}}
+	b := &Builder{infos: infos, entries: make([]chunked[entry], len(infos)), srcID: map[string]int32{}}
 	for i, in := range infos {
-		b.slot[in.Kind] = i
+		b.slot.put(in.Kind, i)
 	}
 	return b
+}
+
+// kindTable maps a kind to its index in Builder.infos: an open-addressed
+// table hashed on a kind's length and last two bytes, which for the few
+// dozen kinds there are is cheaper than a map's hash of the whole name,
+// and a link run looks up every token's kind (more than a hundred
+// million at five million records).
+type kindTable struct {
+	kinds [kindTableLen]matchkey.Kind // "" for a free place
+	slots [kindTableLen]int
+}
+
+// kindTableLen is a power of two, at least twice the number of kinds.
+const kindTableLen = 256
+
+func kindHash(k matchkey.Kind) int {
+	n := len(k)
+	if n < 2 {
+		return n
+	}
+	return (n*0x3b ^ int(k[n-1])*0x11 ^ int(k[n-2])*0x5) & (kindTableLen - 1)
+}
+
+func (t *kindTable) put(k matchkey.Kind, slot int) {
+	i := kindHash(k)
+	for t.kinds[i] != "" {
+		i = (i + 1) & (kindTableLen - 1)
+	}
+	t.kinds[i], t.slots[i] = k, slot
+}
+
+func (t *kindTable) get(k matchkey.Kind) (int, bool) {
+	for i := kindHash(k); t.kinds[i] != ""; i = (i + 1) & (kindTableLen - 1) {
+		if t.kinds[i] == k {
+			return t.slots[i], true
+		}
+	}
+	return 0, false
 }
 
 // Len returns the number of records added.
@@ -424,6 +462,22 @@ func (b *Builder) Source(i int) string {
 	}
 	return b.sources[*b.src.at(i)]
 }
+
+// SourceIndex returns the index of record i's source among the sources
+// of the records added, numbered in order of each source's first record,
+// below NumSources; SourceName gives its name.
+func (b *Builder) SourceIndex(i int) int {
+	if b.srcFlat != nil {
+		return int(b.srcFlat[i])
+	}
+	return int(*b.src.at(i))
+}
+
+// NumSources returns the number of distinct sources of the records added.
+func (b *Builder) NumSources() int { return len(b.sources) }
+
+// SourceName returns the name of the source of index s (see SourceIndex).
+func (b *Builder) SourceName(s int) string { return b.sources[s] }
 
 // Ref returns the ref of record i.
 func (b *Builder) Ref(i int) [16]byte { return *b.refs.at(i) }
@@ -486,7 +540,7 @@ func (b *Builder) add(empty bool, id int32, ref [16]byte, f []byte) (int, error)
 
 // AddToken adds a token to the record added last.
 func (b *Builder) AddToken(kind matchkey.Kind, value *[store.TokenLen]byte) error {
-	k, ok := b.slot[kind]
+	k, ok := b.slot.get(kind)
 	return b.addToken(k, ok, kind, value)
 }
 
@@ -708,6 +762,10 @@ func (l *linker) sortKinds() {
 			// of the Builder's chunks first.
 			ks.entries = bucketSort(ks.raw, l.canon)
 			ks.raw = nil
+		case ks.raw != nil && ks.raw.n >= 1<<bucketBits:
+			// A group kind: by token, then by source.
+			ks.entries = l.partitionBySource(bucketSort(ks.raw, l.canon))
+			ks.raw = nil
 		case ks.raw != nil:
 			ks.entries = ks.raw.flatten()
 			ks.raw = nil
@@ -726,6 +784,31 @@ func (l *linker) sortKinds() {
 		}
 	})
 	l.canon = nil
+}
+
+// partitionBySource returns a group kind's entries, sorted by cmpEntry,
+// in the order of cmpEntryBySource: by source, each source's in the order
+// they come. A group kind's tokens mostly come from one source (an
+// agency's own household or benefit-unit references); es is then
+// returned as it is.
+func (l *linker) partitionBySource(es []entry) []entry {
+	count := make([]int, len(l.sources)+1)
+	for _, e := range es {
+		count[l.src[e.rec]+1]++
+	}
+	if slices.Contains(count, len(es)) {
+		return es
+	}
+	for s := 1; s < len(count); s++ {
+		count[s] += count[s-1]
+	}
+	out := make([]entry, len(es))
+	for _, e := range es {
+		s := l.src[e.rec]
+		out[count[s]] = e
+		count[s]++
+	}
+	return out
 }
 
 // compact replaces ks's entries by its blocks.
@@ -753,6 +836,17 @@ func (l *linker) parallel(items []int, fn func(int)) {
 	}
 	close(next)
 	wg.Wait()
+}
+
+// parallelRanges cuts 0..n-1 into ranges of size (the last may be
+// shorter) and calls fn with each range's index and bounds, on as many
+// goroutines as Go may run at once; it returns when all calls have.
+func (l *linker) parallelRanges(n, size int, fn func(i, from, to int)) {
+	items := make([]int, (n+size-1)/size)
+	for i := range items {
+		items[i] = i
+	}
+	l.parallel(items, func(i int) { fn(i, i*size, min(n, (i+1)*size)) })
 }
 
 // chunked is an append-only list kept in fixed-size chunks, so that
@@ -810,6 +904,9 @@ type linker struct {
 	recIDs  []idval
 	set     []int32
 	sets    []clusterSet
+	// personGuard's buffers
+	guardIDs  []idval
+	guardSrcs []int32
 
 	person []int32 // canonical index -> person id
 	npers  int
@@ -824,8 +921,8 @@ type linker struct {
 	hsize   []int32
 	hrefs   [][]hhRef // per household root: the agency household references it holds
 
-	building []int32   // canonical index -> building (postcode + number), -1 if none
-	kin      [][]int32 // canonical index -> family name + postcode blocks shared with another record
+	building []int32 // canonical index -> building (postcode + number), -1 if none
+	kin      lists   // canonical index -> family name + postcode blocks shared with another record
 
 	res *Result
 
@@ -972,12 +1069,6 @@ func (b *Builder) linker(cfg Config) (*linker, error) {
 	return l, nil
 }
 
-// review reports it, a token left out of linking, of which e is an entry.
-func (l *linker) review(it ReviewItem, e entry) {
-	it.Prefix = e.prefix()
-	l.res.Review = append(l.res.Review, it)
-}
-
 func (l *linker) sourceName(e entry, class matchkey.Class) string {
 	if class == matchkey.Group {
 		return l.sources[l.src[e.rec]]
@@ -1006,38 +1097,38 @@ func (l *linker) linkPersons() {
 		l.set[i] = -1
 	}
 	l.recordIDs()
-	cs := newComponents(n)
-	for k := range l.kinds {
-		ks := &l.kinds[k]
-		if ks.info.Class != matchkey.Identifier && ks.info.Class != matchkey.Person {
-			continue
+	// Buildings and families need no union: findBuildings reads its two
+	// kinds meanwhile, on a goroutine of its own.
+	buildings := make(chan struct{})
+	go func() {
+		defer close(buildings)
+		l.findBuildings()
+	}()
+	// Each kind's groups (and its blocks, for the similarity tier) are
+	// found a kind ahead of its unions, on another goroutine: they do not
+	// depend on the unions of the kinds before.
+	kinds := make(chan personKind)
+	go func() {
+		defer close(kinds)
+		for k := range l.kinds {
+			if c := l.kinds[k].info.Class; c == matchkey.Identifier || c == matchkey.Person {
+				kinds <- l.personGroups(k)
+			}
 		}
-		person := ks.info.Class == matchkey.Person
-		var props [][2]int32
-		ks.entries = forEachGroup(ks.entries, nil, func(g []entry) {
-			if person {
-				ks.blocks.add(g, l.cfg.MaxBlockRecords)
-			}
-			if len(g) > l.cfg.MaxPersonRecords {
-				l.review(ReviewItem{Kind: ks.info.Kind, Records: len(g), Persons: -1}, g[0])
-				l.pendingReview = append(l.pendingReview, slices.Clone(g))
-				return
-			}
-			for _, e := range g[1:] {
-				props = append(props, [2]int32{g[0].rec, e.rec})
-			}
-		})
-		// Nothing reads an identifier kind again, and only the
-		// similarity tier a person kind, from its blocks.
-		ks.entries = nil
-		in := ks.info
+	}()
+	cs := newComponents(n)
+	for pk := range kinds {
+		l.res.Review = append(l.res.Review, pk.review...)
+		l.pendingReview = append(l.pendingReview, pk.pending...)
+		in := l.kinds[pk.k].info
+		sameSourceOK := in.Class == matchkey.Identifier || l.sameSource[in.Kind]
 		from := len(l.res.Links)
-		mergeComponents(cs, props, l.find, func(roots []int32) string { return l.personGuard(roots, in) },
+		mergeComponents(cs, pk.props, l.find, func(roots []int32) string { return l.personGuard(roots, sameSourceOK) },
 			func(a, b int32) { l.unionPersons(a, b, in) }, l.res.Blocked)
 		l.countLinks(from, in.Kind)
 	}
 	l.phase("persons")
-	l.findBuildings()
+	<-buildings
 	l.linkSimilar()
 	l.phase("similarity")
 	l.filters, l.pops, l.hasDOB = chunked[filter]{}, nil, nil
@@ -1058,6 +1149,44 @@ func (l *linker) linkPersons() {
 		l.res.Review[i].Persons = len(seen)
 	}
 	l.parent, l.size, l.set, l.sets, l.idStart, l.recIDs = nil, nil, nil, nil, nil, nil
+}
+
+// personKind is what one identifier or person kind proposes: unions of
+// records that share a token, and the tokens too many records share
+// (review items, and each such token's entries, whose persons are
+// counted once all are linked).
+type personKind struct {
+	k       int
+	props   [][2]int32
+	review  []ReviewItem
+	pending [][]entry
+}
+
+// personGroups groups kind k's tokens into what it proposes, and for a
+// person kind keeps its blocks for the similarity tier. Nothing reads an
+// identifier kind again, and only the similarity tier a person kind,
+// from its blocks: its entries are let go.
+func (l *linker) personGroups(k int) personKind {
+	ks := &l.kinds[k]
+	person := ks.info.Class == matchkey.Person
+	pk := personKind{k: k}
+	forEachGroup(ks.entries, nil, func(g []entry) {
+		if person {
+			ks.blocks.add(g, l.cfg.MaxBlockRecords)
+		}
+		if len(g) > l.cfg.MaxPersonRecords {
+			it := ReviewItem{Kind: ks.info.Kind, Records: len(g), Persons: -1}
+			it.Prefix = g[0].prefix()
+			pk.review = append(pk.review, it)
+			pk.pending = append(pk.pending, slices.Clone(g))
+			return
+		}
+		for _, e := range g[1:] {
+			pk.props = append(pk.props, [2]int32{g[0].rec, e.rec})
+		}
+	})
+	ks.entries = nil
+	return pk
 }
 
 // recordIDs numbers the values of each identifier kind and gives every
@@ -1122,23 +1251,18 @@ func mergeComponents(cs *components, props [][2]int32, find func(int32) int32, g
 		}
 	}
 	// Each component's sets in order: the sets touched, by component and
-	// set.
+	// set (both below 2^31), as one number each.
 	byComp := cs.byComp[:0]
 	for _, x := range cs.touched {
-		byComp = append(byComp, [2]int32{cs.find(x), x})
+		byComp = append(byComp, uint64(cs.find(x))<<32|uint64(x))
 	}
-	slices.SortFunc(byComp, func(a, b [2]int32) int {
-		if a[0] != b[0] {
-			return cmpInt(a[0], b[0])
-		}
-		return cmpInt(a[1], b[1])
-	})
+	slices.Sort(byComp)
 	roots := cs.roots[:0]
 	for i := 0; i < len(byComp); {
-		c := byComp[i][0]
+		c := int32(byComp[i] >> 32)
 		roots = roots[:0]
-		for ; i < len(byComp) && byComp[i][0] == c; i++ {
-			roots = append(roots, byComp[i][1])
+		for ; i < len(byComp) && int32(byComp[i]>>32) == c; i++ {
+			roots = append(roots, int32(uint32(byComp[i])))
 		}
 		if g := guard(roots); g != "" {
 			blocked[g]++
@@ -1166,7 +1290,7 @@ type components struct {
 	parent  []int32 // set -> parent set in its component; -1 if untouched
 	ok      []bool  // component root -> the guard accepts the component
 	touched []int32 // the sets with parent != -1
-	byComp  [][2]int32
+	byComp  []uint64
 	roots   []int32
 }
 
@@ -1195,27 +1319,34 @@ func (cs *components) find(x int32) int32 {
 	return x
 }
 
-// personGuard checks the cluster that joining roots would make, on a
-// token of kind in: its size, its identifiers and, for kinds that may not
-// join records of one source, its sources. It returns the guard that
+// personGuard checks the cluster that joining roots would make: its
+// size, its identifiers and, unless the kind joining them may join
+// records of one source (sameSourceOK: identifiers and
+// Config.SameSourceKinds), its sources. It returns the guard that
 // refuses, or "".
-func (l *linker) personGuard(roots []int32, in matchkey.Info) string {
+func (l *linker) personGuard(roots []int32, sameSourceOK bool) string {
 	size := int32(0)
-	var ids []idval
-	var srcs []int32
-	sameSourceOK := in.Class == matchkey.Identifier || l.sameSource[in.Kind]
+	// What the clusters so far hold, in buffers kept between calls.
+	ids, srcs := l.guardIDs[:0], l.guardSrcs[:0]
+	defer func() { l.guardIDs, l.guardSrcs = ids[:0], srcs[:0] }()
 	for _, r := range roots {
 		size += l.size[r]
 		rids := l.idsOf(r)
 		if idConflict(ids, rids) {
 			return GuardIdentifier
 		}
-		ids = mergeIDs(ids, rids)
+		if len(rids) > 0 {
+			ids = append(ids, rids...)
+			sortIDs(ids)
+			ids = slices.Compact(ids)
+		}
 		rsrcs := l.srcsOf(r)
 		if !sameSourceOK && intersects(srcs, rsrcs) {
 			return GuardSameSource
 		}
-		srcs = mergeInts(srcs, rsrcs)
+		srcs = append(srcs, rsrcs...)
+		slices.Sort(srcs)
+		srcs = slices.Compact(srcs)
 	}
 	if int(size) > l.cfg.MaxPersonRecords {
 		return GuardPersonSize

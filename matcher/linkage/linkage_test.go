@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"reflect"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -633,5 +634,27 @@ func TestDeterministicUnderPermutationLarge(t *testing.T) {
 	}
 	if got, want := summary(res), summary(first); got != want {
 		t.Errorf("summary differs under permutation:\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestSameResultOnAnyNumberOfCores links the same records with one and
+// with several goroutines at a time: the phases that run in parallel
+// (sorting, the similarity tier's candidates, the household tokens and
+// homes) must give exactly the same result.
+func TestSameResultOnAnyNumberOfCores(t *testing.T) {
+	recs := synth(30000, 5)
+	link := func(procs int) *Result {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		res, err := Link(recs, Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	want := link(1)
+	for _, procs := range []int{2, 4, 8} {
+		if got := link(procs); !reflect.DeepEqual(got, want) {
+			t.Errorf("GOMAXPROCS %d: result differs from GOMAXPROCS 1:\n%s\nwant\n%s", procs, summary(got), summary(want))
+		}
 	}
 }

@@ -138,11 +138,131 @@ func similarityInfo() matchkey.Info {
 	return matchkey.Info{Kind: matchkey.Similarity, Class: matchkey.Person, Strength: 1 << 20}
 }
 
-// simPart is what the similarity tier found in one kind's blocks.
+// simPart is what the similarity tier found in one kind's blocks: its
+// candidates sorted by pair, one per pair.
 type simPart struct {
 	cands                            []candidate
 	decoys                           []float64
 	compared, nSame, nCross, skipped int
+}
+
+// simRec is what the similarity tier reads of a record besides its
+// filter, in one place: its cluster's root in the snapshot of the
+// union-find, its filter's popcount (0 if it has none) and its source.
+type simRec struct {
+	root, pop, src int32
+}
+
+// simWorker finds the candidates of one kind's blocks.
+type simWorker struct {
+	info    []simRec // canonical index -> what the tier reads of the record
+	filters *chunked[filter]
+	kind    matchkey.Info
+	t       float64 // the lowest Dice coefficient of a candidate or decoy
+	auto    bool    // keep decoys
+	part    *simPart
+	// One batch's records: every record's simRec in block order, then
+	// the records with a filter of the blocks of more than one cluster,
+	// their simRecs and filters, and where each such block is.
+	all   []simRec
+	recs  []int32
+	sel   []simRec
+	filt  []filter
+	mixed []span
+}
+
+// simBatch is about how many records the tier gathers at a time.
+const simBatch = 256
+
+// compareBlocks compares the records of each block of bl (in the layout
+// of blocks.recs) pairwise, a batch of blocks at a time. The records of
+// a block are scattered over the filters and simRecs; gathering a
+// batch's first (all of them, each independent of the others, in one
+// tight loop) lets the processor fetch many at once, and a block's
+// filters are gathered, once, only if it holds more than one cluster
+// (most hold one person's records only).
+func (w *simWorker) compareBlocks(bl []int32) {
+	for i := 0; i < len(bl); {
+		j := i
+		for j < len(bl) && j-i < simBatch {
+			j += 1 + int(bl[j])
+		}
+		w.batch(bl[i:j])
+		i = j
+	}
+}
+
+func (w *simWorker) batch(bl []int32) {
+	w.all = w.all[:0]
+	for k := 0; k < len(bl); {
+		n := int(bl[k])
+		for _, r := range bl[k+1 : k+1+n] {
+			w.all = append(w.all, w.info[r])
+		}
+		k += 1 + n
+	}
+	w.recs, w.sel, w.filt, w.mixed = w.recs[:0], w.sel[:0], w.filt[:0], w.mixed[:0]
+	for k, off := 0, 0; k < len(bl); {
+		n := int(bl[k])
+		g, all := bl[k+1:k+1+n], w.all[off:off+n]
+		k, off = k+1+n, off+n
+		first, mixed := int32(-1), false
+		for _, x := range all {
+			switch {
+			case x.pop == 0:
+			case first < 0:
+				first = x.root
+			case x.root != first:
+				mixed = true
+			}
+		}
+		if !mixed {
+			continue
+		}
+		from := int32(len(w.recs))
+		for i, r := range g {
+			if all[i].pop != 0 {
+				w.recs = append(w.recs, r)
+				w.sel = append(w.sel, all[i])
+				w.filt = append(w.filt, *w.filters.at(int(r)))
+			}
+		}
+		w.mixed = append(w.mixed, span{from, int32(len(w.recs))})
+	}
+	for _, s := range w.mixed {
+		w.compare(w.recs[s.from:s.to], w.sel[s.from:s.to], w.filt[s.from:s.to])
+	}
+}
+
+// compare compares the records of one block pairwise, those of one
+// cluster excepted.
+func (w *simWorker) compare(recs []int32, sel []simRec, filt []filter) {
+	p := w.part
+	for i := 1; i < len(recs); i++ {
+		a, fa := &sel[i], &filt[i]
+		for j := range i {
+			b := &sel[j]
+			if b.root == a.root {
+				continue
+			}
+			p.compared++
+			c := common(fa, &filt[j])
+			d := 2 * float64(c) / float64(a.pop+b.pop)
+			if a.src == b.src {
+				// Never linked by similarity: a decoy.
+				p.nSame++
+				if w.auto && d >= w.t {
+					p.decoys = append(p.decoys, d)
+				}
+				continue
+			}
+			p.nCross++
+			if d >= w.t {
+				ra, rb := recs[i], recs[j]
+				p.cands = append(p.cands, candidate{min(ra, rb), max(ra, rb), d, w.kind.BirthDate, w.kind.NearIdentifier})
+			}
+		}
+	}
 }
 
 func (l *linker) linkSimilar() {
@@ -159,10 +279,11 @@ func (l *linker) linkSimilar() {
 	// The candidates of each kind are found on as many goroutines as may
 	// run: nothing is linked until all are found, so every record's
 	// person is read from one snapshot of the union-find.
-	root := make([]int32, len(l.parent))
-	for i := range root {
-		root[i] = l.find(int32(i))
+	info := make([]simRec, len(l.parent))
+	for i := range info {
+		info[i] = simRec{root: l.find(int32(i)), pop: l.pops[i], src: l.src[i]}
 	}
+	l.pops = nil
 	var kinds []int
 	for k := range l.kinds {
 		switch l.kinds[k].info.Class {
@@ -176,65 +297,23 @@ func (l *linker) linkSimilar() {
 	l.parallel(kinds, func(k int) {
 		ks := &l.kinds[k]
 		p := &parts[k]
-		compare := func(g []int32) {
-			for i := 1; i < len(g); i++ {
-				a := g[i]
-				popA := l.pops[a]
-				if popA == 0 {
-					continue
-				}
-				fa := l.filters.at(int(a))
-				ra := root[a]
-				for _, b := range g[:i] {
-					popB := l.pops[b]
-					if popB == 0 || root[b] == ra {
-						continue
-					}
-					p.compared++
-					c := common(fa, l.filters.at(int(b)))
-					d := 2 * float64(c) / float64(popA+popB)
-					if l.src[a] == l.src[b] {
-						// Never linked by similarity: a decoy.
-						p.nSame++
-						if auto && d >= t {
-							p.decoys = append(p.decoys, d)
-						}
-						continue
-					}
-					p.nCross++
-					if d >= t {
-						lo, hi := min(a, b), max(a, b)
-						p.cands = append(p.cands, candidate{lo, hi, d, ks.info.BirthDate, ks.info.NearIdentifier})
-					}
-				}
-			}
-		}
+		w := &simWorker{info: info, filters: &l.filters, kind: ks.info, t: t, auto: auto, part: p}
 		if ks.info.Class == matchkey.Address {
 			// Households read these kinds again: their lists are kept
 			// whole.
-			var recs []int32
-			ks.entries = forEachGroup(ks.entries, nil, func(g []entry) {
-				if len(g) < 2 {
-					return
-				}
-				if len(g) > l.cfg.MaxBlockRecords {
-					p.skipped++
-					return
-				}
-				recs = recs[:0]
-				for _, e := range g {
-					recs = append(recs, e.rec)
-				}
-				compare(recs)
-			})
-			return
+			var bl blocks
+			ks.entries = forEachGroup(ks.entries, nil, func(g []entry) { bl.add(g, l.cfg.MaxBlockRecords) })
+			p.skipped += bl.skipped
+			w.compareBlocks(bl.recs)
+		} else {
+			p.skipped += ks.blocks.skipped
+			w.compareBlocks(ks.blocks.recs)
+			ks.blocks = blocks{}
 		}
-		p.skipped += ks.blocks.skipped
-		ks.blocks.each(compare)
-		ks.blocks = blocks{}
+		p.cands = uniquePairs(p.cands)
 	})
-	l.filters, l.pops = chunked[filter]{}, nil
-	var cands []candidate
+	l.filters = chunked[filter]{}
+	lists := make([][]candidate, 0, len(parts))
 	for k := range parts {
 		p := &parts[k]
 		if p.skipped > 0 {
@@ -244,26 +323,11 @@ func (l *linker) linkSimilar() {
 		nSame += p.nSame
 		nCross += p.nCross
 		decoys = append(decoys, p.decoys...)
-		cands = append(cands, p.cands...)
+		lists = append(lists, p.cands)
 		*p = simPart{}
 	}
-	// One candidate per pair, best first.
-	slices.SortFunc(cands, func(x, y candidate) int {
-		if x.a != y.a {
-			return cmpInt(x.a, y.a)
-		}
-		return cmpInt(x.b, y.b)
-	})
-	out := cands[:0]
-	for _, c := range cands {
-		if n := len(out); n > 0 && out[n-1].a == c.a && out[n-1].b == c.b {
-			out[n-1].dob = out[n-1].dob || c.dob
-			out[n-1].near = out[n-1].near || c.near
-			continue
-		}
-		out = append(out, c)
-	}
-	cands = out
+	// One candidate per pair.
+	cands := l.mergePairs(lists)
 	if auto {
 		t = chooseThreshold(cands, decoys, nCross, nSame)
 		kept := cands[:0]
@@ -276,16 +340,19 @@ func (l *linker) linkSimilar() {
 	}
 	l.res.Threshold = t
 	l.res.Candidates = len(cands)
-	slices.SortStableFunc(cands, func(x, y candidate) int {
+	// Best first; pairs are unique, so ties keep pair order.
+	slices.SortFunc(cands, func(x, y candidate) int {
 		switch {
 		case x.dice > y.dice:
 			return -1
 		case x.dice < y.dice:
 			return 1
 		}
-		return 0
+		return cmpPair(x, y)
 	})
-	info := similarityInfo()
+	sim := similarityInfo()
+	sameSourceOK := l.sameSource[sim.Kind] // false: never in SameSourceKinds
+	var roots [2]int32
 	from := len(l.res.Links)
 	for _, c := range cands {
 		if l.hasDOB[c.a] && l.hasDOB[c.b] && !c.dob && !c.near {
@@ -296,13 +363,131 @@ func (l *linker) linkSimilar() {
 		if ra == rb {
 			continue
 		}
-		if g := l.personGuard([]int32{ra, rb}, info); g != "" {
+		roots = [2]int32{ra, rb}
+		if g := l.personGuard(roots[:], sameSourceOK); g != "" {
 			l.res.Blocked[g]++
 			continue
 		}
-		l.unionPersons(c.a, c.b, info)
+		l.unionPersons(c.a, c.b, sim)
 	}
-	l.countLinks(from, info.Kind)
+	l.countLinks(from, sim.Kind)
+}
+
+// cmpPair orders candidates by their records.
+func cmpPair(x, y candidate) int {
+	if x.a != y.a {
+		return cmpInt(x.a, y.a)
+	}
+	return cmpInt(x.b, y.b)
+}
+
+// uniquePairs sorts cands by pair and merges the candidates of one pair
+// (found in several blocks) into one, which was found in a block carrying
+// the date of birth, or a near-equal identifier, if any of them was.
+func uniquePairs(cands []candidate) []candidate {
+	sortByPair(cands)
+	out := cands[:0]
+	for _, c := range cands {
+		if n := len(out); n > 0 && out[n-1].a == c.a && out[n-1].b == c.b {
+			out[n-1].dob = out[n-1].dob || c.dob
+			out[n-1].near = out[n-1].near || c.near
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// sortByPair sorts cands by pair. A kind's candidates can number
+// millions (family members at one address are alike), so a long list is
+// sorted by radix, 16 bits of the pair at a time, least significant
+// first, skipping digits all candidates share.
+func sortByPair(cands []candidate) {
+	if len(cands) < 1<<10 {
+		slices.SortFunc(cands, cmpPair)
+		return
+	}
+	key := func(c *candidate) uint64 { return uint64(uint32(c.a))<<32 | uint64(uint32(c.b)) }
+	var all uint64
+	for i := range cands {
+		all |= key(&cands[i])
+	}
+	src, dst := cands, make([]candidate, len(cands))
+	pos := make([]int, 1<<16)
+	for shift := 0; shift < bits.Len64(all); shift += 16 {
+		clear(pos)
+		for i := range src {
+			pos[key(&src[i])>>shift&0xffff]++
+		}
+		if slices.Contains(pos, len(src)) {
+			continue // one digit for all
+		}
+		sum := 0
+		for d, n := range pos {
+			pos[d] = sum
+			sum += n
+		}
+		for i := range src {
+			d := key(&src[i]) >> shift & 0xffff
+			dst[pos[d]] = src[i]
+			pos[d]++
+		}
+		src, dst = dst, src
+	}
+	copy(cands, src) // a no-op if src is cands
+}
+
+// mergePairs merges lists of candidates, each sorted by pair with one
+// candidate per pair, into one such list (as uniquePairs would make of
+// them all): in rounds, each merging neighbours two by two, the merges of
+// a round on as many goroutines as may run.
+func (l *linker) mergePairs(lists [][]candidate) []candidate {
+	lists = slices.DeleteFunc(lists, func(c []candidate) bool { return len(c) == 0 })
+	for len(lists) > 1 {
+		next := make([][]candidate, (len(lists)+1)/2)
+		items := make([]int, len(next))
+		for i := range items {
+			items[i] = i
+		}
+		l.parallel(items, func(i int) {
+			if 2*i+1 == len(lists) {
+				next[i] = lists[2*i]
+				return
+			}
+			next[i] = mergeTwo(lists[2*i], lists[2*i+1])
+			lists[2*i], lists[2*i+1] = nil, nil
+		})
+		lists = next
+	}
+	if len(lists) == 0 {
+		return nil
+	}
+	return lists[0]
+}
+
+// mergeTwo merges two lists sorted by pair, one candidate per pair, into a
+// new one.
+func mergeTwo(x, y []candidate) []candidate {
+	out := make([]candidate, 0, len(x)+len(y))
+	i, j := 0, 0
+	for i < len(x) && j < len(y) {
+		switch c := cmpPair(x[i], y[j]); {
+		case c < 0:
+			out = append(out, x[i])
+			i++
+		case c > 0:
+			out = append(out, y[j])
+			j++
+		default:
+			m := x[i]
+			m.dob = m.dob || y[j].dob
+			m.near = m.near || y[j].near
+			out = append(out, m)
+			i, j = i+1, j+1
+		}
+	}
+	out = append(out, x[i:]...)
+	return append(out, y[j:]...)
 }
 
 // chooseThreshold returns the Dice threshold the target-decoy estimate

@@ -1,10 +1,13 @@
 package linkage
 
 import (
+	"fmt"
 	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"tfmatch/matchkey"
 )
 
 // randomEntries returns n entries over records 0..recs-1 with repeated
@@ -299,5 +302,99 @@ func TestMergeComponents(t *testing.T) {
 	}
 	if len(got.unions) == 0 || len(gotBlocked) < 2 {
 		t.Errorf("%d unions, blocked %v: the test exercises too little", len(got.unions), gotBlocked)
+	}
+}
+
+// TestSortByPair checks the radix sort of candidates against a sort by
+// comparison, on lists long enough for the radix.
+func TestSortByPair(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{0, 5, 1000, 5000, 70000} {
+		for _, hi := range []int32{3, 1 << 10, 1 << 20, 1<<31 - 1} {
+			cands := make([]candidate, n)
+			for i := range cands {
+				a, b := rng.Int32N(hi), rng.Int32N(hi)
+				cands[i] = candidate{a: min(a, b), b: max(a, b), dice: float64(i)}
+			}
+			want := slices.Clone(cands)
+			slices.SortStableFunc(want, cmpPair)
+			sortByPair(cands)
+			// Candidates of one pair (merged by the caller) may come in
+			// any order; the radix sort keeps them in theirs.
+			if n >= 1<<10 && !slices.Equal(cands, want) {
+				t.Fatalf("n=%d, records below %d: radix order differs from a stable sort", n, hi)
+			}
+			if !slices.EqualFunc(cands, want, func(x, y candidate) bool { return cmpPair(x, y) == 0 }) {
+				t.Fatalf("n=%d, records below %d: not sorted by pair", n, hi)
+			}
+		}
+	}
+}
+
+// TestKindTable checks the Builder's kind lookup: every kind is found in
+// its place, an unknown one is not, and few kinds share a hash.
+func TestKindTable(t *testing.T) {
+	b := NewBuilder()
+	places := map[int]int{}
+	for i, in := range b.infos {
+		if k, ok := b.slot.get(in.Kind); !ok || k != i {
+			t.Errorf("kind %q: got %d, %v; want %d", in.Kind, k, ok, i)
+		}
+		places[kindHash(in.Kind)]++
+	}
+	for _, k := range []matchkey.Kind{"", "x", "nino2", "NINO", matchkey.Similarity} {
+		if _, ok := b.slot.get(k); ok {
+			t.Errorf("unknown kind %q found", k)
+		}
+	}
+	if len(places) < len(b.infos)*3/4 {
+		t.Errorf("%d kinds share %d hashes", len(b.infos), len(places))
+	}
+}
+
+// TestSortGroupKind checks that a long group-kind list, sorted by token
+// in buckets and then put in source order, comes out as sorting it by
+// cmpEntryBySource does: with the tokens of one kind from one source and
+// from three, shared across sources.
+func TestSortGroupKind(t *testing.T) {
+	for _, nsrc := range []int{1, 3} {
+		b := NewBuilder()
+		rng := rand.New(rand.NewPCG(5, uint64(nsrc)))
+		const n = 1<<bucketBits + 5000
+		for i := range n {
+			var ref [16]byte
+			ref[0], ref[1], ref[2] = byte(i>>16), byte(i>>8), byte(i)
+			if _, err := b.Add(fmt.Sprint("source", rng.IntN(nsrc)), ref, nil); err != nil {
+				t.Fatal(err)
+			}
+			var v [16]byte
+			v[0], v[15] = byte(rng.IntN(256)), byte(rng.IntN(4000)) // shared by many
+			v[14] = byte(rng.IntN(16))
+			if err := b.AddToken(matchkey.UnitGroup, &v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l, err := b.linker(Config{}.withDefaults())
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, _ := b.slot.get(matchkey.UnitGroup)
+		want := slices.Clone(l.kinds[k].raw.flatten())
+		for i := range want {
+			want[i].rec = l.canon[want[i].rec]
+		}
+		slices.SortFunc(want, cmpEntryBySource(l.src))
+		// flatten emptied the list: put it back, in another order.
+		in := slices.Clone(want)
+		rng.Shuffle(len(in), func(i, j int) { in[i], in[j] = in[j], in[i] })
+		l.kinds[k].raw = &chunked[entry]{}
+		for _, e := range in {
+			e.rec = l.orig[e.rec]
+			l.kinds[k].raw.append(e)
+		}
+		l.sortKinds()
+		if !slices.Equal(l.kinds[k].entries, want) {
+			t.Errorf("%d sources: group kind sorted differently", nsrc)
+		}
 	}
 }

@@ -523,35 +523,71 @@ func (s *Store) ForEachRecord(ctx context.Context, fn func(Record) error) error 
 // record in place (see RecordView), valid only during the call (the view
 // itself is reused), in key order.
 //
-// The scan runs on two goroutines: one walks badger's tables and copies
+// The scan runs on three goroutines: one walks badger's tables and copies
 // the values, in chunks of about a megabyte, without badger's prefetch;
-// the caller's goroutine parses them and calls fn. At a few million
-// records the walk (merging the tables' iterators, faulting their pages
-// in) costs about as much as what a link run does with each record, so
-// the two overlap. At most three chunks exist at once.
+// one parses each chunk's records; the caller's goroutine calls fn with
+// each. At a few million records the walk (merging the tables'
+// iterators, faulting their pages in) and the parse together cost about
+// as much as what a link run does with each record, so they overlap. At
+// most four chunks exist at once.
 func (s *Store) ForEachRecordView(ctx context.Context, fn func(*RecordView) error) error {
 	const chunkBytes = 1 << 20
 	type chunk struct {
 		buf  []byte
 		ends []int    // end of each value in buf
 		exp  []uint64 // each value's expiry, as badger keeps it
+		// views are the records parsed, in order; err, if set, is why
+		// the value after the last view could not be parsed.
+		views []RecordView
+		err   error
 	}
-	full := make(chan *chunk, 1)
-	free := make(chan *chunk, 3)
-	for range 3 {
+	walked := make(chan *chunk, 1) // to parse
+	full := make(chan *chunk, 1)   // parsed, for fn
+	free := make(chan *chunk, 4)
+	for range 4 {
 		free <- &chunk{buf: make([]byte, 0, chunkBytes+64<<10)}
+	}
+	parse := func(c *chunk) {
+		c.views, c.err = c.views[:0], nil
+		start := 0
+		for i, end := range c.ends {
+			v, err := ParseRecordView(c.buf[start:end])
+			if err != nil {
+				c.err = fmt.Errorf("store: records: %w", err)
+				return
+			}
+			if exp := c.exp[i]; exp != 0 {
+				v.Expires = time.Unix(int64(exp), 0).UTC()
+			}
+			c.views = append(c.views, v)
+			start = end
+		}
 	}
 	stop := make(chan struct{})
 	scanErr := make(chan error, 1)
 	go func() {
 		defer close(full)
+		for c := range walked {
+			parse(c)
+			select {
+			case full <- c:
+			case <-stop:
+				for range walked {
+					// Let the walk see stop and finish.
+				}
+				return
+			}
+		}
+	}()
+	go func() {
+		defer close(walked)
 		scanErr <- s.db.View(func(txn *badger.Txn) error {
 			it := txn.NewIterator(badger.IteratorOptions{Prefix: tablePrefix(prefixRecord, s.epoch)})
 			defer it.Close()
 			c := <-free
 			send := func() bool {
 				select {
-				case full <- c:
+				case walked <- c:
 				case <-stop:
 					return false
 				}
@@ -585,24 +621,17 @@ func (s *Store) ForEachRecordView(ctx context.Context, fn func(*RecordView) erro
 		})
 	}()
 	err := func() error {
-		var v RecordView // one for the whole scan: fn may not keep it
 		for c := range full {
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("store: records: %w", err)
 			}
-			start := 0
-			for i, end := range c.ends {
-				var err error
-				if v, err = ParseRecordView(c.buf[start:end]); err != nil {
-					return fmt.Errorf("store: records: %w", err)
-				}
-				if exp := c.exp[i]; exp != 0 {
-					v.Expires = time.Unix(int64(exp), 0).UTC()
-				}
-				if err := fn(&v); err != nil {
+			for i := range c.views {
+				if err := fn(&c.views[i]); err != nil {
 					return err
 				}
-				start = end
+			}
+			if c.err != nil {
+				return c.err
 			}
 			free <- c
 		}
@@ -610,7 +639,7 @@ func (s *Store) ForEachRecordView(ctx context.Context, fn func(*RecordView) erro
 	}()
 	close(stop)
 	for range full {
-		// Let the scan see stop and finish.
+		// Let the parse and the walk see stop and finish.
 	}
 	if serr := <-scanErr; err == nil {
 		err = serr

@@ -97,7 +97,7 @@ func FuzzParseRecordView(f *testing.F) {
 	})
 }
 
-// TestForEachRecordView checks the two-goroutine scan against
+// TestForEachRecordView checks the scan (on three goroutines) against
 // ForEachRecord on a store of several chunks: the same records in the
 // same order, and an error from fn, or a cancelled context, ends the scan
 // with that error and leaves no goroutine behind.
