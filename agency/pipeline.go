@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -261,7 +262,9 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 					Reason: fmt.Sprintf("repeats the record id of line %d: the id stays one record, with the indicators of all its rows combined and the other fields of the first row that can be accepted", first)})
 				continue
 			}
-			firstLine[id] = row.Line
+			// The id is a slice of the row's whole line as the CSV
+			// reader read it: a copy keeps only the id alive.
+			firstLine[strings.Clone(id)] = row.Line
 			if len(firstLine) == idsBeforeResize {
 				resize()
 			}

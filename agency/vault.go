@@ -78,6 +78,9 @@ const (
 	vaultBlockCacheSize = 16 << 20
 	vaultIndexCacheSize = 8 << 20
 	vaultValueLogSize   = 64 << 20
+	// vaultLevelZeroTables is how many flushed memtables the vault lets
+	// level 0 hold before it compacts them (badger's default is 5).
+	vaultLevelZeroTables = 64
 )
 
 // OpenVault opens (creating if needed) the vault in dir. It fails with
@@ -101,6 +104,9 @@ func OpenVault(dir string, opts VaultOptions) (*Vault, error) {
 		WithBlockCacheSize(vaultBlockCacheSize).
 		WithMemTableSize(vaultMemTableSize).
 		WithValueLogFileSize(vaultValueLogSize).
+		WithNumLevelZeroTables(vaultLevelZeroTables).
+		WithNumLevelZeroTablesStall(2 * vaultLevelZeroTables).
+		WithNumCompactors(2).
 		// A record is in the vault before its tokens leave the node, even
 		// across a power cut: every write is on disk when put returns.
 		WithSyncWrites(true)
