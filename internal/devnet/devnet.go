@@ -153,6 +153,7 @@ type proc struct {
 	exited   bool
 	usage    Usage // set when exited
 	peakAnon int64 // largest RssAnon sampled so far
+	peakHWM  int64 // VmHWM as last sampled
 }
 
 func (c *Config) defaults() error {
@@ -495,13 +496,14 @@ func (n *Net) start(name, bin string, args []string) error {
 	}
 	p := &proc{name: name, cmd: cmd, out: out, done: make(chan error, 1)}
 	stopSampling := make(chan struct{})
-	go p.sampleAnon(stopSampling)
+	go p.sampleMemory(stopSampling)
 	go func() {
 		err := cmd.Wait()
 		close(stopSampling)
 		p.mu.Lock()
 		p.exited, p.usage = true, usageOf(cmd.ProcessState)
 		p.usage.PeakAnon = p.peakAnon
+		p.usage.PeakRSS = p.peakHWM
 		p.mu.Unlock()
 		logf.Close()
 		p.done <- err

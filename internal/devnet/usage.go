@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -15,8 +14,9 @@ import (
 type Usage struct {
 	// CPU is the processor time, user and system.
 	CPU time.Duration
-	// PeakRSS is the largest resident set the process had, in bytes
-	// (zero where the system does not report it).
+	// PeakRSS is the largest resident set the process had (VmHWM), in
+	// bytes, as last sampled while it ran (every 100 ms); zero where the
+	// system does not report it.
 	PeakRSS int64
 	// PeakAnon is the largest anonymous resident memory (RssAnon: heap
 	// and stacks, not the pages of files it maps, such as badger's
@@ -25,17 +25,16 @@ type Usage struct {
 	PeakAnon int64
 }
 
-// usageOf reads what the kernel reported for an exited process.
+// usageOf reads what the kernel reported for an exited process: its
+// processor time. Its ru_maxrss is not used: Linux carries the resident
+// high-water mark of the process that forked it (matchctl, holding the
+// district it generated) across exec, so a small node would report
+// matchctl's size; the node's own VmHWM is sampled instead.
 func usageOf(ps *os.ProcessState) Usage {
 	if ps == nil {
 		return Usage{}
 	}
-	u := Usage{CPU: ps.UserTime() + ps.SystemTime()}
-	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		// Linux reports ru_maxrss in KiB.
-		u.PeakRSS = int64(ru.Maxrss) * 1024
-	}
-	return u
+	return Usage{CPU: ps.UserTime() + ps.SystemTime()}
 }
 
 // finalUsage returns the usage of an exited node; for one still running
@@ -47,11 +46,12 @@ func (p *proc) finalUsage() Usage {
 		return p.usage
 	}
 	cpu, _ := procCPU(p.cmd)
-	return Usage{CPU: cpu, PeakAnon: p.peakAnon}
+	return Usage{CPU: cpu, PeakRSS: p.peakHWM, PeakAnon: p.peakAnon}
 }
 
-// sampleAnon records the process's largest RssAnon until stop is closed.
-func (p *proc) sampleAnon(stop <-chan struct{}) {
+// sampleMemory records the process's VmHWM and its largest RssAnon until
+// stop is closed.
+func (p *proc) sampleMemory(stop <-chan struct{}) {
 	path := fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid)
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
@@ -65,12 +65,17 @@ func (p *proc) sampleAnon(stop <-chan struct{}) {
 		if err != nil {
 			continue
 		}
-		v, err := parseStatusKB(string(b), "RssAnon:")
+		anon, err := parseStatusKB(string(b), "RssAnon:")
+		if err != nil {
+			continue
+		}
+		hwm, err := parseStatusHWM(string(b))
 		if err != nil {
 			continue
 		}
 		p.mu.Lock()
-		p.peakAnon = max(p.peakAnon, v)
+		p.peakAnon = max(p.peakAnon, anon)
+		p.peakHWM = max(p.peakHWM, hwm)
 		p.mu.Unlock()
 	}
 }
