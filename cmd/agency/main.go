@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -160,6 +161,12 @@ func run(ctx context.Context, c config, logger *slog.Logger, stdout io.Writer) e
 	}
 	if c.serve == "" {
 		return nil
+	}
+	if c.extract != "" {
+		// What the submission held (rows in flight, the map of record
+		// ids, batches) is garbage now: hand it back to the system
+		// before serving for what may be months.
+		debug.FreeOSMemory()
 	}
 	tlsCfg, err := pki.ServerConfig(c.cert, c.key, c.ca)
 	if err != nil {

@@ -23,7 +23,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	households := fs.Int("households", 200000, "households in the synthetic district (2,000,000 is about 5 million people)")
 	seed := fs.Int64("seed", 1, "seed of the synthetic district")
 	profile := fs.String("profile", "", "write a CPU profile of every node to this directory (NAME.pprof)")
-	memLimit := fs.Int("matcher-memory-limit-mib", 4608, "the matcher's soft heap limit, MiB (its -memory-limit-mib; 0 for none)")
+	memLimit := fs.Int("matcher-memory-limit-mib", 3584, "the matcher's soft heap limit, MiB (its -memory-limit-mib; 0 for none)")
 	out := fs.String("out", "", "append the figures as one JSON line to this file (default: print it)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
