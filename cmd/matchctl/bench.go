@@ -24,12 +24,16 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Int64("seed", 1, "seed of the synthetic district")
 	profile := fs.String("profile", "", "write a CPU profile of every node to this directory (NAME.pprof)")
 	memLimit := fs.Int("matcher-memory-limit-mib", 3584, "the matcher's soft heap limit, MiB (its -memory-limit-mib; 0 for none)")
+	agencyProcs := fs.Int("agency-procs", 1, "each agency node's GOMAXPROCS (0: the machine's processors); four agency nodes and the matcher share the machine")
 	out := fs.String("out", "", "append the figures as one JSON line to this file (default: print it)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *households <= 0 {
 		return usageError{"-households must be positive"}
+	}
+	if *agencyProcs < 0 {
+		return usageError{"-agency-procs must not be negative"}
 	}
 	if *bin == "" {
 		exe, err := os.Executable()
@@ -43,7 +47,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	limit := devnet.MeasureHMACLimit(time.Second)
 	fmt.Fprintf(stdout, "tfmatch bench: %d households, seed %d, in %s\n\nstages:\n", *households, *seed, *dir)
 	start := time.Now()
-	res, err := devnet.Run(ctx, devnet.Config{Dir: *dir, Bin: *bin, Households: *households, Seed: *seed, Log: stdout, ProfileDir: *profile, MatcherMemoryLimitMiB: *memLimit})
+	res, err := devnet.Run(ctx, devnet.Config{Dir: *dir, Bin: *bin, Households: *households, Seed: *seed, Log: stdout, ProfileDir: *profile, MatcherMemoryLimitMiB: *memLimit, AgencyProcs: *agencyProcs})
 	if err != nil {
 		return err
 	}
@@ -51,6 +55,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	f.AgencyGoMaxProcs = *agencyProcs
 	// The match-key stage alone, on the same extracts, once the nodes
 	// have stopped.
 	stage, err := devnet.MeasureMatchKeyStage(res.DistrictDir, time.Second)

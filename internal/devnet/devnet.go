@@ -64,6 +64,11 @@ type Config struct {
 	// MatcherMemoryLimitMiB, when positive, is the matcher's soft heap
 	// limit (its -memory-limit-mib).
 	MatcherMemoryLimitMiB int
+	// AgencyProcs, when positive, is each agency node's GOMAXPROCS: the
+	// processors its Go runtime runs goroutines on at once, and so its
+	// pseudonymising workers. Zero leaves the runtime's default (every
+	// processor of the machine).
+	AgencyProcs int
 }
 
 // Stage is one timed step.
@@ -332,7 +337,11 @@ func (n *Net) run(ctx context.Context) (*Result, error) {
 			if a == CouncilParty {
 				args = append(args, "-serve", "127.0.0.1:0", "-addr-file", councilAddr)
 			}
-			if err := n.start(a, filepath.Join(cfg.Bin, "agency"), args); err != nil {
+			var env []string
+			if cfg.AgencyProcs > 0 {
+				env = []string{fmt.Sprintf("GOMAXPROCS=%d", cfg.AgencyProcs)}
+			}
+			if err := n.start(a, filepath.Join(cfg.Bin, "agency"), args, env...); err != nil {
 				return err
 			}
 			if a != CouncilParty {
@@ -473,8 +482,9 @@ func (n *Net) dial(addr, pkiDir, party string) (*grpc.ClientConn, error) {
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20)))
 }
 
-// start launches a node; its stderr goes to DIR/logs/NAME.log.
-func (n *Net) start(name, bin string, args []string) error {
+// start launches a node, with env added to matchctl's environment; its
+// stderr goes to DIR/logs/NAME.log.
+func (n *Net) start(name, bin string, args []string, env ...string) error {
 	logf, err := os.Create(filepath.Join(n.cfg.Dir, "logs", name+".log"))
 	if err != nil {
 		return err
@@ -487,6 +497,9 @@ func (n *Net) start(name, bin string, args []string) error {
 		args = append([]string{"-cpuprofile", filepath.Join(n.cfg.ProfileDir, name+".pprof")}, args...)
 	}
 	cmd := exec.Command(bin, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	out := &bytes.Buffer{}
 	cmd.Stdout = io.MultiWriter(out, logf)
 	cmd.Stderr = logf

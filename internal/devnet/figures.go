@@ -32,6 +32,9 @@ type Figures struct {
 	Households int       `json:"households"`
 	Time       time.Time `json:"time"`
 	GoMaxProcs int       `json:"gomaxprocs"`
+	// AgencyGoMaxProcs is each agency node's GOMAXPROCS when the run set
+	// one (Config.AgencyProcs); zero when they had the machine's default.
+	AgencyGoMaxProcs int `json:"agency_gomaxprocs,omitempty"`
 
 	// Records is what the matcher linked; Tokens what the agencies sent.
 	Records           int `json:"records"`
@@ -254,13 +257,21 @@ func (f Figures) WriteJSON(w io.Writer) error {
 }
 
 // WriteTable prints the figures for a reader.
+// agencyProcs is the table's note of the agencies' GOMAXPROCS, when set.
+func agencyProcs(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(", GOMAXPROCS %d each", n)
+}
+
 func (f Figures) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(what, value, note string) { fmt.Fprintf(tw, "%s\t%s\t%s\n", what, value, note) }
 	row("district", fmt.Sprintf("%d households", f.Households), fmt.Sprintf("%d extract rows, %d records linked, %d tokens (%.2f per record)", f.ExtractRows, f.Records, f.Tokens, ratio(float64(f.Tokens), float64(f.Records))))
 	row("result", fmt.Sprintf("%d persons", f.Persons), fmt.Sprintf("%d households, %d flagged", f.LinkedHouseholds, f.FlaggedHouseholds))
 	row("HMAC-SHA256 limit", fmt.Sprintf("%.0f ns", f.HMACLimitNs), fmt.Sprintf("%s tokens/s per core", human(ratio(1e9, f.HMACLimitNs))))
-	row("pseudonymise, whole node", fmt.Sprintf("%s tokens/CPU s", human(f.PseudoTokensPerCPU)), fmt.Sprintf("%.1f%% of the HMAC limit; %s records/CPU s; agencies %.2f CPU s (CSV, normalise, keys, Bloom filter, vault, wire)", 100*f.PseudoShareOfLimit, human(f.PseudoRecordsPerCPU), f.AgencyCPUSec))
+	row("pseudonymise, whole node", fmt.Sprintf("%s tokens/CPU s", human(f.PseudoTokensPerCPU)), fmt.Sprintf("%.1f%% of the HMAC limit; %s records/CPU s; agencies %.2f CPU s (CSV, normalise, keys, Bloom filter, vault, wire)%s", 100*f.PseudoShareOfLimit, human(f.PseudoRecordsPerCPU), f.AgencyCPUSec, agencyProcs(f.AgencyGoMaxProcs)))
 	if f.StageTokensPerCPU > 0 {
 		row("pseudonymise, match keys", fmt.Sprintf("%s tokens/CPU s", human(f.StageTokensPerCPU)), fmt.Sprintf("%.1f%% of the HMAC limit (%.0f ns, measured in turns with it); %s records/CPU s (normalise, derive, one HMAC per key; in-process, one core)", 100*f.StageShareOfLimit, f.StageHMACLimitNs, human(f.StageRecordsPerCPU)))
 	}

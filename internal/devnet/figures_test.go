@@ -170,6 +170,7 @@ func TestMeasure(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.GoMaxProcs = 2 // the machine's, not the run's
+	f.AgencyGoMaxProcs = 1
 	checks := []struct {
 		name      string
 		got, want float64
