@@ -162,21 +162,61 @@ func All() []Info {
 	return out
 }
 
-// index finds a kind's place in registry. It is built once from registry
-// and only read: the matcher looks up the kind of every token it
-// receives, tens of millions in a large run.
-var index = func() map[Kind]int {
-	m := make(map[Kind]int, len(registry))
+// index finds a kind's place in registry (plus one; zero marks an empty
+// slot). It is built once from registry and only read: the matcher looks
+// up the kind of every token it receives, tens of millions in a large
+// run, so it is an open-addressed table hashed on a kind's length and two
+// of its bytes, the candidate then compared whole, rather than a map that
+// hashes every byte.
+var index = func() (t [indexSlots]uint8) {
 	for i, in := range registry {
-		m[in.Kind] = i
+		h := slot(in.Kind)
+		for t[h] != 0 {
+			h = (h + 1) % indexSlots
+		}
+		t[h] = uint8(i + 1)
 	}
-	return m
+	return t
 }()
+
+// indexSlots is the size of index: a power of two, at least twice the
+// number of kinds, so that probes are short.
+const indexSlots = 128
+
+// slot is where k's probe starts in index.
+func slot[S ~string | ~[]byte](k S) int {
+	n := len(k)
+	if n == 0 {
+		return 0
+	}
+	return int((uint(n)*97 + uint(k[0])*31 + uint(k[n-1])*7 + uint(k[n/2])) % indexSlots)
+}
+
+// find returns k's place in registry, or -1.
+func find[S ~string | ~[]byte](k S) int {
+	for h := slot(k); index[h] != 0; h = (h + 1) % indexSlots {
+		if i := int(index[h]) - 1; string(registry[i].Kind) == string(k) {
+			return i
+		}
+	}
+	return -1
+}
 
 // Lookup returns the description of k, and false if k is not a known kind.
 func Lookup(k Kind) (Info, bool) {
-	i, ok := index[k]
-	if !ok {
+	i := find(k)
+	if i < 0 {
+		return Info{}, false
+	}
+	return registry[i], true
+}
+
+// LookupBytes is Lookup of a kind's name as bytes, as a decoder has it:
+// the Info's Kind is the package's constant, so a caller keeps no copy of
+// b.
+func LookupBytes(b []byte) (Info, bool) {
+	i := find(b)
+	if i < 0 {
 		return Info{}, false
 	}
 	return registry[i], true

@@ -95,16 +95,11 @@ const maxNames = 256
 // matchkey constants and indicator names strings kept from one batch to
 // the next, so that neither costs an allocation per record.
 type batchDecoder struct {
-	kinds map[string]matchkey.Kind
 	names map[string]string
 }
 
 func newBatchDecoder() *batchDecoder {
-	d := &batchDecoder{kinds: map[string]matchkey.Kind{}, names: map[string]string{}}
-	for _, in := range matchkey.All() {
-		d.kinds[string(in.Kind)] = in.Kind
-	}
-	return d
+	return &batchDecoder{names: map[string]string{}}
 }
 
 // field reads one field's tag and, for the length-delimited, varint and
@@ -252,14 +247,14 @@ func (d *batchDecoder) token(b []byte) (ingest.Token, error) {
 		}
 		switch num {
 		case 1:
-			k, ok := d.kinds[string(v)]
+			in, ok := matchkey.LookupBytes(v)
 			if !ok {
 				if !utf8.Valid(v) {
 					return ingest.Token{}, errors.New("kind is not UTF-8")
 				}
-				k = matchkey.Kind(v) // unknown: refused by ingest, by name
+				in.Kind = matchkey.Kind(v) // unknown: refused by ingest, by name
 			}
-			t.Kind = k
+			t.Kind = in.Kind
 		case 2:
 			t.Value = v
 		}
