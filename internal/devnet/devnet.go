@@ -140,7 +140,7 @@ type AuditCheck struct {
 // Net is a running development programme.
 type Net struct {
 	cfg Config
-	// procsMu guards procs against sampleTotal; the goroutine that
+	// procsMu guards procs against sample; the goroutine that
 	// starts nodes reads procs without it.
 	procsMu sync.Mutex
 	procs   []*proc
@@ -189,7 +189,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	n := &Net{cfg: cfg}
 	stopSampling := make(chan struct{})
 	total := make(chan int64, 1)
-	go func() { total <- n.sampleTotal(stopSampling) }()
+	go func() { total <- n.sample(stopSampling) }()
 	res, err := n.run(ctx)
 	n.stop()
 	close(stopSampling)
@@ -508,11 +508,8 @@ func (n *Net) start(name, bin string, args []string, env ...string) error {
 		return fmt.Errorf("starting %s: %w", name, err)
 	}
 	p := &proc{name: name, cmd: cmd, out: out, done: make(chan error, 1)}
-	stopSampling := make(chan struct{})
-	go p.sampleMemory(stopSampling)
 	go func() {
 		err := cmd.Wait()
-		close(stopSampling)
 		p.mu.Lock()
 		p.exited, p.usage = true, usageOf(cmd.ProcessState)
 		p.usage.PeakAnon = p.peakAnon

@@ -49,40 +49,27 @@ func (p *proc) finalUsage() Usage {
 	return Usage{CPU: cpu, PeakRSS: p.peakHWM, PeakAnon: p.peakAnon}
 }
 
-// sampleMemory records the process's VmHWM and its largest RssAnon until
-// stop is closed.
-func (p *proc) sampleMemory(stop <-chan struct{}) {
-	path := fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid)
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			continue
-		}
-		anon, err := parseStatusKB(string(b), "RssAnon:")
-		if err != nil {
-			continue
-		}
-		hwm, err := parseStatusHWM(string(b))
-		if err != nil {
-			continue
-		}
-		p.mu.Lock()
-		p.peakAnon = max(p.peakAnon, anon)
-		p.peakHWM = max(p.peakHWM, hwm)
-		p.mu.Unlock()
+// status returns the text of a running node's /proc/PID/status, and
+// false once it has exited or where the system has none.
+func (p *proc) status() (string, bool) {
+	p.mu.Lock()
+	exited := p.exited
+	p.mu.Unlock()
+	if exited || p.cmd.Process == nil {
+		return "", false
 	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return "", false
+	}
+	return string(b), true
 }
 
-// sampleTotal returns the largest sum of the running nodes' resident sets
-// (VmRSS) seen every 100 ms until stop is closed.
-func (n *Net) sampleTotal(stop <-chan struct{}) int64 {
+// sample reads every running node's /proc/PID/status every 100 ms until
+// stop is closed: it keeps each node's VmHWM and largest RssAnon, and
+// returns the largest sum of the nodes' resident sets (VmRSS) in one
+// reading.
+func (n *Net) sample(stop <-chan struct{}) int64 {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	var peak int64
@@ -97,19 +84,23 @@ func (n *Net) sampleTotal(stop <-chan struct{}) int64 {
 		n.procsMu.Unlock()
 		var sum int64
 		for _, p := range procs {
-			p.mu.Lock()
-			exited := p.exited
-			p.mu.Unlock()
-			if exited || p.cmd.Process == nil {
+			st, ok := p.status()
+			if !ok {
 				continue
 			}
-			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
-			if err != nil {
-				continue
-			}
-			if v, err := parseStatusKB(string(b), "VmRSS:"); err == nil {
+			if v, err := parseStatusKB(st, "VmRSS:"); err == nil {
 				sum += v
 			}
+			anon, errAnon := parseStatusKB(st, "RssAnon:")
+			hwm, errHWM := parseStatusHWM(st)
+			p.mu.Lock()
+			if errAnon == nil {
+				p.peakAnon = max(p.peakAnon, anon)
+			}
+			if errHWM == nil {
+				p.peakHWM = max(p.peakHWM, hwm)
+			}
+			p.mu.Unlock()
 		}
 		peak = max(peak, sum)
 	}
@@ -179,17 +170,11 @@ func parseStatCPU(stat string) (time.Duration, error) {
 func (n *Net) peakRSS() map[string]int64 {
 	out := map[string]int64{}
 	for _, p := range n.procs {
-		p.mu.Lock()
-		exited := p.exited
-		p.mu.Unlock()
-		if exited || p.cmd.Process == nil {
+		st, ok := p.status()
+		if !ok {
 			continue
 		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
-		if err != nil {
-			continue
-		}
-		if v, err := parseStatusHWM(string(b)); err == nil {
+		if v, err := parseStatusHWM(st); err == nil {
 			out[p.name] = v
 		}
 	}
