@@ -202,6 +202,12 @@ func find[S ~string | ~[]byte](k S) int {
 	return -1
 }
 
+// Index returns k's place in All, and false if k is not a known kind.
+func Index(k Kind) (int, bool) {
+	i := find(k)
+	return i, i >= 0
+}
+
 // Lookup returns the description of k, and false if k is not a known kind.
 func Lookup(k Kind) (Info, bool) {
 	i := find(k)

@@ -30,6 +30,15 @@ func TestLookupEveryKind(t *testing.T) {
 			t.Errorf("Valid(%q) = false", want.Kind)
 		}
 	}
+	for i, want := range All() {
+		if got, ok := Index(want.Kind); !ok || got != i {
+			t.Errorf("Index(%q) = %d, %v; want %d", want.Kind, got, ok, i)
+		}
+		if i > 0 && All()[i-1].Strength >= want.Strength {
+			t.Errorf("All: %q (strength %d) after %q (strength %d); want strongest first",
+				want.Kind, want.Strength, All()[i-1].Kind, All()[i-1].Strength)
+		}
+	}
 }
 
 func TestLookupUnknown(t *testing.T) {
@@ -48,6 +57,9 @@ func TestLookupUnknown(t *testing.T) {
 		}
 		if in, ok := LookupBytes([]byte(k)); ok {
 			t.Errorf("LookupBytes(%q) = %+v, want unknown", k, in)
+		}
+		if i, ok := Index(Kind(k)); ok {
+			t.Errorf("Index(%q) = %d, want unknown", k, i)
 		}
 	}
 }

@@ -87,7 +87,6 @@ import (
 	"math/bits"
 	"runtime"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 
@@ -385,7 +384,6 @@ func (l *linker) groupSources(c matchkey.Class) []int32 {
 // from a store (the link run) need never hold them decoded. Link(recs)
 // is a Builder fed from recs, so both give the same result.
 type Builder struct {
-	slot    kindTable // kind -> index in infos
 	infos   []matchkey.Info
 	entries []chunked[entry] // per kind: rec is the input index
 	srcID   map[string]int32
@@ -405,63 +403,15 @@ type Builder struct {
 
 // NewBuilder returns an empty Builder.
 func NewBuilder() *Builder {
-	infos := matchkey.All()
-	sort.SliceStable(infos, func(a, b int) bool { return infos[a].Strength < infos[b].Strength })
-	b := &Builder{infos: infos, entries: make([]chunked[entry], len(infos)), srcID: map[string]int32{}}
-	for i, in := range infos {
-		b.slot.put(in.Kind, i)
-	}
-	return b
-}
-
-// kindTable maps a kind to its index in Builder.infos: an open-addressed
-// table hashed on a kind's length and last two bytes, which for the few
-// dozen kinds there are is cheaper than a map's hash of the whole name,
-// and a link run looks up every token's kind (more than a hundred
-// million at five million records).
-type kindTable struct {
-	kinds [kindTableLen]matchkey.Kind // "" for a free place
-	slots [kindTableLen]int
-}
-
-// kindTableLen is a power of two, at least twice the number of kinds.
-const kindTableLen = 256
-
-func kindHash(k matchkey.Kind) int {
-	n := len(k)
-	if n < 2 {
-		return n
-	}
-	return (n*0x3b ^ int(k[n-1])*0x11 ^ int(k[n-2])*0x5) & (kindTableLen - 1)
-}
-
-func (t *kindTable) put(k matchkey.Kind, slot int) {
-	i := kindHash(k)
-	for t.kinds[i] != "" {
-		i = (i + 1) & (kindTableLen - 1)
-	}
-	t.kinds[i], t.slots[i] = k, slot
-}
-
-func (t *kindTable) get(k matchkey.Kind) (int, bool) {
-	for i := kindHash(k); t.kinds[i] != ""; i = (i + 1) & (kindTableLen - 1) {
-		if t.kinds[i] == k {
-			return t.slots[i], true
-		}
-	}
-	return 0, false
+	infos := matchkey.All() // strongest first, each at its matchkey.Index
+	return &Builder{infos: infos, entries: make([]chunked[entry], len(infos)), srcID: map[string]int32{}}
 }
 
 // Len returns the number of records added.
 func (b *Builder) Len() int { return b.refs.n }
 
 // Source returns the source of record i (its index from Add).
-func (b *Builder) Source(i int) string {
-	if b.srcFlat != nil {
-		return b.sources[b.srcFlat[i]]
-	}
-	return b.sources[*b.src.at(i)]
-}
+func (b *Builder) Source(i int) string { return b.sources[b.SourceIndex(i)] }
 
 // SourceIndex returns the index of record i's source among the sources
 // of the records added, numbered in order of each source's first record,
@@ -540,22 +490,17 @@ func (b *Builder) add(empty bool, id int32, ref [16]byte, f []byte) (int, error)
 
 // AddToken adds a token to the record added last.
 func (b *Builder) AddToken(kind matchkey.Kind, value *[store.TokenLen]byte) error {
-	k, ok := b.slot.get(kind)
-	return b.addToken(k, ok, kind, value)
-}
-
-func (b *Builder) addToken(k int, ok bool, kind matchkey.Kind, value *[store.TokenLen]byte) error {
 	if b.err != nil {
 		return b.err
 	}
 	i := b.src.n - 1
-	switch {
-	case i < 0:
+	if i < 0 {
 		b.err = errors.New("linkage: token added before any record")
-	case !ok:
-		b.err = fmt.Errorf("linkage: record %d: unknown token kind %q", i, kind)
+		return b.err
 	}
-	if b.err != nil {
+	k, ok := matchkey.Index(kind)
+	if !ok {
+		b.err = fmt.Errorf("linkage: record %d: unknown token kind %q", i, kind)
 		return b.err
 	}
 	b.entries[k].append(entry{hi: binary.BigEndian.Uint64(value[:8]), lo: binary.BigEndian.Uint32(value[8:12]), rec: int32(i)})

@@ -331,27 +331,6 @@ func TestSortByPair(t *testing.T) {
 	}
 }
 
-// TestKindTable checks the Builder's kind lookup: every kind is found in
-// its place, an unknown one is not, and few kinds share a hash.
-func TestKindTable(t *testing.T) {
-	b := NewBuilder()
-	places := map[int]int{}
-	for i, in := range b.infos {
-		if k, ok := b.slot.get(in.Kind); !ok || k != i {
-			t.Errorf("kind %q: got %d, %v; want %d", in.Kind, k, ok, i)
-		}
-		places[kindHash(in.Kind)]++
-	}
-	for _, k := range []matchkey.Kind{"", "x", "nino2", "NINO", matchkey.Similarity} {
-		if _, ok := b.slot.get(k); ok {
-			t.Errorf("unknown kind %q found", k)
-		}
-	}
-	if len(places) < len(b.infos)*3/4 {
-		t.Errorf("%d kinds share %d hashes", len(b.infos), len(places))
-	}
-}
-
 // TestSortGroupKind checks that a long group-kind list, sorted by token
 // in buckets and then put in source order, comes out as sorting it by
 // cmpEntryBySource does: with the tokens of one kind from one source and
@@ -378,7 +357,7 @@ func TestSortGroupKind(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		k, _ := b.slot.get(matchkey.UnitGroup)
+		k, _ := matchkey.Index(matchkey.UnitGroup)
 		want := slices.Clone(l.kinds[k].raw.flatten())
 		for i := range want {
 			want[i].rec = l.canon[want[i].rec]
