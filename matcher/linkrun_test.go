@@ -22,7 +22,8 @@ import (
 func TestLinkRunMatchesCluster(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
-	for s, recs := range randomDistrict() {
+	district := randomDistrict()
+	for s, recs := range district {
 		if _, err := st.PutBatch(ctx, recs[0].Source, fmt.Sprint("b", s), recs); err != nil {
 			t.Fatal(err)
 		}
@@ -36,10 +37,15 @@ func TestLinkRunMatchesCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Outcomes are evaluated once per distinct set of facts: each must
-	// be what the rules give for its household's own facts.
+	// A household's facts, counted here from the records and the
+	// assignments, must be its own (they are memoised per distinct set),
+	// and its outcome what the rules give for them.
+	want := householdFacts(t, district, c)
 	rs := rules.Phase1()
 	for h, hh := range c.Households {
+		if got := nonZero(hh.Facts); !reflect.DeepEqual(got, want[h]) {
+			t.Fatalf("household %d: facts %+v, its records give %+v", h, got, want[h])
+		}
 		out, err := rs.Evaluate(hh.Facts)
 		if err != nil {
 			t.Fatal(err)
@@ -48,14 +54,73 @@ func TestLinkRunMatchesCluster(t *testing.T) {
 			t.Fatalf("household %d: outcome %+v, rules give %+v for its facts %+v", h, hh.Outcome, out, hh.Facts)
 		}
 	}
-	want := NewRun(c, now)
-	want.Epoch, want.Finished = run.Epoch, run.Finished
-	if len(want.Flagged) == 0 {
+	wantRun := NewRun(c, now)
+	wantRun.Epoch, wantRun.Finished = run.Epoch, run.Finished
+	if len(wantRun.Flagged) == 0 {
 		t.Fatal("no household flagged: the test data flag nothing")
 	}
-	if !reflect.DeepEqual(run, want) {
-		t.Errorf("LinkRun differs from NewRun(Cluster):\n got %+v\nwant %+v", run, want)
+	if !reflect.DeepEqual(run, wantRun) {
+		t.Errorf("LinkRun differs from NewRun(Cluster):\n got %+v\nwant %+v", run, wantRun)
 	}
+}
+
+// householdFacts counts each household's facts from the records and the
+// clustering's assignments, without the engine's code: its persons, the
+// persons each source has a record of, and the persons with each
+// indicator true in any of their records.
+func householdFacts(t *testing.T, district [][]store.Record, c *Clustering) []rules.Facts {
+	t.Helper()
+	type key struct {
+		person int
+		what   string
+	}
+	members := make([]map[int]bool, len(c.Households))
+	seen := map[key]bool{}
+	out := make([]rules.Facts, len(c.Households))
+	for h := range out {
+		out[h] = rules.Facts{Count: map[string]int{}, Sources: map[string]int{}}
+		members[h] = map[int]bool{}
+	}
+	for _, recs := range district {
+		for _, r := range recs {
+			a, ok := c.Lookup(r.Source, r.Ref)
+			if !ok {
+				t.Fatalf("record %s %x not in the clustering", r.Source, r.Ref)
+			}
+			f := &out[a.Household]
+			members[a.Household][a.Person] = true
+			if k := (key{a.Person, "source " + r.Source}); !seen[k] {
+				seen[k] = true
+				f.Sources[r.Source]++
+			}
+			for ind, v := range r.Indicators {
+				if k := (key{a.Person, "indicator " + ind}); v && !seen[k] {
+					seen[k] = true
+					f.Count[ind]++
+				}
+			}
+		}
+	}
+	for h := range out {
+		out[h].Members = len(members[h])
+	}
+	return out
+}
+
+// nonZero is f with its zero counts dropped and its maps never nil.
+func nonZero(f rules.Facts) rules.Facts {
+	out := rules.Facts{Members: f.Members, Count: map[string]int{}, Sources: map[string]int{}}
+	for k, v := range f.Count {
+		if v != 0 {
+			out.Count[k] = v
+		}
+	}
+	for k, v := range f.Sources {
+		if v != 0 {
+			out.Sources[k] = v
+		}
+	}
+	return out
 }
 
 // randomDistrict returns records of four sources (a batch each) about 900
