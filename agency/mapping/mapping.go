@@ -289,16 +289,10 @@ func (p *parser) parseCSV(m *Mapping, n *yaml.Node) {
 	}
 }
 
-// canonical reports whether name is a canonical field and its schema index.
-func canonical(name string) (int, bool) {
-	i := slices.Index(normalize.Fields(), name)
-	return i, i >= 0
-}
-
 func (p *parser) parseFields(m *Mapping, n *yaml.Node) {
 	for _, kv := range p.pairs(n, "fields") {
 		k, v := kv[0], kv[1]
-		if _, ok := canonical(k.Value); !ok {
+		if _, ok := normalize.FieldIndex(k.Value); !ok {
 			hint := ""
 			if syn := synonym(k.Value); syn != "" {
 				hint = fmt.Sprintf(" (did you mean %q?)", syn)
@@ -316,7 +310,7 @@ func (p *parser) parseFields(m *Mapping, n *yaml.Node) {
 			m.fields = append(m.fields, spec)
 		}
 	}
-	order := func(f fieldSpec) int { i, _ := canonical(f.name); return i }
+	order := func(f fieldSpec) int { i, _ := normalize.FieldIndex(f.name); return i }
 	slices.SortStableFunc(m.fields, func(a, b fieldSpec) int { return order(a) - order(b) })
 }
 

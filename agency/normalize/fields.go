@@ -1,5 +1,7 @@
 package normalize
 
+import "slices"
+
 // Field names of the canonical person schema. A mapping file maps an
 // agency's columns onto these names; Normalize reads them. The names are
 // part of the mapping-file format and so are frozen.
@@ -48,53 +50,8 @@ func Fields() []string {
 // FieldIndex returns the index of a canonical field name in Fields() and
 // in Values, and false for a name outside the schema.
 func FieldIndex(name string) (int, bool) {
-	// A switch rather than a search of fieldNames: Normalize's map
-	// argument is read through it, a dozen names per record.
-	switch name {
-	case FieldRecordID:
-		return 0, true
-	case FieldTitle:
-		return 1, true
-	case FieldGivenName:
-		return 2, true
-	case FieldMiddleNames:
-		return 3, true
-	case FieldFamilyName:
-		return 4, true
-	case FieldFullName:
-		return 5, true
-	case FieldDOB:
-		return 6, true
-	case FieldSex:
-		return 7, true
-	case FieldNINO:
-		return 8, true
-	case FieldNHSNumber:
-		return 9, true
-	case FieldUPN:
-		return 10, true
-	case FieldUPRN:
-		return 11, true
-	case FieldAddress:
-		return 12, true
-	case FieldFlat:
-		return 13, true
-	case FieldHouseNumber:
-		return 14, true
-	case FieldStreet:
-		return 15, true
-	case FieldTown:
-		return 16, true
-	case FieldPostcode:
-		return 17, true
-	case FieldOtherID:
-		return 18, true
-	case FieldHouseholdRef:
-		return 19, true
-	case FieldUnitRef:
-		return 20, true
-	}
-	return -1, false
+	i := slices.Index(fieldNames[:], name)
+	return i, i >= 0
 }
 
 // Values holds the canonical fields of one mapped record, raw as the
