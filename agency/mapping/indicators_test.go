@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -336,5 +337,11 @@ func TestIndicatorsShared(t *testing.T) {
 		if !maps.Equal(got[i], want[i]) {
 			t.Errorf("row %d: indicators %v, want %v", i+1, got[i], want[i])
 		}
+	}
+	if reflect.ValueOf(got[0]).UnsafePointer() != reflect.ValueOf(got[2]).UnsafePointer() {
+		t.Error("rows 1 and 3 have the same results but not the same map")
+	}
+	if reflect.ValueOf(got[0]).UnsafePointer() == reflect.ValueOf(got[1]).UnsafePointer() {
+		t.Error("rows 1 and 2 have different results but share a map")
 	}
 }
