@@ -165,7 +165,7 @@ func All() []Info {
 // index finds a kind's place in registry (plus one; zero marks an empty
 // slot). It is built once from registry and only read: the matcher looks
 // up the kind of every token it receives, tens of millions in a large
-// run, so it is an open-addressed table hashed on a kind's length and two
+// run, so it is an open-addressed table hashed on a kind's length and three
 // of its bytes, the candidate then compared whole, rather than a map that
 // hashes every byte.
 var index = func() (t [indexSlots]uint8) {

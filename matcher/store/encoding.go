@@ -76,17 +76,17 @@ var kindCodes = [...]matchkey.Kind{
 	29: matchkey.BlockOtherIDNear,
 }
 
-// codeOf gives the code of every kind known to matchkey (kindCodes
-// inverted, without retired kinds): the kinds a record may be stored
-// with. It is built once and only read.
-var codeOf = func() map[matchkey.Kind]byte {
-	m := map[matchkey.Kind]byte{}
+// codeOf gives the code of every kind known to matchkey, by its
+// matchkey.Index (kindCodes inverted, without retired kinds): the kinds a
+// record may be stored with. It is built once and only read.
+var codeOf = func() []byte {
+	codes := make([]byte, len(matchkey.All()))
 	for c, k := range kindCodes {
-		if matchkey.Valid(k) {
-			m[k] = byte(c)
+		if i, ok := matchkey.Index(k); ok {
+			codes[i] = byte(c)
 		}
 	}
-	return m
+	return codes
 }()
 
 // errCorrupt is wrapped by every decoding error.
@@ -167,11 +167,11 @@ type recordEncoder struct {
 func (e *recordEncoder) prepare(r Record) error {
 	e.in = e.in[:0]
 	for _, t := range r.Tokens {
-		c, ok := codeOf[t.Kind]
-		if !ok {
+		i, ok := matchkey.Index(t.Kind)
+		if !ok || codeOf[i] == 0 {
 			return fmt.Errorf("unknown token kind %q", truncate(string(t.Kind), MaxKindLen))
 		}
-		e.in = append(e.in, codedToken{code: c, value: t.Value})
+		e.in = append(e.in, codedToken{code: codeOf[i], value: t.Value})
 	}
 	e.toks = slices.Grow(e.toks[:0], len(e.in))[:len(e.in)]
 	sortCoded(e.in, e.toks)

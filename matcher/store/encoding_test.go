@@ -286,7 +286,7 @@ func canonicalTokens(in []Token) []Token {
 	out := slices.Clone(in)
 	cmp := func(a, b Token) int {
 		if a.Kind != b.Kind {
-			return int(codeOf[a.Kind]) - int(codeOf[b.Kind])
+			return slices.Index(kindCodes[:], a.Kind) - slices.Index(kindCodes[:], b.Kind)
 		}
 		return bytes.Compare(a.Value[:], b.Value[:])
 	}
