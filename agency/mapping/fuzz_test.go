@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
-
-	"tfmatch/agency/normalize"
 )
 
 func FuzzParseMapping(f *testing.F) {
@@ -111,9 +109,6 @@ indicators:
 				if v == "" || v != clean(v) || !utf8.ValidString(v) {
 					t.Fatalf("field %s = %q is not clean", k, v)
 				}
-			}
-			if row.Values != normalize.ValuesOf(row.Fields) {
-				t.Fatalf("row %d: Values %+v do not hold Fields %q", row.Line, row.Values, row.Fields)
 			}
 			if dob, ok := row.Fields["dob"]; ok && len(dob) != 10 {
 				t.Fatalf("dob %q is not YYYY-MM-DD", dob)
