@@ -59,7 +59,7 @@ func matcherConnAudit(t *testing.T, isa keys.Context) (*grpc.ClientConn, *store.
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() }) // after the server stops
-	conn, _ := partytest.Serve(t, func(s *grpc.Server) { pb.RegisterSubmissionServer(s, srv) })
+	conn, _ := partytest.Serve(t, func(s *grpc.Server) { pb.RegisterSubmissionServer(s, srv) }, server.ServerOptions()...)
 	return conn, st, vkey
 }
 

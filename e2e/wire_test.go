@@ -12,7 +12,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/encoding"
-	"google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
 
 	"tfmatch/agency"
@@ -93,7 +92,7 @@ func TestWireHoldsNoIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	codec := &recordingCodec{CodecV2: encoding.GetCodecV2(proto.Name)}
+	codec := &recordingCodec{CodecV2: server.Codec()}
 	addrFile := filepath.Join(dir, "addr")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -212,7 +212,7 @@ func run(ctx context.Context, c config, logger *slog.Logger) error {
 		AddrFile: c.addrFile,
 		Options:  append(opts, server.ServerOptions()...),
 		Register: func(s *grpc.Server) {
-			srv.RegisterSubmission(s)
+			pb.RegisterSubmissionServer(s, srv)
 			pb.RegisterLeadServer(s, srv)
 			pb.RegisterAuditServer(s, srv.AuditServer())
 		},

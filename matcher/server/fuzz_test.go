@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"tfmatch/matcher/ingest"
+	"tfmatch/matchkey"
 	pb "tfmatch/proto/tfmatch/v1"
 )
 
@@ -75,4 +76,24 @@ func FuzzBatchFromProto(f *testing.F) {
 			t.Fatalf("a refused batch changed the store")
 		}
 	})
+}
+
+// batchFromProto is the reference batchDecoder is held to: a batch as the
+// generated code decodes it, converted field by field.
+func batchFromProto(party string, in *pb.Batch) ingest.Batch {
+	b := ingest.Batch{
+		Source:  party,
+		ID:      in.GetBatchId(),
+		ISAHash: in.GetIsaHash(),
+		Epoch:   in.GetKeyEpoch(),
+		Records: make([]ingest.Record, len(in.GetRecords())),
+	}
+	for i, r := range in.GetRecords() {
+		rec := ingest.Record{Ref: r.GetRef(), Tokens: make([]ingest.Token, len(r.GetTokens())), Indicators: r.GetIndicators(), Filter: r.GetFilter()}
+		for j, t := range r.GetTokens() {
+			rec.Tokens[j] = ingest.Token{Kind: matchkey.Kind(t.GetKind()), Value: t.GetValue()}
+		}
+		b.Records[i] = rec
+	}
+	return b
 }

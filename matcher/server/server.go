@@ -33,7 +33,6 @@ import (
 	"tfmatch/matcher/linkage"
 	"tfmatch/matcher/rules"
 	"tfmatch/matcher/store"
-	"tfmatch/matchkey"
 	pb "tfmatch/proto/tfmatch/v1"
 )
 
@@ -212,40 +211,35 @@ func (s *Server) errStatus(ctx context.Context, party, action string, err error)
 // errNoPurpose is wrapped by the refusal of a call that states no purpose.
 var errNoPurpose = errors.New("purpose is required")
 
-// Submit receives batches from an agency and answers each with a receipt.
+// Submit receives batches from an agency and answers each with a
+// receipt. Each batch is decoded from its wire bytes (batchDecoder), which
+// the server's Codec hands over undecoded; the slices of a decoded batch
+// point into those bytes until the batch has been handled.
 func (s *Server) Submit(stream pb.Submission_SubmitServer) error {
-	recv := func(party string) (ingest.Batch, func(), error) {
-		in, err := stream.Recv()
-		if err != nil {
-			return ingest.Batch{}, nil, err
-		}
-		return batchFromProto(party, in), func() {}, nil
-	}
-	return s.submit(stream.Context(), recv, stream.Send)
-}
-
-// submit runs one submission stream: recv returns each batch as the
-// caller party sent it, and a function to call once the batch has been
-// handled (its slices may point into a buffer it releases).
-func (s *Server) submit(ctx context.Context, recv func(party string) (ingest.Batch, func(), error), send func(*pb.Receipt) error) error {
+	ctx := stream.Context()
 	party, err := s.authorize(ctx, actionSubmit, isa.ActionSubmit)
 	if err != nil {
 		return err
 	}
+	dec := newBatchDecoder()
 	for {
-		b, done, err := recv(party)
+		var w wireBatch
+		err := stream.RecvMsg(&w)
 		if errors.Is(err, io.EOF) {
 			return nil
-		}
-		if errors.Is(err, ingest.ErrInvalid) {
-			s.cfg.Logger.Warn("batch refused", "party", party, "err", err)
-			return s.errStatus(ctx, party, actionSubmit, err)
 		}
 		if err != nil {
 			return err
 		}
-		err = s.handleBatch(ctx, party, b, send)
-		done()
+		b, err := dec.decode(party, w.buf.ReadOnlyData())
+		if err != nil {
+			w.buf.Free()
+			err = fmt.Errorf("%w: %w", ingest.ErrInvalid, err)
+			s.cfg.Logger.Warn("batch refused", "party", party, "err", err)
+			return s.errStatus(ctx, party, actionSubmit, err)
+		}
+		err = s.handleBatch(ctx, party, b, stream.Send)
+		w.buf.Free()
 		if err != nil {
 			return err
 		}
@@ -354,24 +348,6 @@ func indicatorCounts(b ingest.Batch) map[string]uint64 {
 		}
 	}
 	return counts
-}
-
-func batchFromProto(party string, in *pb.Batch) ingest.Batch {
-	b := ingest.Batch{
-		Source:  party,
-		ID:      in.GetBatchId(),
-		ISAHash: in.GetIsaHash(),
-		Epoch:   in.GetKeyEpoch(),
-		Records: make([]ingest.Record, len(in.GetRecords())),
-	}
-	for i, r := range in.GetRecords() {
-		rec := ingest.Record{Ref: r.GetRef(), Tokens: make([]ingest.Token, len(r.GetTokens())), Indicators: r.GetIndicators(), Filter: r.GetFilter()}
-		for j, t := range r.GetTokens() {
-			rec.Tokens[j] = ingest.Token{Kind: matchkey.Kind(t.GetKind()), Value: t.GetValue()}
-		}
-		b.Records[i] = rec
-	}
-	return b
 }
 
 // StartLinkRun links every stored record and evaluates the rules.

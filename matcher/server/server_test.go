@@ -129,7 +129,7 @@ func startEnv(t testing.TB, cfg envConfig) *testEnv {
 		t.Fatal(err)
 	}
 	conn, stopServer := partytest.Serve(t, func(s *grpc.Server) {
-		srv.RegisterSubmission(s)
+		pb.RegisterSubmissionServer(s, srv)
 		pb.RegisterLeadServer(s, srv)
 		pb.RegisterAuditServer(s, srv.AuditServer())
 	}, ServerOptions()...)

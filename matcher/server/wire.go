@@ -13,41 +13,29 @@ import (
 
 	"tfmatch/matcher/ingest"
 	"tfmatch/matchkey"
-	pb "tfmatch/proto/tfmatch/v1"
 )
 
 // The matcher decodes submitted batches itself, straight from their
-// protobuf wire form into ingest.Batch (decodeBatch), instead of through
+// protobuf wire form into ingest.Batch (batchDecoder), instead of through
 // the generated pb.Batch: the generated decoder makes a message, a
 // string and a byte slice per token, about 70 allocations a record, and
 // was an eighth of the matcher's processor time while ingesting. The
 // wire format is unchanged: any protobuf implementation can still send
-// batches, and FuzzDecodeBatch checks that decodeBatch reads every input
+// batches, and FuzzDecodeBatch checks that batchDecoder reads every input
 // exactly as proto.Unmarshal followed by batchFromProto does.
 
-// ServerOptions returns the options a gRPC server needs for
-// RegisterSubmission: a codec that hands a submitted batch's bytes to the
-// handler undecoded and is the protobuf codec for every other message.
+// ServerOptions returns the options a gRPC server serving the Submission
+// service needs: Codec as its codec.
 func ServerOptions() []grpc.ServerOption {
-	return []grpc.ServerOption{grpc.ForceServerCodecV2(codec{encoding.GetCodecV2(grpcproto.Name)})}
+	return []grpc.ServerOption{grpc.ForceServerCodecV2(Codec())}
 }
 
-// RegisterSubmission registers s's Submission service on r, with a
-// handler that decodes batches with decodeBatch. r must be a server made
-// with ServerOptions. (pb.RegisterSubmissionServer registers the same
-// service decoding with the generated code.)
-func (s *Server) RegisterSubmission(r grpc.ServiceRegistrar) {
-	desc := pb.Submission_ServiceDesc
-	desc.Streams = []grpc.StreamDesc{{
-		StreamName:    desc.Streams[0].StreamName,
-		ServerStreams: true,
-		ClientStreams: true,
-		Handler: func(srv any, stream grpc.ServerStream) error {
-			return srv.(*Server).submitWire(stream)
-		},
-	}}
-	r.RegisterService(&desc, s)
-}
+// Codec returns the codec of the matcher's gRPC server: the protobuf
+// codec, except that it hands a submitted batch's bytes to Submit
+// undecoded. A server that registers the Submission service
+// (pb.RegisterSubmissionServer) must use it; with the plain protobuf
+// codec every batch is refused.
+func Codec() encoding.CodecV2 { return codec{encoding.GetCodecV2(grpcproto.Name)} }
 
 // wireBatch receives one submitted batch as its wire bytes.
 type wireBatch struct{ buf mem.Buffer }
@@ -63,24 +51,6 @@ func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 	}
 	w.buf = data.MaterializeToBuffer(mem.DefaultBufferPool())
 	return nil
-}
-
-// submitWire is Submit for a stream registered by RegisterSubmission.
-func (s *Server) submitWire(stream grpc.ServerStream) error {
-	dec := newBatchDecoder()
-	recv := func(party string) (ingest.Batch, func(), error) {
-		var w wireBatch
-		if err := stream.RecvMsg(&w); err != nil {
-			return ingest.Batch{}, nil, err
-		}
-		b, err := dec.decode(party, w.buf.ReadOnlyData())
-		if err != nil {
-			w.buf.Free()
-			return ingest.Batch{}, nil, fmt.Errorf("%w: %w", ingest.ErrInvalid, err)
-		}
-		return b, w.buf.Free, nil
-	}
-	return s.submit(stream.Context(), recv, func(r *pb.Receipt) error { return stream.SendMsg(r) })
 }
 
 // errWire is wrapped by every decoding error.
