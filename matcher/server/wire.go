@@ -60,16 +60,32 @@ var errWire = errors.New("not a valid tfmatch.v1.Batch message")
 // of made-up names cannot grow it without end.
 const maxNames = 256
 
+// maxSets bounds the distinct sets of indicator entries a decoder keeps a
+// map of, likewise.
+const maxSets = 256
+
 // batchDecoder decodes batches of one stream. Byte fields of the result
 // (batch id excepted) point into the message's buffer; token kinds are the
 // matchkey constants and indicator names strings kept from one batch to
-// the next, so that neither costs an allocation per record.
+// the next, so that neither costs an allocation per record; records with
+// the same indicators share their map, which no one may change. A decoded
+// batch is valid until the decoder's next batch.
 type batchDecoder struct {
 	names map[string]string
+	// The maps of the sets of indicator entries seen, by their bytes:
+	// records with the same results share one (ingest only reads it).
+	sets map[string]map[string]bool
+	// The records and tokens of the last batch, whose arrays the next
+	// one reuses: a stream's batches are handled one at a time, and
+	// nothing keeps a batch once it has been handled. (A record's tokens
+	// are a slice of toks; when toks grows, earlier records keep the
+	// array they were decoded into.)
+	recs []ingest.Record
+	toks []ingest.Token
 }
 
 func newBatchDecoder() *batchDecoder {
-	return &batchDecoder{names: map[string]string{}}
+	return &batchDecoder{names: map[string]string{}, sets: map[string]map[string]bool{}}
 }
 
 // field reads one field's tag and, for the length-delimited, varint and
@@ -108,33 +124,9 @@ func (d *batchDecoder) decode(party string, b []byte) (ingest.Batch, error) {
 }
 
 func (d *batchDecoder) batch(party string, b []byte) (ingest.Batch, error) {
-	out := ingest.Batch{Source: party}
-	// Count the records and tokens first, so that each batch takes one
-	// slice of records and one of tokens.
-	nrec, ntok := 0, 0
-	for rest := b; len(rest) > 0; {
-		num, typ, v, _, n := field(rest)
-		if n < 0 {
-			return ingest.Batch{}, errors.New("malformed field")
-		}
-		rest = rest[n:]
-		if num != 4 || typ != protowire.BytesType {
-			continue
-		}
-		nrec++
-		for len(v) > 0 {
-			num, typ, _, _, n := field(v)
-			if n < 0 {
-				return ingest.Batch{}, fmt.Errorf("record %d: malformed field", nrec-1)
-			}
-			v = v[n:]
-			if num == 2 && typ == protowire.BytesType {
-				ntok++
-			}
-		}
-	}
-	out.Records = make([]ingest.Record, 0, nrec)
-	toks := make([]ingest.Token, 0, ntok)
+	out := ingest.Batch{Source: party, Records: d.recs[:0]}
+	toks := d.toks[:0]
+	defer func() { d.recs, d.toks = out.Records[:0], toks[:0] }()
 	for len(b) > 0 {
 		num, typ, v, x, n := field(b)
 		if n < 0 {
@@ -166,12 +158,18 @@ func (d *batchDecoder) batch(party string, b []byte) (ingest.Batch, error) {
 func (d *batchDecoder) record(b []byte, toks *[]ingest.Token) (ingest.Record, error) {
 	var r ingest.Record
 	start := len(*toks)
-	for len(b) > 0 {
+	all := b
+	// The bytes from the first indicator entry to the end of the last
+	// (every encoder writes a map field's entries side by side).
+	from, to := -1, -1
+	for pos := 0; len(b) > 0; {
 		num, typ, v, _, n := field(b)
 		if n < 0 {
 			return ingest.Record{}, errors.New("malformed field")
 		}
 		b = b[n:]
+		at := pos
+		pos += n
 		if typ != protowire.BytesType {
 			continue
 		}
@@ -185,14 +183,10 @@ func (d *batchDecoder) record(b []byte, toks *[]ingest.Token) (ingest.Record, er
 			}
 			*toks = append(*toks, t)
 		case 3:
-			name, val, err := d.indicator(v)
-			if err != nil {
-				return ingest.Record{}, err
+			if from < 0 {
+				from = at
 			}
-			if r.Indicators == nil {
-				r.Indicators = map[string]bool{}
-			}
-			r.Indicators[name] = val
+			to = pos
 		case 4:
 			r.Filter = v
 		}
@@ -200,7 +194,47 @@ func (d *batchDecoder) record(b []byte, toks *[]ingest.Token) (ingest.Record, er
 	if end := len(*toks); end > start {
 		r.Tokens = (*toks)[start:end:end]
 	}
+	if from < 0 {
+		return r, nil
+	}
+	// Records with the same bytes there have the same indicators, and
+	// share one map, read only.
+	span := all[from:to]
+	if m, ok := d.sets[string(span)]; ok {
+		r.Indicators = m
+		return r, nil
+	}
+	m, err := d.indicators(span)
+	if err != nil {
+		return ingest.Record{}, err
+	}
+	if len(d.sets) < maxSets {
+		d.sets[string(span)] = m
+	}
+	r.Indicators = m
 	return r, nil
+}
+
+// indicators decodes the indicator entries among the fields of b (a run
+// of a Record's fields) into a new map.
+func (d *batchDecoder) indicators(b []byte) (map[string]bool, error) {
+	m := map[string]bool{}
+	for len(b) > 0 {
+		num, typ, v, _, n := field(b)
+		if n < 0 {
+			return nil, errors.New("malformed field")
+		}
+		b = b[n:]
+		if num != 3 || typ != protowire.BytesType {
+			continue
+		}
+		name, val, err := d.indicator(v)
+		if err != nil {
+			return nil, err
+		}
+		m[name] = val
+	}
+	return m, nil
 }
 
 // token decodes one Token message.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -71,6 +72,7 @@ func wireSeeds(t testing.TB) [][]byte {
 	b = protowire.AppendTag(b, 4, protowire.BytesType)
 	b = protowire.AppendBytes(b, rec)
 	out = append(out, b)
+	out = append(out, splitIndicators())
 	// Malformed: a truncated message, an end-group tag on its own,
 	// field number 0, a kind that is not UTF-8.
 	out = append(out, out[1][:len(out[1])-3])
@@ -127,6 +129,75 @@ func FuzzDecodeBatch(f *testing.F) {
 			t.Fatalf("decoded %+v, want %+v", got, want)
 		}
 	})
+}
+
+// splitIndicators is a batch of three records: two with the same
+// indicator entries side by side, and one whose entries are split by a
+// token and name one indicator twice (the last wins).
+func splitIndicators() []byte {
+	entry := func(name string, v bool) []byte {
+		var e []byte
+		e = protowire.AppendTag(e, 1, protowire.BytesType)
+		e = protowire.AppendString(e, name)
+		e = protowire.AppendTag(e, 2, protowire.VarintType)
+		return protowire.AppendVarint(e, protowire.EncodeBool(v))
+	}
+	field := func(dst []byte, num protowire.Number, v []byte) []byte {
+		dst = protowire.AppendTag(dst, num, protowire.BytesType)
+		return protowire.AppendBytes(dst, v)
+	}
+	var token []byte
+	token = field(token, 1, []byte(matchkey.NameDOB))
+	token = field(token, 2, tok("t"))
+	var same, split []byte
+	same = field(same, 3, entry("work", true))
+	same = field(same, 3, entry("crime_asb", false))
+	same = field(same, 2, token)
+	split = field(split, 3, entry("work", true))
+	split = field(split, 2, token)
+	split = field(split, 3, entry("crime_asb", true))
+	split = field(split, 3, entry("work", false))
+	var b []byte
+	for _, r := range [][]byte{same, same, split} {
+		b = field(b, 4, r)
+	}
+	return b
+}
+
+// TestDecodeBatchSharesIndicators: records with the same indicator
+// entries share one map, a record's entries are all read wherever they
+// are, and the last of a repeated name wins.
+func TestDecodeBatchSharesIndicators(t *testing.T) {
+	d := newBatchDecoder()
+	got, err := d.decode("dwp", splitIndicators())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []map[string]bool{{"work": true, "crime_asb": false}, {"work": true, "crime_asb": false}, {"work": false, "crime_asb": true}}
+	if len(got.Records) != len(want) {
+		t.Fatalf("%d records, want %d", len(got.Records), len(want))
+	}
+	for i, r := range got.Records {
+		if !maps.Equal(r.Indicators, want[i]) || len(r.Tokens) != 1 {
+			t.Errorf("record %d: indicators %v and %d tokens, want %v and 1", i, r.Indicators, len(r.Tokens), want[i])
+		}
+	}
+	p := func(i int) uintptr { return reflect.ValueOf(got.Records[i].Indicators).Pointer() }
+	if p(0) != p(1) {
+		t.Error("records 0 and 1 have the same indicator entries but not the same map")
+	}
+	if p(0) == p(2) {
+		t.Error("records 0 and 2 share a map")
+	}
+	// The next batch's records with the same entries get the same map.
+	first := p(0)
+	again, err := d.decode("dwp", splitIndicators())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reflect.ValueOf(again.Records[0].Indicators).Pointer() != first {
+		t.Error("the next batch's record 0 does not share the first batch's map")
+	}
 }
 
 func TestDecodeBatchSeeds(t *testing.T) {
@@ -206,4 +277,32 @@ func (c rawCodec) Marshal(v any) (mem.BufferSlice, error) {
 		return mem.BufferSlice{mem.SliceBuffer(b)}, nil
 	}
 	return c.CodecV2.Marshal(v)
+}
+
+// BenchmarkDecodeBatch decodes a batch of 2,000 records of 23 tokens and
+// three indicators each, as an agency sends them, with one decoder as a
+// stream has.
+func BenchmarkDecodeBatch(b *testing.B) {
+	kinds := matchkey.All()
+	m := &pb.Batch{BatchId: "bench", IsaHash: make([]byte, 32), KeyEpoch: 1}
+	for i := range 2000 {
+		r := &pb.Record{Ref: make([]byte, 16), Filter: make([]byte, 128),
+			Indicators: map[string]bool{"work": i%2 == 0, "crime_asb": i%3 == 0, "education": false}}
+		for j := range 23 {
+			r.Tokens = append(r.Tokens, &pb.Token{Kind: string(kinds[j%len(kinds)].Kind), Value: make([]byte, 32)})
+		}
+		m.Records = append(m.Records, r)
+	}
+	data, err := proto.Marshal(m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := newBatchDecoder()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := d.decode("dwp", data); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
