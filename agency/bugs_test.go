@@ -198,32 +198,3 @@ func TestRunStopsReaderOnFailure(t *testing.T) {
 		}
 	}
 }
-
-// TestRunDuplicateAcrossResize: Run sizes its map of record ids for the
-// whole extract once the first ids are read; a repeat of an id read
-// before that, and of one read after, is still found.
-func TestRunDuplicateAcrossResize(t *testing.T) {
-	var b strings.Builder
-	b.WriteString("CASE_ID,FORENAME,SURNAME,BIRTH_DATE,NI_NUMBER,ADDRESS,POSTCODE,TENANCY_REF,CONCERN\n")
-	row := func(i int) {
-		fmt.Fprintf(&b, "D%d,Ann,Lee,01/01/1990,,%d Long Road,YO1 7HH,T%d,N\n", i, i, i)
-	}
-	const n = 3 * idsBeforeResize
-	for i := range n {
-		row(i)
-		if i == idsBeforeResize+5 {
-			row(3) // read before the map was sized
-		}
-	}
-	row(idsBeforeResize + 100) // read after
-	sum, err := Run(context.Background(), Config{
-		Mapping: loadMapping(t, runMapping), Extract: writeFile(t, "many.csv", b.String()),
-		AsOf: runAsOf, Keys: newKeys(t),
-	}, openVault(t), &fakeSink{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sum.Read != n+2 || sum.Accepted != n || sum.Merged != 2 {
-		t.Errorf("%+v, want read %d, accepted %d, merged 2", sum, n+2, n)
-	}
-}

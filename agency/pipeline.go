@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -117,14 +116,6 @@ func (c *Config) defaults() error {
 	return nil
 }
 
-// idsBeforeResize is how many record ids Run reads before it sizes its
-// map of them for the whole extract, and maxIDsSized the most it sizes it
-// for at once.
-const (
-	idsBeforeResize = 1000
-	maxIDsSized     = 1 << 24
-)
-
 // maxChunkRows bounds the rows a new chunk has room for before it grows:
 // a batch size far beyond what the matcher accepts costs no memory until
 // an extract fills it.
@@ -201,25 +192,6 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 	// combined (see resendMerged).
 	firstLine := map[string]int{}
 	extra := map[string]*repeated{}
-	// Once the first rows are read, firstLine is made again with room for
-	// as many ids as the extract has rows at their length: it grows to
-	// tens of thousands, and every doubling would rehash them all.
-	var extractSize int64
-	if st, err := f.Stat(); err == nil {
-		extractSize = st.Size()
-	}
-	resize := func() {
-		off := rd.InputOffset()
-		if off <= 0 || extractSize <= off {
-			return
-		}
-		want := min(len(firstLine)*int(extractSize/off+1), maxIDsSized)
-		if want > 2*len(firstLine) {
-			m := make(map[string]int, want)
-			maps.Copy(m, firstLine)
-			firstLine = m
-		}
-	}
 	var merges []Reject // warnings about merged rows (reader only)
 	readerDone := make(chan struct{})
 	go func() {
@@ -265,9 +237,6 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 			// The id is a slice of the row's whole line as the CSV
 			// reader read it: a copy keeps only the id alive.
 			firstLine[strings.Clone(id)] = row.Line
-			if len(firstLine) == idsBeforeResize {
-				resize()
-			}
 			cur.rows = append(cur.rows, row)
 			if len(cur.rows) == cfg.BatchSize {
 				select {

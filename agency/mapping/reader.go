@@ -167,11 +167,6 @@ func (m *Mapping) NewReader(r io.Reader, file string, opts ReaderOptions) (*Read
 	return rd, nil
 }
 
-// InputOffset returns how far into the extract the rows read so far end,
-// in bytes of its text (after the byte-order mark, in UTF-8): with the
-// file's size, an estimate of the rows still to come.
-func (rd *Reader) InputOffset() int64 { return rd.cr.InputOffset() }
-
 // AsOf returns the reference date the Reader computes against.
 func (rd *Reader) AsOf() time.Time { return rd.asof }
 

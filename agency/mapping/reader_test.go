@@ -400,21 +400,3 @@ func TestClean(t *testing.T) {
 		}
 	}
 }
-
-func TestInputOffset(t *testing.T) {
-	m := mustParse(t, "version: 1\nfields: {record_id: ID, family_name: NAME}\n")
-	const data = "\ufeffID,NAME\n1,Lee\n2,\"Smith\nJones\"\n"
-	rd, err := m.NewReader(strings.NewReader(data), "x.csv", ReaderOptions{AsOf: asof})
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := data[len("\ufeff"):] // the offset is into the text after the byte-order mark
-	for _, end := range []string{"1,Lee\n", "Jones\"\n"} {
-		if _, err := rd.Next(); err != nil {
-			t.Fatal(err)
-		}
-		if got, want := rd.InputOffset(), int64(strings.Index(text, end)+len(end)); got != want {
-			t.Errorf("InputOffset = %d, want %d", got, want)
-		}
-	}
-}
