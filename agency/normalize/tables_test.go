@@ -85,26 +85,35 @@ func checkAddressTables(t *testing.T, w string) {
 }
 
 func TestAddressTables(t *testing.T) {
-	var words []string
-	for _, m := range []map[string]string{refStreetWords, refFloors, refFloorCodes} {
+	checkWords(t, checkAddressTables,
+		[]map[string]string{refStreetWords, refFloors, refFloorCodes},
+		[]map[string]bool{refStreetTypes, refFlatMarkers},
+		"", "floor", "no", "number", "high", "14", "saint")
+}
+
+// checkWords runs check on every key and value of the reference tables,
+// on extra, and on each one's near misses: a letter more, a letter less
+// at either end, another case.
+func checkWords(t *testing.T, check func(*testing.T, string), strs []map[string]string, sets []map[string]bool, extra ...string) {
+	t.Helper()
+	words := extra
+	for _, m := range strs {
 		for k, v := range m {
 			words = append(words, k, v)
 		}
 	}
-	for _, m := range []map[string]bool{refStreetTypes, refFlatMarkers} {
+	for _, m := range sets {
 		for k := range m {
 			words = append(words, k)
 		}
 	}
-	words = append(words, "", "floor", "no", "number", "high", "14", "saint")
 	for _, w := range words {
-		checkAddressTables(t, w)
-		// Near misses: a letter more, a letter less, another case.
-		checkAddressTables(t, w+"s")
-		checkAddressTables(t, strings.ToUpper(w))
+		check(t, w)
+		check(t, w+"s")
+		check(t, strings.ToUpper(w))
 		if w != "" {
-			checkAddressTables(t, w[1:])
-			checkAddressTables(t, w[:len(w)-1])
+			check(t, w[1:])
+			check(t, w[:len(w)-1])
 		}
 	}
 }
@@ -193,27 +202,10 @@ func checkNameTables(t *testing.T, w string) {
 }
 
 func TestNameTables(t *testing.T) {
-	var words []string
-	for _, m := range []map[string]string{refTitles, refParticles} {
-		for k, v := range m {
-			words = append(words, k, v)
-		}
-	}
-	for _, m := range []map[string]bool{refStrongTitles, refSuffixes} {
-		for k := range m {
-			words = append(words, k)
-		}
-	}
-	words = append(words, "", "smith", "mary", "x")
-	for _, w := range words {
-		checkNameTables(t, w)
-		checkNameTables(t, w+"s")
-		checkNameTables(t, strings.ToUpper(w))
-		if w != "" {
-			checkNameTables(t, w[1:])
-			checkNameTables(t, w[:len(w)-1])
-		}
-	}
+	checkWords(t, checkNameTables,
+		[]map[string]string{refTitles, refParticles},
+		[]map[string]bool{refStrongTitles, refSuffixes},
+		"", "smith", "mary", "x")
 }
 
 func FuzzNameTables(f *testing.F) {
