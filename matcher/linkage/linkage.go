@@ -1274,24 +1274,25 @@ func (l *linker) personGuard(roots []int32, sameSourceOK bool) string {
 	// What the clusters so far hold, in buffers kept between calls.
 	ids, srcs := l.guardIDs[:0], l.guardSrcs[:0]
 	defer func() { l.guardIDs, l.guardSrcs = ids[:0], srcs[:0] }()
-	for _, r := range roots {
+	for k, r := range roots {
 		size += l.size[r]
 		rids := l.idsOf(r)
 		if idConflict(ids, rids) {
 			return GuardIdentifier
 		}
-		if len(rids) > 0 {
-			ids = append(ids, rids...)
-			sortIDs(ids)
-			ids = slices.Compact(ids)
-		}
 		rsrcs := l.srcsOf(r)
 		if !sameSourceOK && intersects(srcs, rsrcs) {
 			return GuardSameSource
 		}
-		srcs = append(srcs, rsrcs...)
-		slices.Sort(srcs)
-		srcs = slices.Compact(srcs)
+		if k == len(roots)-1 {
+			break // nothing reads the last merge
+		}
+		if len(rids) > 0 {
+			ids = mergeIDs(ids[:0], ids, rids)
+		}
+		if !sameSourceOK {
+			srcs = mergeInts(srcs[:0], srcs, rsrcs)
+		}
 	}
 	if int(size) > l.cfg.MaxPersonRecords {
 		return GuardPersonSize
@@ -1312,7 +1313,11 @@ func (l *linker) unionPersons(a, b int32, in matchkey.Info) {
 	}
 	l.parent[rb] = ra
 	l.size[ra] += l.size[rb]
-	merged := clusterSet{ids: mergeIDs(l.idsOf(ra), l.idsOf(rb)), srcs: mergeInts(l.srcsOf(ra), l.srcsOf(rb))}
+	aids, bids, asrcs, bsrcs := l.idsOf(ra), l.idsOf(rb), l.srcsOf(ra), l.srcsOf(rb)
+	merged := clusterSet{
+		ids:  mergeIDs(make([]idval, 0, len(aids)+len(bids)), aids, bids),
+		srcs: mergeInts(make([]int32, 0, len(asrcs)+len(bsrcs)), asrcs, bsrcs),
+	}
 	switch sa, sb := l.set[ra], l.set[rb]; {
 	case sa >= 0:
 		l.sets[sa] = merged
@@ -1385,14 +1390,16 @@ func idConflict(a, b []idval) bool {
 	return false
 }
 
-func mergeIDs(a, b []idval) []idval {
-	out := append(append(make([]idval, 0, len(a)+len(b)), a...), b...)
+// mergeIDs appends a and b to dst (which may be a[:0]) and returns the
+// result sorted, without repeats; mergeInts likewise.
+func mergeIDs(dst, a, b []idval) []idval {
+	out := append(append(dst, a...), b...)
 	sortIDs(out)
 	return slices.Compact(out)
 }
 
-func mergeInts(a, b []int32) []int32 {
-	out := append(append(make([]int32, 0, len(a)+len(b)), a...), b...)
+func mergeInts(dst, a, b []int32) []int32 {
+	out := append(append(dst, a...), b...)
 	slices.Sort(out)
 	return slices.Compact(out)
 }
