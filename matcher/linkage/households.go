@@ -506,14 +506,10 @@ func (l *linker) findHomes(ht *hhTokens, members *lists) *homes {
 	h := &homes{home: make([]span, np), votes: make([]int32, np)}
 	const chunk = 1 << 12
 	parts := make([]homes, (np+chunk-1)/chunk)
-	items := make([]int, len(parts))
-	for i := range items {
-		items[i] = i
-	}
-	l.parallel(items, func(i int) {
+	l.parallelRanges(int(np), chunk, func(i, from, to int) {
 		part := &parts[i]
 		var sc dwellScratch
-		for p := int32(i) * chunk; p < min(np, int32(i+1)*chunk); p++ {
+		for p := int32(from); p < int32(to); p++ {
 			ds := l.dwellings(members.at(p), ht, &sc)
 			if len(ds) == 0 {
 				continue

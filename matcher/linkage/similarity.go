@@ -445,11 +445,7 @@ func (l *linker) mergePairs(lists [][]candidate) []candidate {
 	lists = slices.DeleteFunc(lists, func(c []candidate) bool { return len(c) == 0 })
 	for len(lists) > 1 {
 		next := make([][]candidate, (len(lists)+1)/2)
-		items := make([]int, len(next))
-		for i := range items {
-			items[i] = i
-		}
-		l.parallel(items, func(i int) {
+		l.parallelRanges(len(next), 1, func(i, _, _ int) {
 			if 2*i+1 == len(lists) {
 				next[i] = lists[2*i]
 				return
