@@ -318,25 +318,19 @@ func (w *Worker) Encode(p normalize.Person) (keys.Filter, error) {
 		if hi < lo {
 			lo, hi = hi, lo
 		}
-		w.buf = appendDigits(append(w.buf[:0], 'y'), d.Year, 4)
-		w.dateFeature(&f, dYear, d.Year, wt.dob)
-		w.buf = appendDigits(append(w.buf[:0], 'm'), d.Month, 2)
-		w.dateFeature(&f, dMonth, d.Month, wt.dob)
-		w.buf = appendDigits(append(w.buf[:0], 'd'), d.Day, 2)
-		w.dateFeature(&f, dDay, d.Day, wt.dob)
-		w.buf = appendDigits(append(w.buf[:0], "dm"...), lo, 2)
-		w.buf = appendDigits(w.buf, hi, 2)
 		dm := -1
 		if lo >= 0 && hi >= 0 && lo < 100 && hi < 100 {
 			dm = lo*100 + hi
 		}
-		w.dateFeature(&f, dDayMonth, dm, wt.dob)
-		w.buf = d.AppendTo(append(w.buf[:0], 'f'))
 		full := -1
 		if d.Year >= normalize.MinYear && d.Year <= normalize.MaxYear && d.Month >= 1 && d.Month <= 12 && d.Day >= 1 && d.Day <= 31 {
 			full = ((d.Year-normalize.MinYear)*12+d.Month-1)*31 + d.Day - 1
 		}
-		w.dateFeature(&f, dFull, full, wt.dob)
+		w.dateFeature(&f, dYear, d.Year, wt.dob, d)
+		w.dateFeature(&f, dMonth, d.Month, wt.dob, d)
+		w.dateFeature(&f, dDay, d.Day, wt.dob, d)
+		w.dateFeature(&f, dDayMonth, dm, wt.dob, d)
+		w.dateFeature(&f, dFull, full, wt.dob, d)
 	}
 	if p.Sex == "m" || p.Sex == "f" {
 		w.buf = append(w.buf[:0], p.Sex...)
@@ -439,11 +433,13 @@ func (w *Worker) gram(a, b rune) {
 	w.buf = utf8.AppendRune(w.buf, b)
 }
 
-// dateFeature adds the date-of-birth feature in w.buf, numbered v in date
-// table t, with weight n: through the table when v is in its range,
-// through the field's map otherwise.
-func (w *Worker) dateFeature(f *keys.Filter, t, v, n int) {
+// dateFeature adds date d's feature of date table t, numbered v there,
+// with weight n: through the table when v is in its range, through the
+// field's map otherwise. The feature's text is written only when the
+// table does not have it.
+func (w *Worker) dateFeature(f *keys.Filter, t, v, n int, d normalize.Date) {
 	if v < 0 || v >= dateTableSize[t] {
+		w.buf = appendDateGram(w.buf[:0], t, d)
 		w.add(f, iDOB, n)
 		return
 	}
@@ -456,9 +452,26 @@ func (w *Worker) dateFeature(f *keys.Filter, t, v, n int) {
 		set(f, &w.pos[j-1])
 		return
 	}
+	w.buf = appendDateGram(w.buf[:0], t, d)
 	if j := w.hash(f, iDOB, n); j >= 0 {
 		tab[v] = j + 1
 	}
+}
+
+// appendDateGram appends the text of date d's feature of table t.
+func appendDateGram(dst []byte, t int, d normalize.Date) []byte {
+	switch t {
+	case dYear:
+		return appendDigits(append(dst, 'y'), d.Year, 4)
+	case dMonth:
+		return appendDigits(append(dst, 'm'), d.Month, 2)
+	case dDay:
+		return appendDigits(append(dst, 'd'), d.Day, 2)
+	case dDayMonth:
+		lo, hi := min(d.Day, d.Month), max(d.Day, d.Month)
+		return appendDigits(appendDigits(append(dst, "dm"...), lo, 2), hi, 2)
+	}
+	return d.AppendTo(append(dst, 'f'))
 }
 
 // appendDigits appends the width last decimal digits of n (n >= 0).
