@@ -336,15 +336,6 @@ func (c batchCodec) Marshal(v any) (mem.BufferSlice, error) {
 	return mem.BufferSlice{mem.NewBuffer(buf, pool)}, nil
 }
 
-// Protobuf field numbers of tfmatch.v1.Batch, Record, Token and the
-// Record.indicators map entry (proto/tfmatch/v1/tfmatch.proto).
-const (
-	fBatchID, fISAHash, fKeyEpoch, fRecords = 1, 2, 3, 4
-	fRef, fTokens, fIndicators, fFilter     = 1, 2, 3, 4
-	fTokenKind, fTokenValue                 = 1, 2
-	fIndicatorName, fIndicatorValue         = 1, 2
-)
-
 // Encoded lengths: every field number is below 16 (a one-byte tag), a
 // reference (16 bytes), a token value and the agreement's hash (32) have
 // a one-byte length, a filter (128) a two-byte one.
@@ -366,21 +357,21 @@ const (
 // marshalling the pb.Batch, and allocates nothing.
 func appendBatch(dst []byte, b *Batch) []byte {
 	if b.ID != "" {
-		dst = protowire.AppendTag(dst, fBatchID, protowire.BytesType)
+		dst = protowire.AppendTag(dst, pb.BatchIDField, protowire.BytesType)
 		dst = protowire.AppendString(dst, b.ID)
 	}
-	dst = protowire.AppendTag(dst, fISAHash, protowire.BytesType)
+	dst = protowire.AppendTag(dst, pb.BatchISAHashField, protowire.BytesType)
 	dst = protowire.AppendBytes(dst, b.ISAHash[:])
 	if b.Epoch != 0 {
-		dst = protowire.AppendTag(dst, fKeyEpoch, protowire.VarintType)
+		dst = protowire.AppendTag(dst, pb.BatchKeyEpochField, protowire.VarintType)
 		dst = protowire.AppendVarint(dst, uint64(b.Epoch))
 	}
 	var names []string
 	for i := range b.Records {
 		r := &b.Records[i]
-		dst = protowire.AppendTag(dst, fRecords, protowire.BytesType)
+		dst = protowire.AppendTag(dst, pb.BatchRecordsField, protowire.BytesType)
 		dst = protowire.AppendVarint(dst, uint64(recordSize(r)))
-		dst = protowire.AppendTag(dst, fRef, protowire.BytesType)
+		dst = protowire.AppendTag(dst, pb.RecordRefField, protowire.BytesType)
 		dst = protowire.AppendBytes(dst, r.Ref[:])
 		for j := range r.Tokens {
 			dst = appendToken(dst, &r.Tokens[j])
@@ -392,16 +383,16 @@ func appendBatch(dst []byte, b *Batch) []byte {
 			}
 			slices.Sort(names)
 			for _, name := range names {
-				dst = protowire.AppendTag(dst, fIndicators, protowire.BytesType)
+				dst = protowire.AppendTag(dst, pb.RecordIndicatorsField, protowire.BytesType)
 				dst = protowire.AppendVarint(dst, uint64(indicatorSize(name)))
-				dst = protowire.AppendTag(dst, fIndicatorName, protowire.BytesType)
+				dst = protowire.AppendTag(dst, pb.IndicatorNameField, protowire.BytesType)
 				dst = protowire.AppendString(dst, name)
-				dst = protowire.AppendTag(dst, fIndicatorValue, protowire.VarintType)
+				dst = protowire.AppendTag(dst, pb.IndicatorValueField, protowire.VarintType)
 				dst = protowire.AppendVarint(dst, protowire.EncodeBool(r.Indicators[name]))
 			}
 		}
 		if r.Filter != nil {
-			dst = protowire.AppendTag(dst, fFilter, protowire.BytesType)
+			dst = protowire.AppendTag(dst, pb.RecordFilterField, protowire.BytesType)
 			dst = protowire.AppendBytes(dst, r.Filter[:])
 		}
 	}
@@ -423,22 +414,22 @@ func appendToken(dst []byte, t *Token) []byte {
 		dst = append(dst, tokenValueTag, byte(len(t.Value)))
 		return append(dst, t.Value[:]...)
 	}
-	dst = protowire.AppendTag(dst, fTokens, protowire.BytesType)
+	dst = protowire.AppendTag(dst, pb.RecordTokensField, protowire.BytesType)
 	dst = protowire.AppendVarint(dst, uint64(size))
 	if t.Kind != "" {
-		dst = protowire.AppendTag(dst, fTokenKind, protowire.BytesType)
+		dst = protowire.AppendTag(dst, pb.TokenKindField, protowire.BytesType)
 		dst = protowire.AppendString(dst, string(t.Kind))
 	}
-	dst = protowire.AppendTag(dst, fTokenValue, protowire.BytesType)
+	dst = protowire.AppendTag(dst, pb.TokenValueField, protowire.BytesType)
 	return protowire.AppendBytes(dst, t.Value[:])
 }
 
 // The one-byte tags of a token's fields, as protowire.AppendTag writes
 // them.
 const (
-	tokenTag      = fTokens<<3 | byte(protowire.BytesType)
-	tokenKindTag  = fTokenKind<<3 | byte(protowire.BytesType)
-	tokenValueTag = fTokenValue<<3 | byte(protowire.BytesType)
+	tokenTag      = pb.RecordTokensField<<3 | byte(protowire.BytesType)
+	tokenKindTag  = pb.TokenKindField<<3 | byte(protowire.BytesType)
+	tokenValueTag = pb.TokenValueField<<3 | byte(protowire.BytesType)
 )
 
 // batchSize is the length of appendBatch's encoding of b.

@@ -13,6 +13,7 @@ import (
 
 	"tfmatch/matcher/ingest"
 	"tfmatch/matchkey"
+	pb "tfmatch/proto/tfmatch/v1"
 )
 
 // The matcher decodes submitted batches itself, straight from their
@@ -134,16 +135,16 @@ func (d *batchDecoder) batch(party string, b []byte) (ingest.Batch, error) {
 		}
 		b = b[n:]
 		switch {
-		case num == 1 && typ == protowire.BytesType:
+		case num == pb.BatchIDField && typ == protowire.BytesType:
 			if !utf8.Valid(v) {
 				return ingest.Batch{}, errors.New("batch_id is not UTF-8")
 			}
 			out.ID = string(v)
-		case num == 2 && typ == protowire.BytesType:
+		case num == pb.BatchISAHashField && typ == protowire.BytesType:
 			out.ISAHash = v
-		case num == 3 && typ == protowire.VarintType:
+		case num == pb.BatchKeyEpochField && typ == protowire.VarintType:
 			out.Epoch = uint32(x)
-		case num == 4 && typ == protowire.BytesType:
+		case num == pb.BatchRecordsField && typ == protowire.BytesType:
 			r, err := d.record(v, &toks)
 			if err != nil {
 				return ingest.Batch{}, fmt.Errorf("record %d: %w", len(out.Records), err)
@@ -174,20 +175,20 @@ func (d *batchDecoder) record(b []byte, toks *[]ingest.Token) (ingest.Record, er
 			continue
 		}
 		switch num {
-		case 1:
+		case pb.RecordRefField:
 			r.Ref = v
-		case 2:
+		case pb.RecordTokensField:
 			t, err := d.token(v)
 			if err != nil {
 				return ingest.Record{}, fmt.Errorf("token %d: %w", len(*toks)-start, err)
 			}
 			*toks = append(*toks, t)
-		case 3:
+		case pb.RecordIndicatorsField:
 			if from < 0 {
 				from = at
 			}
 			to = pos
-		case 4:
+		case pb.RecordFilterField:
 			r.Filter = v
 		}
 	}
@@ -225,7 +226,7 @@ func (d *batchDecoder) indicators(b []byte) (map[string]bool, error) {
 			return nil, errors.New("malformed field")
 		}
 		b = b[n:]
-		if num != 3 || typ != protowire.BytesType {
+		if num != pb.RecordIndicatorsField || typ != protowire.BytesType {
 			continue
 		}
 		name, val, err := d.indicator(v)
@@ -250,7 +251,7 @@ func (d *batchDecoder) token(b []byte) (ingest.Token, error) {
 			continue
 		}
 		switch num {
-		case 1:
+		case pb.TokenKindField:
 			in, ok := matchkey.LookupBytes(v)
 			if !ok {
 				if !utf8.Valid(v) {
@@ -259,7 +260,7 @@ func (d *batchDecoder) token(b []byte) (ingest.Token, error) {
 				in.Kind = matchkey.Kind(v) // unknown: refused by ingest, by name
 			}
 			t.Kind = in.Kind
-		case 2:
+		case pb.TokenValueField:
 			t.Value = v
 		}
 	}
@@ -277,9 +278,9 @@ func (d *batchDecoder) indicator(b []byte) (string, bool, error) {
 		}
 		b = b[n:]
 		switch {
-		case num == 1 && typ == protowire.BytesType:
+		case num == pb.IndicatorNameField && typ == protowire.BytesType:
 			name = v
-		case num == 2 && typ == protowire.VarintType:
+		case num == pb.IndicatorValueField && typ == protowire.VarintType:
 			val = x != 0
 		}
 	}
