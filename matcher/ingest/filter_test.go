@@ -3,6 +3,8 @@ package ingest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"testing"
 
 	"tfmatch/keys"
@@ -103,5 +105,95 @@ func TestValidateFilters(t *testing.T) {
 		if (err == nil) != tt.ok || err != nil && !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: validate = %v, want ok %v", tt.name, err, tt.ok)
 		}
+	}
+}
+
+// TestAcceptConcurrent accepts batches of several sizes, with and without
+// filters, from four sources at once, so that each batch is blinded in
+// memory an earlier batch used, and checks every stored record against
+// its own submission: each token blinded, each filter permuted, nothing
+// of another record.
+func TestAcceptConcurrent(t *testing.T) {
+	in := newFilterIngester(t)
+	perm, err := in.Blinding.FilterPermutation()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sources := []string{"police", "education", "dwp", "council"}
+	sizes := []int{200, 3, 90, 1, 200}
+	sent := map[string]Record{}
+	batches := make([][]Batch, len(sources))
+	for i, src := range sources {
+		for n, size := range sizes {
+			b := Batch{Source: src, ID: fmt.Sprint(n), ISAHash: in.ISAHash[:], Epoch: 1}
+			for j := range size {
+				r := Record{Ref: make([]byte, refLen)}
+				copy(r.Ref, fmt.Sprintf("%d/%d/%d", i, n, j))
+				for k := range 1 + j%5 {
+					v := make([]byte, tokenLen)
+					copy(v, fmt.Sprintf("%s %d %d %d", src, n, j, k))
+					r.Tokens = append(r.Tokens, Token{Kind: []matchkey.Kind{matchkey.NameDOB, matchkey.AddressLine, matchkey.BlockName}[k%3], Value: v})
+				}
+				if j%2 == 0 {
+					r.Filter = make([]byte, keys.FilterBytes)
+					for k := range r.Filter {
+						r.Filter[k] = byte(i*7 + n*5 + j*3 + k)
+					}
+				}
+				b.Records = append(b.Records, r)
+				sent[src+"/"+string(r.Ref)] = r
+			}
+			batches[i] = append(batches[i], b)
+		}
+	}
+	errs := make(chan error, len(sources))
+	for i := range sources {
+		go func() {
+			for _, b := range batches[i] {
+				if _, err := in.Accept(context.Background(), b); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range sources {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	err = in.Store.ForEachRecord(context.Background(), func(r store.Record) error {
+		n++
+		w, ok := sent[r.Source+"/"+string(r.Ref[:])]
+		if !ok {
+			return fmt.Errorf("stored record %s %x was not sent", r.Source, r.Ref)
+		}
+		want := map[store.Token]bool{}
+		for _, tok := range w.Tokens {
+			bl := in.Blinding.Blind(keys.Token(tok.Value))
+			want[store.Token{Kind: tok.Kind, Value: [store.TokenLen]byte(bl[:store.TokenLen])}] = true
+		}
+		got := map[store.Token]bool{}
+		for _, tok := range r.Tokens {
+			got[tok] = true
+		}
+		if !maps.Equal(got, want) {
+			return fmt.Errorf("record %s %x: stored tokens are not the sent ones blinded", r.Source, r.Ref)
+		}
+		switch {
+		case w.Filter == nil && r.Filter != nil:
+			return fmt.Errorf("record %s %x: stored a filter, none sent", r.Source, r.Ref)
+		case w.Filter != nil && keys.Filter(r.Filter) != perm.Apply(keys.Filter(w.Filter)):
+			return fmt.Errorf("record %s %x: stored filter is not the sent one permuted", r.Source, r.Ref)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != len(sent) {
+		t.Errorf("%d records stored, want %d", n, len(sent))
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 
 	"tfmatch/keys"
 	"tfmatch/matcher/store"
@@ -70,6 +72,19 @@ type Ingester struct {
 	Epoch   uint32
 	// MaxRecords bounds a batch (default DefaultMaxRecords).
 	MaxRecords int
+
+	// scratch holds Accept's working memory (*scratch) from one batch to
+	// the next.
+	scratch sync.Pool
+}
+
+// scratch is what Accept builds a batch's blinded records in: a batch of
+// 2,000 records holds about 1.5 MB of tokens and filters, and fresh
+// memory for every batch costs more than blinding into it.
+type scratch struct {
+	recs    []store.Record
+	toks    []store.Token
+	filters []byte
 }
 
 func invalid(format string, args ...any) error {
@@ -166,12 +181,24 @@ func (in *Ingester) Accept(ctx context.Context, b Batch) (store.BatchResult, err
 	if err != nil {
 		return store.BatchResult{}, fmt.Errorf("ingest: %w", err)
 	}
-	recs := make([]store.Record, len(b.Records))
+	sc, _ := in.scratch.Get().(*scratch)
+	if sc == nil {
+		sc = new(scratch)
+	}
+	defer in.scratch.Put(sc)
 	n := 0
 	for _, r := range b.Records {
 		n += len(r.Tokens)
 	}
-	toks := make([]store.Token, n) // every record's tokens, in one slice
+	// Every record's tokens in one slice, every filter in one buffer,
+	// none of which grows below.
+	recs := slices.Grow(sc.recs[:0], len(b.Records))[:len(b.Records)]
+	toks := slices.Grow(sc.toks[:0], n)[:n]
+	filters := slices.Grow(sc.filters[:0], len(b.Records)*keys.FilterBytes)
+	sc.recs, sc.toks, sc.filters = recs, toks, filters
+	// The records point into the batch (its indicators): let them go
+	// with it.
+	defer clear(recs)
 	for i, r := range b.Records {
 		sr := store.Record{Source: b.Source, Ref: [refLen]byte(r.Ref), Tokens: toks[:len(r.Tokens):len(r.Tokens)], Indicators: r.Indicators}
 		toks = toks[len(r.Tokens):]
@@ -183,7 +210,9 @@ func (in *Ingester) Accept(ctx context.Context, b Batch) (store.BatchResult, err
 		}
 		if len(r.Filter) == keys.FilterBytes {
 			f := perm.Apply(keys.Filter(r.Filter))
-			sr.Filter = f[:]
+			start := len(filters)
+			filters = append(filters, f[:]...)
+			sr.Filter = filters[start:len(filters):len(filters)]
 		}
 		recs[i] = sr
 	}

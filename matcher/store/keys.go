@@ -47,8 +47,11 @@ func tablePrefix(table byte, epoch uint32) []byte {
 	return binary.BigEndian.AppendUint32([]byte{table}, epoch)
 }
 
-func recordKey(epoch uint32, source string, ref [16]byte) []byte {
-	k := make([]byte, 0, 5+binary.MaxVarintLen64+len(source)+16)
+// recordKeyLen is the length of a key of a record of source.
+func recordKeyLen(source string) int { return 5 + uvarintLen(len(source)) + len(source) + 16 }
+
+// appendRecordKey appends the key of a record to k.
+func appendRecordKey(k []byte, epoch uint32, source string, ref [16]byte) []byte {
 	k = binary.BigEndian.AppendUint32(append(k, prefixRecord), epoch)
 	k = appendString(k, source)
 	return append(k, ref[:]...)

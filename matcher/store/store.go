@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -141,6 +142,9 @@ type Store struct {
 	db    *badger.DB
 	ttl   time.Duration
 	epoch uint32
+	// scratch holds PutBatch's working memory (*batchScratch) from one
+	// batch to the next.
+	scratch sync.Pool
 	// mu serialises every write, so that the duplicate-batch check and
 	// the writes of one batch never interleave with another's, and so
 	// that no write is under way while a purge drops an epoch.
@@ -299,6 +303,24 @@ func Digest(source string, recs []Record) ([32]byte, error) {
 	return d, nil
 }
 
+// prepared is where PutBatch encoded one record: its key in
+// batchScratch.keys and its value in batchScratch.vals.
+type prepared struct {
+	key, keyEnd int
+	start, end  int
+}
+
+// batchScratch is PutBatch's working memory, used again by the next
+// batch: a batch's encoding is about a megabyte, and fresh memory for
+// every batch costs more than encoding into it.
+type batchScratch struct {
+	prep []prepared
+	seen map[[16]byte]struct{}
+	enc  recordEncoder
+	keys []byte // the records' keys, one after the other
+	vals []byte // their encodings
+}
+
 // PutBatch stores one batch of records from source, atomically: either
 // every record (and the batch receipt) is written, or
 // nothing is. It is idempotent: a second call with the same (source,
@@ -318,16 +340,19 @@ func (s *Store) PutBatch(ctx context.Context, source, batchID string, recs []Rec
 	// Validate and encode everything before touching the database: each
 	// record once, into one buffer for the whole batch, which the
 	// transaction holds until it commits.
-	type prepared struct {
-		key        []byte
-		start, end int // the value in buf
+	sc, _ := s.scratch.Get().(*batchScratch)
+	if sc == nil {
+		sc = &batchScratch{seen: map[[16]byte]struct{}{}}
 	}
-	prep := make([]prepared, len(recs))
-	seen := make(map[[16]byte]struct{}, len(recs))
+	// Put back only once the transaction below is discarded (deferred
+	// calls run last first): until then badger may read the buffers.
+	defer s.scratch.Put(sc)
+	clear(sc.seen)
+	prep, seen, e := slices.Grow(sc.prep[:0], len(recs))[:len(recs)], sc.seen, &sc.enc
+	sc.prep = prep
 	h := sha256.New()
 	var lb [binary.MaxVarintLen64]byte
-	var e recordEncoder
-	var buf []byte
+	buf, keys := sc.vals[:0], sc.keys[:0]
 	for i, r := range recs {
 		if r.Source == "" {
 			r.Source = source
@@ -345,17 +370,21 @@ func (s *Store) PutBatch(ctx context.Context, source, batchID string, recs []Rec
 		if err := e.prepare(r); err != nil {
 			return BatchResult{}, fmt.Errorf("store: put batch: %w: record %d: %w", ErrInvalid, i, err)
 		}
-		if buf == nil {
+		if i == 0 {
 			// Records of one batch are much alike: room for all of them
 			// at about this one's size, grown if need be.
-			buf = make([]byte, 0, len(recs)*(e.size(r)+e.size(r)/8))
+			buf = slices.Grow(buf, len(recs)*(e.size(r)+e.size(r)/8))
+			keys = slices.Grow(keys, len(recs)*recordKeyLen(source))
 		}
 		start := len(buf)
 		buf = e.append(buf, r)
 		h.Write(lb[:binary.PutUvarint(lb[:], uint64(len(buf)-start))])
 		h.Write(buf[start:])
-		prep[i] = prepared{key: recordKey(s.epoch, source, r.Ref), start: start, end: len(buf)}
+		key := len(keys)
+		keys = appendRecordKey(keys, s.epoch, source, r.Ref)
+		prep[i] = prepared{key: key, keyEnd: len(keys), start: start, end: len(buf)}
 	}
+	sc.vals, sc.keys = buf, keys
 	res := BatchResult{BatchID: batchID, Records: len(recs)}
 	h.Sum(res.Digest[:0])
 	if err := ctx.Err(); err != nil {
@@ -393,9 +422,9 @@ func (s *Store) PutBatch(ctx context.Context, source, batchID string, recs []Rec
 				return BatchResult{}, fmt.Errorf("store: put batch: %w", err)
 			}
 		}
-		// The full slice expression keeps a value from reaching into
-		// the next one's bytes.
-		if err := set(p.key, buf[p.start:p.end:p.end]); err != nil {
+		// The full slice expressions keep a key or value from reaching
+		// into the next one's bytes.
+		if err := set(keys[p.key:p.keyEnd:p.keyEnd], buf[p.start:p.end:p.end]); err != nil {
 			return BatchResult{}, wrapTxnErr("write record", err)
 		}
 	}

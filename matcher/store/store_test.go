@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,6 +119,82 @@ func TestDigestOrderPreserving(t *testing.T) {
 	}
 	if got := digest(t, "s", []Record{x, y}); !bytes.Equal(got[:], h.Sum(nil)) {
 		t.Error("digest is not SHA-256 over the length-prefixed stored encodings")
+	}
+}
+
+// TestPutBatchConcurrent writes batches of several sizes from four
+// sources at once, so that each batch's working memory is one an earlier
+// batch (of another size, another source) used, and checks that every
+// record reads back as written and every receipt's digest is the
+// batch's.
+func TestPutBatchConcurrent(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, t.TempDir())
+	defer s.Close()
+	sources := []string{"police", "education", "dwp", "a-much-longer-source-name"}
+	sizes := []int{300, 1, 57, 300, 2, 120}
+	want := map[string]Record{}
+	errs := make(chan error, len(sources))
+	batches := make([][][]Record, len(sources))
+	for i, src := range sources {
+		for b, n := range sizes {
+			var recs []Record
+			for j := range n {
+				label := fmt.Sprintf("%s/%d/%d", src, b, j)
+				r := Record{Source: src, Ref: refOf(label), Tokens: []Token{tok(matchkey.NameDOB, label), tok(matchkey.AddressLine, label[:len(label)/2])}}
+				if j%3 == 0 {
+					r.Indicators = map[string]bool{"work": j%2 == 0}
+				}
+				if j%4 == 0 {
+					f := sha256.Sum256([]byte(label))
+					r.Filter = bytes.Repeat(f[:], FilterLen/len(f))
+				}
+				recs = append(recs, r)
+				r.Tokens = canonicalTokens(r.Tokens)
+				want[src+"/"+string(r.Ref[:])] = r
+			}
+			batches[i] = append(batches[i], recs)
+		}
+	}
+	for i, src := range sources {
+		go func() {
+			for b, recs := range batches[i] {
+				res, err := s.PutBatch(ctx, src, fmt.Sprint(b), recs)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if d, _ := Digest(src, recs); res.Digest != d || res.Records != len(recs) {
+					errs <- fmt.Errorf("%s batch %d: receipt %d records, digest %x; want %d, %x", src, b, res.Records, res.Digest, len(recs), d)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range sources {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := records(t, s)
+	if len(got) != len(want) {
+		t.Fatalf("read back %d records, want %d", len(got), len(want))
+	}
+	for _, r := range got {
+		w, ok := want[r.Source+"/"+string(r.Ref[:])]
+		r.Expires = time.Time{}
+		if !ok || !reflect.DeepEqual(r, w) {
+			t.Fatalf("record %s %x reads back as %+v, want %+v", r.Source, r.Ref, r, w)
+		}
+	}
+}
+
+func TestRecordKeyLen(t *testing.T) {
+	for _, src := range []string{"a", "police", strings.Repeat("s", 127), strings.Repeat("s", 128), strings.Repeat("s", MaxSourceLen)} {
+		if got, want := recordKeyLen(src), len(appendRecordKey(nil, 7, src, refOf(src))); got != want {
+			t.Errorf("recordKeyLen(%d-byte source) = %d, want %d", len(src), got, want)
+		}
 	}
 }
 
