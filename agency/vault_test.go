@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 
 	"tfmatch/keys"
 )
@@ -388,4 +389,55 @@ func FuzzDecodePerson(f *testing.F) {
 			t.Fatalf("re-encoding %x gives %x", b, again)
 		}
 	})
+}
+
+// TestVaultReadsCompressedTables checks that a vault whose tables an
+// earlier build wrote Snappy-compressed (badger's default, before the
+// vault turned compression off) still reads: badger records each table's
+// compression in its manifest.
+func TestVaultReadsCompressedTables(t *testing.T) {
+	dir := t.TempDir()
+	key, err := keys.NewScratchVaultKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, err := keys.NewLocalKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil).WithEncryptionKey(key.AES256()).
+		WithIndexCacheSize(vaultIndexCacheSize).WithCompression(options.Snappy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := &Vault{db: db}
+	entries := testPeople(t, local, 500)
+	if err := old.put(entries); err != nil {
+		t.Fatal(err)
+	}
+	// Closing flushes the memtable to a (compressed) table.
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if tables, _ := filepath.Glob(filepath.Join(dir, "*.sst")); len(tables) == 0 {
+		t.Fatal("no table written: the test would read the write-ahead log instead")
+	}
+	v, err := OpenVault(dir, VaultOptions{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	refs := make([]keys.Ref, len(entries))
+	for i, e := range entries {
+		refs[i] = e.ref
+	}
+	found, unknown, err := v.Resolve(context.Background(), refs)
+	if err != nil || len(unknown) != 0 {
+		t.Fatalf("Resolve: %v, %d unknown", err, len(unknown))
+	}
+	for _, e := range entries {
+		if found[e.ref] != e.person {
+			t.Fatalf("%s reads back as %+v, want %+v", e.person.RecordID, found[e.ref], e.person)
+		}
+	}
 }
