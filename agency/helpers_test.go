@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -38,9 +39,17 @@ func (s *fakeSink) Send(_ context.Context, b Batch) error {
 		s.batches = append(s.batches, b)
 		return errSendFailed
 	}
-	// Keep a deep copy: the sender must not rely on the sink copying.
+	// Keep a deep copy: Run uses the batch's memory again (see Sink).
 	c := b
 	c.Records = append([]Record(nil), b.Records...)
+	for i := range c.Records {
+		r := &c.Records[i]
+		r.Tokens = slices.Clone(r.Tokens)
+		if r.Filter != nil {
+			f := *r.Filter
+			r.Filter = &f
+		}
+	}
 	s.batches = append(s.batches, c)
 	return nil
 }

@@ -21,11 +21,14 @@ import (
 
 	"tfmatch/agency/mapping"
 	"tfmatch/agency/normalize"
+	"tfmatch/keys"
 )
 
 // Sink receives batches. Send may return before the matcher has
 // acknowledged the batch; Close waits for every acknowledgement and reports
-// how many records were acknowledged.
+// how many records were acknowledged. Send must not keep the batch's
+// records, tokens or filters once it returns (a sink that needs them later
+// copies them): Run uses their memory again for later batches.
 type Sink interface {
 	Send(ctx context.Context, b Batch) error
 	Close(ctx context.Context) (acknowledged int, err error)
@@ -126,6 +129,10 @@ type chunk struct {
 	seq     int
 	rows    []mapping.Row
 	results []result
+	// The slabs the results' tokens and filters were cut from, cut again
+	// from the start when the chunk is used again.
+	tokens  []Token
+	filters []keys.Filter
 }
 
 // Run reads the extract, pseudonymises every accepted row, stores the
@@ -268,9 +275,13 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 					c.results = make([]result, len(c.rows))
 				}
 				c.results = c.results[:len(c.rows)]
+				w.tokens, w.filters = c.tokens[:0], c.filters[:0]
 				for i := range c.rows {
 					c.results[i] = w.row(&c.rows[i])
 				}
+				// The last slabs cut from (grown, if the chunk's were
+				// too small) serve the chunk's next use.
+				c.tokens, c.filters = w.tokens, w.filters
 				select {
 				case done <- c:
 				case <-ctx.Done():

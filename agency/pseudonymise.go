@@ -142,7 +142,9 @@ func (w *worker) tokenizer(kind matchkey.Kind) *keys.Tokenizer {
 // worker's slab; appending beyond n never writes into the slab.
 func (w *worker) tokenSpace(n int) []Token {
 	if cap(w.tokens)-len(w.tokens) < n {
-		w.tokens = make([]Token, 0, max(tokenSlab, n))
+		// Twice the last slab: a chunk's slab (see chunk) soon holds a
+		// whole batch.
+		w.tokens = make([]Token, 0, max(tokenSlab, 2*cap(w.tokens), n))
 	}
 	l := len(w.tokens)
 	return w.tokens[l : l : l+n]
@@ -154,7 +156,7 @@ func (w *worker) keepTokens(ts []Token) { w.tokens = w.tokens[:len(w.tokens)+len
 // newFilter returns a zero filter cut from the worker's slab.
 func (w *worker) newFilter() *keys.Filter {
 	if len(w.filters) == cap(w.filters) {
-		w.filters = make([]keys.Filter, 0, filterSlab)
+		w.filters = make([]keys.Filter, 0, max(filterSlab, 2*cap(w.filters)))
 	}
 	w.filters = w.filters[:len(w.filters)+1]
 	return &w.filters[len(w.filters)-1]
