@@ -35,10 +35,6 @@ func (s *fakeSink) Send(_ context.Context, b Batch) error {
 	if s.closed {
 		return errors.New("fake sink: send after close")
 	}
-	if s.failOn > 0 && len(s.batches)+1 == s.failOn {
-		s.batches = append(s.batches, b)
-		return errSendFailed
-	}
 	// Keep a deep copy: Run uses the batch's memory again (see Sink).
 	c := b
 	c.Records = append([]Record(nil), b.Records...)
@@ -51,6 +47,9 @@ func (s *fakeSink) Send(_ context.Context, b Batch) error {
 		}
 	}
 	s.batches = append(s.batches, c)
+	if s.failOn > 0 && len(s.batches) == s.failOn {
+		return errSendFailed
+	}
 	return nil
 }
 

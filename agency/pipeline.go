@@ -178,8 +178,9 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 	todo := make(chan *chunk, cfg.Workers)
 	done := make(chan *chunk, cfg.Workers)
 	// Chunks are used again once emitted: a chunk's rows (each holds
-	// every canonical field) and results are large, and allocating and
-	// clearing a new pair for every chunk costs more than reusing them.
+	// every canonical field), results and the slabs of its records'
+	// tokens and filters are large, and fresh memory for every chunk
+	// costs more than reusing them.
 	free := make(chan *chunk, cfg.Workers+2)
 	newChunk := func(seq int) *chunk {
 		select {
@@ -356,8 +357,10 @@ func Run(ctx context.Context, cfg Config, vault *Vault, sink Sink) (Summary, err
 				cancel(err)
 				break
 			}
-			// Nothing emitted refers to the chunk's rows or results: the
-			// batch and the vault entries hold copies.
+			// The vault has written the entries and Send has returned,
+			// so by the Sink contract nothing keeps the records' tokens
+			// or filters: the chunk's rows, results and slabs can be
+			// used again.
 			select {
 			case free <- c:
 			default:
@@ -465,6 +468,10 @@ func resendMerged(ctx context.Context, cfg Config, ps *Pseudonymiser, vault *Vau
 		}
 		sent += len(b.Records)
 		b, entries = Batch{}, nil
+		// As Run does per chunk: the batch is sent, so its tokens'
+		// and filters' slabs are cut again from the start, and they
+		// stay the size of a batch however many records are resent.
+		w.tokens, w.filters = w.tokens[:0], w.filters[:0]
 		return nil
 	}
 	for ctx.Err() == nil {

@@ -159,7 +159,9 @@ func (w *worker) newFilter() *keys.Filter {
 		w.filters = make([]keys.Filter, 0, max(filterSlab, 2*cap(w.filters)))
 	}
 	w.filters = w.filters[:len(w.filters)+1]
-	return &w.filters[len(w.filters)-1]
+	f := &w.filters[len(w.filters)-1]
+	*f = keys.Filter{} // a slab used again holds an earlier record's
+	return f
 }
 
 // result is the outcome of one row.
