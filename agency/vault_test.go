@@ -401,17 +401,13 @@ func TestVaultReadsCompressedTables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	local, err := keys.NewLocalKey()
-	if err != nil {
-		t.Fatal(err)
-	}
 	db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil).WithEncryptionKey(key.AES256()).
 		WithIndexCacheSize(vaultIndexCacheSize).WithCompression(options.Snappy))
 	if err != nil {
 		t.Fatal(err)
 	}
 	old := &Vault{db: db}
-	entries := testPeople(t, local, 500)
+	entries := testPeople(t, newKeys(t).Local, 500)
 	if err := old.put(entries); err != nil {
 		t.Fatal(err)
 	}

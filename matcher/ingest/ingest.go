@@ -107,16 +107,12 @@ func (in *Ingester) validate(b Batch) error {
 	if len(b.Records) == 0 || len(b.Records) > max {
 		return invalid("batch %s has %d records; want 1 to %d", b.ID, len(b.Records), max)
 	}
-	seen := make(map[[refLen]byte]bool, len(b.Records))
+	// A ref repeated within the batch is refused by the store, which
+	// checks every batch for it before writing anything.
 	for i, r := range b.Records {
 		if len(r.Ref) != refLen {
 			return invalid("record %d: ref is %d bytes, want %d", i, len(r.Ref), refLen)
 		}
-		ref := [refLen]byte(r.Ref)
-		if seen[ref] {
-			return invalid("record %d: ref repeats an earlier record in the batch", i)
-		}
-		seen[ref] = true
 		if len(r.Tokens) == 0 || len(r.Tokens) > maxTokens {
 			return invalid("record %d: %d tokens; want 1 to %d", i, len(r.Tokens), maxTokens)
 		}
